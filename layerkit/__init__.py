@@ -1,0 +1,86 @@
+"""layerkit: neural networks from NumPy layers, pluggy plugins and YAML specs.
+
+Attributes are imported on first use (PEP 562), so ``import layerkit`` and
+``layerkit --version`` do not pay for NumPy, pydantic or the plugin scan.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("layerkit")
+except PackageNotFoundError:  # a source tree that is not installed
+    __version__ = "0+unknown"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # plugins
+    "hookimpl": "layerkit.hookspecs",
+    "get_registry": "layerkit.plugins",
+    # errors
+    "LayerkitError": "layerkit.errors",
+    "ConfigError": "layerkit.errors",
+    "SpecError": "layerkit.errors",
+    "ShapeError": "layerkit.errors",
+    "PluginError": "layerkit.errors",
+    "DataError": "layerkit.errors",
+    "CheckpointError": "layerkit.errors",
+    "RunFailed": "layerkit.errors",
+    # layer contract
+    "Layer": "layerkit.layers.base",
+    "Loss": "layerkit.layers.base",
+    "Node": "layerkit.layers.base",
+    "LayerParams": "layerkit.layers.base",
+    # textbook layers
+    "Mul": "layerkit.layers.arithmetic",
+    "Add": "layerkit.layers.arithmetic",
+    "Affine": "layerkit.layers.affine",
+    "Relu": "layerkit.layers.activations",
+    "Sigmoid": "layerkit.layers.activations",
+    "Tanh": "layerkit.layers.activations",
+    "LeakyRelu": "layerkit.layers.activations",
+    "Dropout": "layerkit.layers.dropout",
+    "BatchNorm": "layerkit.layers.normalization",
+    "SoftmaxWithLoss": "layerkit.layers.losses",
+    "MeanSquaredError": "layerkit.layers.losses",
+    # networks
+    "Network": "layerkit.network",
+    "gradcheck": "layerkit.gradcheck",
+    # components
+    "Optimizer": "layerkit.optimizers.base",
+    "Dataset": "layerkit.data.base",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'layerkit' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
+    from layerkit.errors import (  # noqa: F401
+        CheckpointError,
+        ConfigError,
+        DataError,
+        LayerkitError,
+        PluginError,
+        RunFailed,
+        ShapeError,
+        SpecError,
+    )
+    from layerkit.hookspecs import hookimpl  # noqa: F401
+    from layerkit.layers.base import Layer, LayerParams, Loss, Node  # noqa: F401
+    from layerkit.plugins import get_registry  # noqa: F401

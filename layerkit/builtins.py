@@ -1,0 +1,26 @@
+"""layerkit's own components, registered through the same hooks as any third-party plugin."""
+
+from __future__ import annotations
+
+from layerkit.hookspecs import hookimpl
+
+
+@hookimpl
+def layerkit_add_layers() -> list[type]:
+    from layerkit.layers import BUILTIN_LAYERS
+
+    return list(BUILTIN_LAYERS)
+
+
+@hookimpl
+def layerkit_add_optimizers() -> list[type]:
+    from layerkit.optimizers import BUILTIN_OPTIMIZERS
+
+    return list(BUILTIN_OPTIMIZERS)
+
+
+@hookimpl
+def layerkit_add_datasets() -> list[type]:
+    from layerkit.data import BUILTIN_DATASETS
+
+    return list(BUILTIN_DATASETS)

@@ -1,0 +1,89 @@
+"""The one exception hierarchy of layerkit.
+
+Every mistake a user can make (a bad hyperparameter, a wrong spec, a missing data file, a broken
+plugin, a corrupt checkpoint) raises a subclass of :class:`LayerkitError`. The CLI prints its
+message without a traceback and exits with :attr:`LayerkitError.exit_code`: 2 for bad input,
+1 for a run that failed (divergence, a failed gradient check).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "LayerkitError",
+    "ConfigError",
+    "SpecError",
+    "SpecIssue",
+    "ShapeError",
+    "PluginError",
+    "DataError",
+    "CheckpointError",
+    "RunFailed",
+]
+
+
+class LayerkitError(Exception):
+    """Base class of every error layerkit raises on purpose."""
+
+    exit_code: int = 2
+
+
+class ConfigError(LayerkitError, ValueError):
+    """Hyperparameters or options that do not validate (raised at construction time)."""
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    """One problem found in a spec, located in its source file when known."""
+
+    path: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = self.file
+            if self.line is not None:
+                where += f":{self.line}"
+                if self.column is not None:
+                    where += f":{self.column}"
+            where += ": "
+        path = f"{self.path}: " if self.path else ""
+        return f"{where}{path}{self.message}"
+
+
+class SpecError(ConfigError):
+    """A spec (YAML file or dict) with one or more problems; all are reported at once."""
+
+    def __init__(self, issues: Sequence[SpecIssue] | str) -> None:
+        if isinstance(issues, str):
+            issues = [SpecIssue(path="", message=issues)]
+        self.issues: tuple[SpecIssue, ...] = tuple(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class ShapeError(ConfigError):
+    """A layer cannot accept the shape it is given (found while building, before any data)."""
+
+
+class PluginError(LayerkitError):
+    """A plugin failed to load, or a component name is unknown or ambiguous."""
+
+
+class DataError(LayerkitError):
+    """A dataset cannot be found, downloaded or parsed."""
+
+
+class CheckpointError(LayerkitError):
+    """A checkpoint is missing, corrupt, unsafe, or needs something that is not installed."""
+
+
+class RunFailed(LayerkitError):
+    """A run that started but failed: divergence (NaN/Inf), a failed gradient check."""
+
+    exit_code = 1

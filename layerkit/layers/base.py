@@ -1,0 +1,175 @@
+"""The layer contract every built-in and plugin layer follows.
+
+A layer is a node of the computational graph of the textbook's backpropagation chapter, written
+the way Keras writes layers:
+
+* ``__init__(*, id=None, **hyperparameters)`` validates the hyperparameters against the class's
+  pydantic model :attr:`Layer.Params` (unknown keys are errors) and stores them as ``self.hp``.
+  The same model validates the layer's entry in a YAML spec.
+* ``build(input_shape, *, rng, dtype) -> output_shape`` checks the per-sample input shape (batch
+  axis excluded), allocates the weights in ``params`` (and zeroed ``grads`` with the same keys),
+  and returns the per-sample output shape, so shapes are inferred through a whole network before
+  any data exists.
+* ``forward(x, *, train)`` computes the output for a batch and caches what backward needs;
+  ``backward(dout)`` returns ``dx`` and fills ``grads``. Neither ever writes into its inputs.
+
+Loss layers (:class:`Loss`) end a network: ``forward(x, t)`` returns the mean loss over the
+batch as a Python float, ``backward(dout=1.0)`` returns ``dx``; labels may be class indices or
+one-hot. Graph nodes with two inputs (:class:`Node`, the textbook's Mul and Add) take
+``forward(x, y)`` and return ``(dx, dy)`` from ``backward``; they are building blocks for
+hand-made graphs and cannot sit in a sequential :class:`~layerkit.network.Network`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from layerkit._validation import validate_params
+from layerkit.errors import ShapeError
+
+__all__ = ["LayerParams", "Layer", "Loss", "Node", "Shape"]
+
+Shape = tuple[int, ...]
+
+
+class LayerParams(BaseModel):
+    """Base of every layer's hyperparameter model: strict, immutable, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Layer:
+    """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``."""
+
+    #: Registry name used in specs (``type: Affine``); defaults to the class name.
+    name: ClassVar[str] = ""
+    #: ``"layer"``, ``"loss"`` or ``"node"``.
+    kind: ClassVar[str] = "layer"
+    #: The pydantic model of this layer's hyperparameters.
+    Params: ClassVar[type[LayerParams]] = LayerParams
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+
+    def __init__(self, *, id: str | None = None, **hyperparameters: Any) -> None:
+        self.hp: Any = validate_params(self.Params, hyperparameters, self.name)
+        self.id: str | None = id
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        #: Non-trainable state saved with checkpoints (e.g. BatchNorm running statistics).
+        self.buffers: dict[str, np.ndarray] = {}
+        self.input_shape: Shape | None = None
+        self.output_shape: Shape | None = None
+        self.dtype: np.dtype = np.dtype(np.float32)
+        self.built = False
+
+    # -- shapes and weights ------------------------------------------------------------------
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """Per-sample output shape for ``input_shape``; raise :class:`ShapeError` if invalid."""
+        return input_shape
+
+    def create_params(
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
+    ) -> dict[str, np.ndarray]:
+        """Allocate and initialise the weights (none by default)."""
+        return {}
+
+    def build(
+        self,
+        input_shape: Shape,
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type | str = np.float32,
+    ) -> Shape:
+        """Check ``input_shape``, create the weights and return the output shape."""
+        shape = tuple(int(d) for d in input_shape)
+        if any(d <= 0 for d in shape):
+            raise ShapeError(f"{self.label}: input shape must be positive (received {shape})")
+        out = tuple(int(d) for d in self.compute_output_shape(shape))
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ShapeError(f"{self.label}: dtype must be a float type (received {self.dtype})")
+        if rng is None:
+            rng = np.random.default_rng()
+        self.params = self.create_params(shape, rng, self.dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.input_shape, self.output_shape = shape, out
+        self.built = True
+        return out
+
+    # -- maths -------------------------------------------------------------------------------
+
+    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # -- description -------------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """How messages refer to this layer: its id if it has one, else its type."""
+        return self.id or self.name
+
+    @classmethod
+    def summary(cls) -> str:
+        """One-line description: the first line of the class docstring."""
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    def config(self) -> dict[str, Any]:
+        """The spec entry that rebuilds this layer: ``{"type": ..., "id": ..., **hp}``."""
+        entry: dict[str, Any] = {"type": self.name}
+        if self.id is not None:
+            entry["id"] = self.id
+        entry.update(self.hp.model_dump(mode="json"))
+        return entry
+
+    def param_count(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def __repr__(self) -> str:
+        hp = ", ".join(f"{k}={v!r}" for k, v in self.hp.model_dump().items())
+        ident = f"id={self.id!r}, " if self.id else ""
+        return f"{type(self).__name__}({ident}{hp})"
+
+
+class Loss(Layer):
+    """A loss layer: ``forward(x, t) -> float`` (batch mean), ``backward(dout=1.0) -> dx``."""
+
+    kind: ClassVar[str] = "loss"
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return ()
+
+    def check_targets(self, input_shape: Shape, num_classes: int | None) -> None:
+        """Raise :class:`ShapeError` if inputs of ``input_shape`` cannot score ``num_classes``."""
+
+    def activate(self, x: np.ndarray) -> np.ndarray:
+        """The network output at inference (e.g. softmax probabilities); identity by default."""
+        return x
+
+    def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
+        raise NotImplementedError
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
+        raise NotImplementedError
+
+
+class Node(Layer):
+    """A two-input graph node: ``forward(x, y)``, ``backward(dout) -> (dx, dy)``."""
+
+    kind: ClassVar[str] = "node"
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[override]
+        raise NotImplementedError
