@@ -21,6 +21,9 @@ __all__ = [
     "DataError",
     "CheckpointError",
     "RunFailed",
+    "LayerkitWarning",
+    "PluginWarning",
+    "CheckpointWarning",
 ]
 
 
@@ -87,3 +90,15 @@ class RunFailed(LayerkitError):
     """A run that started but failed: divergence (NaN/Inf), a failed gradient check."""
 
     exit_code = 1
+
+
+class LayerkitWarning(UserWarning):
+    """Base class of the warnings layerkit emits (filter them with ``-W`` or ``warnings``)."""
+
+
+class PluginWarning(LayerkitWarning):
+    """A plugin failed to load and was quarantined; everything else keeps working."""
+
+
+class CheckpointWarning(LayerkitWarning):
+    """A checkpoint was unusable (corrupt, truncated) and an older one is used instead."""

@@ -2,8 +2,51 @@
 
 from __future__ import annotations
 
+from layerkit.layers.activations import LeakyRelu, Relu, Sigmoid, Tanh
+from layerkit.layers.affine import Affine
+from layerkit.layers.arithmetic import Add, Mul
 from layerkit.layers.base import Layer, LayerParams, Loss, Node
+from layerkit.layers.conv import Conv2D
+from layerkit.layers.dropout import Dropout
+from layerkit.layers.losses import MeanSquaredError, SoftmaxWithLoss
+from layerkit.layers.normalization import BatchNorm
+from layerkit.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from layerkit.layers.reshape import Flatten, Reshape
 
-__all__ = ["Layer", "LayerParams", "Loss", "Node", "BUILTIN_LAYERS"]
+__all__ = [
+    "BUILTIN_LAYERS",
+    "Add",
+    "Affine",
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool2D",
+    "Layer",
+    "LayerParams",
+    "LeakyRelu",
+    "Loss",
+    "MaxPool2D",
+    "MeanSquaredError",
+    "Mul",
+    "Node",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "SoftmaxWithLoss",
+    "Tanh",
+]
 
-BUILTIN_LAYERS: tuple[type[Layer], ...] = ()
+# One family per line: a new family module adds its import above and one line here.
+BUILTIN_LAYERS: tuple[type[Layer], ...] = (
+    Mul, Add,  # graph nodes, for hand-made graphs only
+    Affine,
+    Relu, Sigmoid, Tanh, LeakyRelu,
+    Dropout,
+    BatchNorm,
+    SoftmaxWithLoss, MeanSquaredError,
+    Conv2D,
+    MaxPool2D, AvgPool2D, GlobalAvgPool2D,
+    Flatten, Reshape,
+)  # fmt: skip

@@ -18,6 +18,32 @@ batch as a Python float, ``backward(dout=1.0)`` returns ``dx``; labels may be cl
 one-hot. Graph nodes with two inputs (:class:`Node`, the textbook's Mul and Add) take
 ``forward(x, y)`` and return ``(dx, dy)`` from ``backward``; they are building blocks for
 hand-made graphs and cannot sit in a sequential :class:`~layerkit.network.Network`.
+
+Conventions the :class:`~layerkit.network.Network` and the trainer rely on:
+
+* ``params`` arrays are updated in place by optimizers: a layer never rebinds them after
+  ``build`` (``load_state_dict`` copies into them). ``grads`` are overwritten (not accumulated)
+  by each ``backward``; writing into the arrays allocated by ``build`` (``out=``) is preferred.
+* ``buffers`` hold non-trainable state saved with checkpoints (BatchNorm's running statistics).
+* A stochastic layer (Dropout) draws from its own generator ``self.rng``, seeded in ``build``
+  from the ``rng`` it is given; the network saves and restores its state for exact resumes.
+* ``needs_input_grad``: a network sets it to ``False`` on its first layers, whose ``dx`` nobody
+  reads; ``backward`` may then skip computing ``dx`` and return ``None`` (saving the largest
+  matrix product of a first Affine layer).
+
+Every layer class declares ``examples``: hyperparameters and a per-sample input shape the
+conformance kit (:mod:`layerkit.testing`) builds it with, and may declare ``bad_params``:
+hyperparameters its validation must reject (out-of-range values are also derived from the
+``Params`` constraints). The project's table test runs the kit on every *registered* layer,
+plugins included, so a layer without ``examples`` fails it::
+
+    class Affine(Layer):
+        examples = ({"params": {"units": 3}, "input_shape": (4,)},
+                    {"params": {"units": 2, "init": "he"}, "input_shape": (2, 3)})
+        bad_params = ({"units": 0}, {"init": {"type": "normal", "std": -1.0}})
+
+An example may also carry ``"xfail": {"check-name": "reason"}`` for checks the layer is known
+to fail, and ``"rtol"`` for the gradient check.
 """
 
 from __future__ import annotations
@@ -50,6 +76,10 @@ class Layer:
     kind: ClassVar[str] = "layer"
     #: The pydantic model of this layer's hyperparameters.
     Params: ClassVar[type[LayerParams]] = LayerParams
+    #: Hyperparameters and input shapes for the conformance kit (see the module docstring).
+    examples: ClassVar[tuple[dict[str, Any], ...]] = ()
+    #: Hyperparameter sets that validation must reject.
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -67,6 +97,10 @@ class Layer:
         self.output_shape: Shape | None = None
         self.dtype: np.dtype = np.dtype(np.float32)
         self.built = False
+        #: ``False`` when nobody reads ``dx`` (set by a network on its first layers).
+        self.needs_input_grad = True
+        #: The generator of a stochastic layer (``None`` for deterministic layers).
+        self.rng: np.random.Generator | None = None
 
     # -- shapes and weights ------------------------------------------------------------------
 
@@ -136,9 +170,9 @@ class Layer:
         return int(sum(p.size for p in self.params.values()))
 
     def __repr__(self) -> str:
-        hp = ", ".join(f"{k}={v!r}" for k, v in self.hp.model_dump().items())
-        ident = f"id={self.id!r}, " if self.id else ""
-        return f"{type(self).__name__}({ident}{hp})"
+        parts = [f"id={self.id!r}"] if self.id else []
+        parts += [f"{k}={v!r}" for k, v in self.hp.model_dump().items()]
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 class Loss(Layer):

@@ -1,0 +1,50 @@
+"""The package surface: exports, version, light import, CLI entry points."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+import pytest
+
+import layerkit
+
+
+def test_version_comes_from_metadata() -> None:
+    assert layerkit.__version__ == version("layerkit")
+
+
+@pytest.mark.parametrize("name", layerkit.__all__)
+def test_every_exported_name_resolves(name: str) -> None:
+    assert getattr(layerkit, name) is not None
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Afine'"):
+        layerkit.Afine  # noqa: B018
+
+
+def test_import_is_light() -> None:
+    # `layerkit --version` and plugin listing must not pay for NumPy or pydantic up front.
+    code = "import sys, layerkit; print(sorted(m for m in ('numpy', 'pydantic', 'yaml') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_console_script_and_module_agree() -> None:
+    a = subprocess.run(["layerkit", "--version"], capture_output=True, text=True, check=True)
+    b = subprocess.run([sys.executable, "-m", "layerkit", "--version"], capture_output=True, text=True, check=True)
+    assert a.stdout == b.stdout == f"layerkit {layerkit.__version__}\n"
+
+
+def test_help_lists_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "layerkit", "--help"], capture_output=True, text=True, check=True)
+    for command in ("train", "validate", "gradcheck", "layers", "plugins", "schema"):
+        assert command in out.stdout
+
+
+def test_unknown_command_exits_2() -> None:
+    out = subprocess.run([sys.executable, "-m", "layerkit", "trian"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "invalid choice: 'trian'" in out.stderr
