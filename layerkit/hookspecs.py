@@ -8,13 +8,18 @@ below, registered under the ``layerkit`` entry-point group of its distribution::
 
 layerkit's own layers, optimizers and datasets are registered through these same hooks by the
 built-in plugin :mod:`layerkit.builtins`.
+
+Each hook takes no arguments and returns a list of component classes (or ``None`` for none).
+A component's ``name`` is what specs use; it must not contain ``:``, which separates the plugin
+from the name in qualified names (``activations:GELU``). A hook that raises, or returns anything
+but such classes, gets its whole plugin quarantined (see :mod:`layerkit.plugins`).
 """
 
 from __future__ import annotations
 
 import pluggy
 
-__all__ = ["hookspec", "hookimpl", "PROJECT_NAME"]
+__all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
 PROJECT_NAME = "layerkit"
 

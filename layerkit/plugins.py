@@ -1,4 +1,23 @@
-"""Plugin manager and component registry (minimal first version; hardened by the Plugins issue).
+"""Plugin manager and component registry.
+
+Every layer, loss, optimizer and dataset reaches layerkit through the hooks of
+:mod:`layerkit.hookspecs`, answered by plugins registered with one pluggy ``PluginManager``:
+
+* the built-in plugin :mod:`layerkit.builtins` (plugin ``builtins``, distribution ``layerkit``);
+* every entry point of the ``layerkit`` group in the installed distributions;
+* modules named explicitly with ``-p NAME`` or ``LAYERKIT_PLUGINS=NAME,...``.
+
+Control, as pytest users know it:
+
+* ``LAYERKIT_DISABLE_PLUGINS=a,b`` or ``-p no:a``: never import plugin ``a``;
+* ``LAYERKIT_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry point except those named explicitly;
+* ``LAYERKIT_STRICT_PLUGINS=1`` or ``--strict-plugins``: any load failure is fatal.
+
+A plugin that fails to load (import error, a hookimpl pluggy rejects, a hook that raises or
+returns something that is not a component) is quarantined: none of its components is
+registered, one :class:`~layerkit.errors.PluginWarning` names the plugin, its distribution and
+the cause, and everything else works. Two plugins may provide the same name; neither overrides
+the other: the bare name is then an error and ``<plugin>:<Name>`` picks one.
 
 Public interface used across layerkit:
 
@@ -7,29 +26,61 @@ Public interface used across layerkit:
   :class:`~layerkit.errors.PluginError` with did-you-mean and the names available.
 * ``Registry.entries(group)`` -> list of :class:`Entry` with provenance, for CLI listings and
   the spec schema. ``group`` is ``"layers"``, ``"optimizers"`` or ``"datasets"``.
+* :func:`configure` applies the command line's ``-p`` and ``--strict-plugins``.
 """
 
 from __future__ import annotations
 
-import difflib
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
+from importlib import import_module, metadata
 from typing import Any
 
 import pluggy
 
 from layerkit import hookspecs
-from layerkit.errors import PluginError
+from layerkit.errors import PluginError, PluginWarning
 
-__all__ = ["Entry", "Registry", "get_registry", "ENTRY_POINT_GROUP", "GROUPS"]
+__all__ = [
+    "BUILTIN_PLUGIN",
+    "ENTRY_POINT_GROUP",
+    "GROUPS",
+    "Entry",
+    "LoadFailure",
+    "PluginInfo",
+    "PluginSettings",
+    "Registry",
+    "configure",
+    "get_registry",
+]
 
 ENTRY_POINT_GROUP = "layerkit"
+BUILTIN_PLUGIN = "builtins"
+#: group -> the hook that provides its components
 GROUPS = {
     "layers": "layerkit_add_layers",
     "optimizers": "layerkit_add_optimizers",
     "datasets": "layerkit_add_datasets",
 }
 _SINGULAR = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}
+#: group -> (module, class) every component of the group must subclass
+_BASES = {
+    "layers": ("layerkit.layers.base", "Layer"),
+    "optimizers": ("layerkit.optimizers.base", "Optimizer"),
+    "datasets": ("layerkit.data.base", "Dataset"),
+}
+
+ENV_DISABLE = "LAYERKIT_DISABLE_PLUGINS"
+ENV_NO_AUTOLOAD = "LAYERKIT_DISABLE_PLUGIN_AUTOLOAD"
+ENV_PLUGINS = "LAYERKIT_PLUGINS"
+ENV_STRICT = "LAYERKIT_STRICT_PLUGINS"
+_FALSE = {"", "0", "false", "no", "off"}
+
+
+# -- what the registry holds ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -45,6 +96,7 @@ class Entry:
 
     @property
     def qualified_name(self) -> str:
+        """``<plugin>:<name>``, which names this entry even when another plugin shares its name."""
         return f"{self.plugin}:{self.name}"
 
     @property
@@ -53,43 +105,146 @@ class Entry:
 
     @property
     def kind(self) -> str:
+        """``layer``, ``loss`` or ``node`` for layers; ``optimizer`` or ``dataset`` otherwise."""
         return str(getattr(self.component, "kind", _SINGULAR[self.group]))
 
     @property
     def summary(self) -> str:
-        return str(self.component.summary()) if hasattr(self.component, "summary") else ""
+        summary = getattr(self.component, "summary", None)
+        return str(summary()) if callable(summary) else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "qualified_name": self.qualified_name,
+            "group": self.group,
+            "kind": self.kind,
+            "plugin": self.plugin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A plugin that loaded: its name, module and distribution."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    #: the hooks it implements
+    hooks: tuple[str, ...] = ()
+    #: loaded because ``-p`` / ``LAYERKIT_PLUGINS`` named it (not by entry-point autoload)
+    explicit: bool = False
+
+    @property
+    def origin(self) -> str:
+        return _origin(self.distribution, self.version, self.module)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "hooks": list(self.hooks),
+            "explicit": self.explicit,
+        }
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A plugin that was quarantined, and why."""
+
+    plugin: str
+    module: str
+    distribution: str | None
+    version: str | None
+    cause: str
+
+    @property
+    def origin(self) -> str:
+        return _origin(self.distribution, self.version, self.module)
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} from {self.origin} failed to load: {self.cause}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plugin": self.plugin,
+            "module": self.module,
+            "distribution": self.distribution,
+            "version": self.version,
+            "cause": self.cause,
+        }
+
+
+def _origin(distribution: str | None, version: str | None, module: str) -> str:
+    if distribution is None:
+        return f"module {module} (no distribution)"
+    return f"{distribution} {version}" if version else distribution
 
 
 @dataclass
 class Registry:
-    """Name -> component for each group, with provenance."""
+    """Name -> component for each group, with provenance, plus what failed to load."""
 
     by_group: dict[str, list[Entry]] = field(default_factory=lambda: {g: [] for g in GROUPS})
+    plugins: list[PluginInfo] = field(default_factory=list)
+    failures: list[LoadFailure] = field(default_factory=list)
+    #: installed plugins left out by LAYERKIT_DISABLE_PLUGINS / ``-p no:NAME``
+    disabled: list[str] = field(default_factory=list)
+    settings: PluginSettings | None = None
+    #: the plugin manager, for hooks beyond the component hooks
+    manager: pluggy.PluginManager | None = field(default=None, repr=False)
 
     def entries(self, group: str) -> list[Entry]:
-        return list(self.by_group[group])
+        return list(self._group(group))
 
     def names(self, group: str) -> list[str]:
-        return sorted({e.name for e in self.by_group[group]})
+        """Every bare name of ``group`` (a name two plugins share appears once)."""
+        return sorted({e.name for e in self._group(group)})
+
+    def is_ambiguous(self, group: str, name: str) -> bool:
+        return sum(e.name == name for e in self._group(group)) > 1
+
+    def display_name(self, entry: Entry) -> str:
+        """The name a user types for ``entry``: qualified only when its bare name is shared."""
+        return entry.qualified_name if self.is_ambiguous(entry.group, entry.name) else entry.name
+
+    def usable_names(self, group: str) -> list[str]:
+        """Names that resolve to exactly one component: unique bare names, qualified otherwise."""
+        return sorted({self.display_name(e) for e in self._group(group)}, key=str.lower)
+
+    def plugin(self, name: str) -> PluginInfo | None:
+        return next((p for p in self.plugins if p.name == name), None)
 
     def lookup(self, group: str, name: str) -> Entry:
-        entries = self.by_group[group]
-        if ":" in name:
-            matches = [e for e in entries if e.qualified_name == name]
+        """The entry called ``name`` (bare or ``plugin:Name``) in ``group``, or :class:`PluginError`."""
+        entries = self._group(group)
+        what = _SINGULAR[group]
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"{what} name must be a non-empty string (received {name!r})")
+        plugin, sep, bare = name.rpartition(":")
+        if sep:
+            matches = [e for e in entries if e.plugin == plugin and e.name == bare]
         else:
             matches = [e for e in entries if e.name == name]
         if len(matches) == 1:
             return matches[0]
-        what = _SINGULAR[group]
-        if not matches:
-            names = self.names(group)
-            close = difflib.get_close_matches(name, names, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+        if len(matches) > 1:
+            providers = " and ".join(f"{_origin(e.distribution, e.version, e.module)} (plugin {e.plugin!r})" for e in matches)
+            choices = " or ".join(repr(e.qualified_name) for e in matches)
             raise PluginError(
-                f"unknown {what} {name!r}{hint} (available: {', '.join(names) or 'none'})"
+                f"{what} name {name!r} is ambiguous: it is provided by {providers}; "
+                f"use a qualified name: {choices}"
             )
-        choices = ", ".join(f"{e.qualified_name} (from {e.distribution or e.plugin})" for e in matches)
-        raise PluginError(f"{what} name {name!r} is ambiguous; use a qualified name: {choices}")
+        if sep:
+            raise PluginError(self._unknown_qualified(group, plugin, bare))
+        raise PluginError(self._unknown_bare(group, name))
 
     def layer(self, name: str) -> type:
         return self.lookup("layers", name).component
@@ -100,48 +255,423 @@ class Registry:
     def dataset(self, name: str) -> type:
         return self.lookup("datasets", name).component
 
+    # -- messages ----------------------------------------------------------------------------
 
+    def _group(self, group: str) -> list[Entry]:
+        try:
+            return self.by_group[group]
+        except KeyError:
+            raise ValueError(f"unknown component group {group!r} (expected one of {', '.join(GROUPS)})") from None
+
+    def _unknown_bare(self, group: str, name: str) -> str:
+        what = _SINGULAR[group]
+        usable = self.usable_names(group)
+        text = f"unknown {what} {name!r}{_did_you_mean(name, usable)} (available: {', '.join(usable) or 'none'})"
+        if len(self.failures) == 1:
+            text += f"; 1 plugin could not be loaded and may provide it: {self.failures[0]}"
+        elif self.failures:
+            listed = ", ".join(f"{f.plugin!r} ({f.origin})" for f in self.failures)
+            text += (
+                f"; {len(self.failures)} plugins could not be loaded and may provide it: {listed} "
+                "(`layerkit plugins` shows why)"
+            )
+        if self.disabled:
+            text += f"; disabled plugins: {', '.join(self.disabled)}"
+        return text
+
+    def _unknown_qualified(self, group: str, plugin: str, bare: str) -> str:
+        what = _SINGULAR[group]
+        name = f"{plugin}:{bare}"
+        failure = next((f for f in self.failures if f.plugin == plugin), None)
+        if failure is not None:
+            return f"{what} {name!r} is unavailable: {failure}"
+        if plugin in self.disabled:
+            return (
+                f"{what} {name!r} is unavailable: plugin {plugin!r} is disabled "
+                f"(by {ENV_DISABLE} or -p no:{plugin})"
+            )
+        info = self.plugin(plugin)
+        if info is None:
+            loaded = [p.name for p in self.plugins]
+            return f"unknown plugin {plugin!r} in {name!r}{_did_you_mean(plugin, loaded)} (loaded plugins: {', '.join(loaded)})"
+        own = sorted(e.name for e in self._group(group) if e.plugin == plugin)
+        elsewhere = [repr(e.qualified_name) for e in self._group(group) if e.name == bare]
+        hint = f"; it is {' or '.join(elsewhere)}" if elsewhere else _did_you_mean(bare, own)
+        return (
+            f"plugin {plugin!r} ({info.origin}) provides no {what} {bare!r}{hint} "
+            f"(its {group}: {', '.join(own) or 'none'})"
+        )
+
+
+def _did_you_mean(name: str, choices: Sequence[str]) -> str:
+    import difflib  # only error messages need it
+
+    by_lower = {c.lower(): c for c in choices}
+    close = by_lower.get(name.lower())
+    if close is None:
+        found = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+        close = by_lower[found[0]] if found else None
+    return f"; did you mean {close!r}?" if close else ""
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    """Which plugins to load: the environment merged with the command line's options."""
+
+    disabled: frozenset[str] = frozenset()
+    explicit: tuple[str, ...] = ()
+    autoload: bool = True
+    strict: bool = False
+
+    @classmethod
+    def resolve(
+        cls,
+        options: Iterable[str] = (),
+        *,
+        strict: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> PluginSettings:
+        """Merge ``-p`` options (``NAME`` or ``no:NAME``) with the ``LAYERKIT_*`` variables."""
+        env = os.environ if environ is None else environ
+        disabled = set(_split(env.get(ENV_DISABLE, "")))
+        explicit = list(_split(env.get(ENV_PLUGINS, "")))
+        for option in options:
+            if option.strip().startswith("no:"):
+                disabled.add(_option_name(option.strip()[3:], option))
+            else:
+                explicit.append(_option_name(option, option))
+        reserved = disabled & {BUILTIN_PLUGIN, "layerkit.builtins"}
+        if reserved:
+            raise PluginError(
+                f"cannot disable {min(reserved)!r}: layerkit's built-in components always load"
+            )
+        return cls(
+            disabled=frozenset(disabled),
+            explicit=tuple(dict.fromkeys(explicit)),
+            autoload=not _flag(env.get(ENV_NO_AUTOLOAD)),
+            strict=strict or _flag(env.get(ENV_STRICT)),
+        )
+
+    def is_disabled(self, name: str, module: str) -> bool:
+        return name in self.disabled or module in self.disabled
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "disabled": sorted(self.disabled),
+            "explicit": list(self.explicit),
+            "autoload": self.autoload,
+            "strict": self.strict,
+        }
+
+
+def _split(value: str) -> Iterable[str]:
+    return (part.strip() for part in value.split(",") if part.strip())
+
+
+def _flag(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in _FALSE
+
+
+def _option_name(name: str, option: str) -> str:
+    name = name.strip()
+    if not name:
+        raise PluginError(f"-p {option!r}: expected a plugin name (-p NAME or -p no:NAME)")
+    return name
+
+
+_LOCK = threading.RLock()
 _REGISTRY: Registry | None = None
+_OPTIONS: tuple[str, ...] = ()
+_STRICT = False
 
 
-def _make_manager() -> tuple[pluggy.PluginManager, dict[str, tuple[str | None, str | None]]]:
-    from layerkit import builtins
+def configure(options: Iterable[str] = (), strict: bool = False) -> None:
+    """Apply the command line's ``-p NAME`` / ``-p no:NAME`` options and ``--strict-plugins``.
 
-    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    pm.register(builtins, name="builtins")
-    dists: dict[str, tuple[str | None, str | None]] = {"builtins": ("layerkit", _version("layerkit"))}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        module = ep.load()
-        pm.register(module, name=ep.name)
-        dist = ep.dist
-        dists[ep.name] = (dist.name if dist else None, dist.version if dist else None)
-    pm.check_pending()
-    return pm, dists
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+    They add to the ``LAYERKIT_*`` environment variables; the next :func:`get_registry` call
+    rebuilds the registry with them.
+    """
+    global _OPTIONS, _STRICT, _REGISTRY
+    options = tuple(options)
+    PluginSettings.resolve(options, strict=strict)  # reject bad options now, not at first use
+    with _LOCK:
+        _OPTIONS, _STRICT, _REGISTRY = options, bool(strict), None
 
 
 def get_registry(*, reload: bool = False) -> Registry:
-    """The registry of every component from the built-ins and installed plugins."""
+    """The registry of every component from the built-ins and installed plugins.
+
+    Built once per process (``reload=True`` rebuilds it, re-reading the environment and the
+    installed distributions). Each quarantined plugin emits one :class:`PluginWarning`; in strict
+    mode any load failure raises :class:`PluginError` instead.
+    """
     global _REGISTRY
-    if _REGISTRY is not None and not reload:
-        return _REGISTRY
-    pm, dists = _make_manager()
-    registry = Registry()
-    for group, hook_name in GROUPS.items():
-        hook = getattr(pm.hook, hook_name)
-        for impl in hook.get_hookimpls():
-            result: Any = impl.function()
-            dist, version = dists.get(impl.plugin_name, (None, None))
-            for component in result or ():
-                registry.by_group[group].append(
-                    Entry(component.name, group, component, impl.plugin_name, dist, version)
+    with _LOCK:
+        if _REGISTRY is not None and not reload:
+            return _REGISTRY
+        settings = PluginSettings.resolve(_OPTIONS, strict=_STRICT)
+        registry = _Loader(settings).load()
+        if registry.failures and settings.strict:
+            listed = "\n".join(f"  {f}" for f in registry.failures)
+            raise PluginError(
+                f"{len(registry.failures)} plugin(s) failed to load (strict mode, "
+                f"{ENV_STRICT}=1 or --strict-plugins):\n{listed}"
+            )
+        for failure in registry.failures:
+            warnings.warn(f"{failure}; its components are unavailable", PluginWarning, stacklevel=2)
+        _REGISTRY = registry
+        return registry
+
+
+# -- loading -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    """A plugin to load: its name and provenance, and how to import it."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    load: Callable[[], object]
+    explicit: bool = False
+    #: layerkit's own plugin: a failure there is a bug in layerkit, raised as such
+    builtin: bool = False
+
+    def failure(self, cause: str) -> LoadFailure:
+        return LoadFailure(self.name, self.module, self.distribution, self.version, cause)
+
+
+class _Rejected(Exception):
+    """A plugin is quarantined; the message is the cause."""
+
+
+class _Loader:
+    def __init__(self, settings: PluginSettings) -> None:
+        self.settings = settings
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = Registry(settings=settings, manager=self.pm)
+
+    def load(self) -> Registry:
+        for candidate in self._candidates():
+            self._load(candidate)
+        # Every plugin was checked as it came; this guards the invariant for later hooks.
+        self.pm.check_pending()
+        return self.registry
+
+    def _candidates(self) -> Iterable[_Candidate]:
+        from layerkit import __version__
+
+        yield _Candidate(
+            BUILTIN_PLUGIN, "layerkit.builtins", "layerkit", __version__,
+            lambda: import_module("layerkit.builtins"), builtin=True,
+        )
+        settings = self.settings
+        points = sorted(
+            metadata.entry_points(group=ENTRY_POINT_GROUP),
+            key=lambda ep: (ep.name, ep.dist.name if ep.dist else ""),
+        )
+        explicit = set(settings.explicit)
+        for ep in points:
+            named = explicit & {ep.name, ep.module}
+            explicit -= named  # an entry point named by -p is loaded as that entry point
+            if settings.is_disabled(ep.name, ep.module):
+                self.registry.disabled.append(ep.name)
+                continue
+            if not (settings.autoload or named):
+                continue
+            dist = ep.dist
+            yield _Candidate(
+                ep.name, ep.module, dist.name if dist else None, dist.version if dist else None,
+                ep.load, explicit=bool(named),
+            )
+        for module in settings.explicit:
+            if module in explicit and not settings.is_disabled(module, module):
+                distribution, version = _distribution_of(module)
+                yield _Candidate(
+                    module, module, distribution, version,
+                    lambda module=module: import_module(module), explicit=True,
                 )
-    _REGISTRY = registry
-    return registry
+
+    def _load(self, candidate: _Candidate) -> None:
+        if candidate.builtin:
+            # layerkit itself broken is a bug to see with its traceback, not a plugin to skip.
+            plugin = candidate.load()
+            try:
+                self._register(candidate, plugin)
+                self._add(candidate, plugin, self._collect(candidate, reraise=True))
+            except _Rejected as exc:
+                raise PluginError(f"layerkit's built-in plugin is broken: {exc}") from None
+            return
+        try:
+            plugin = candidate.load()
+        except Exception as exc:
+            if candidate.explicit:
+                # A plugin named on the command line that cannot be imported is a typo or a
+                # missing install: stop, as pytest does for -p.
+                raise PluginError(
+                    f"cannot load plugin {candidate.name!r} named by -p / {ENV_PLUGINS}: "
+                    f"{_describe(exc)}"
+                ) from exc
+            self.registry.failures.append(candidate.failure(f"import failed: {_describe(exc)}"))
+            return
+        try:
+            self._register(candidate, plugin)
+            entries = self._collect(candidate)
+        except _Rejected as exc:
+            if self.pm.get_name(plugin) == candidate.name:
+                self.pm.unregister(name=candidate.name)
+            self.registry.failures.append(candidate.failure(str(exc)))
+            return
+        self._add(candidate, plugin, entries)
+
+    def _add(self, candidate: _Candidate, plugin: object, entries: list[Entry]) -> None:
+        for entry in entries:
+            self.registry.by_group[entry.group].append(entry)
+        hooks = tuple(sorted(hc.name for hc in self.pm.get_hookcallers(plugin) or ()))
+        self.registry.plugins.append(
+            PluginInfo(
+                candidate.name, candidate.module, candidate.distribution, candidate.version,
+                hooks, candidate.explicit,
+            )
+        )
+
+    def _register(self, candidate: _Candidate, plugin: object) -> None:
+        pm = self.pm
+        owner = pm.get_plugin(candidate.name)
+        if owner is not None:
+            other = next((p for p in self.registry.plugins if p.name == candidate.name), None)
+            by = f" by {other.origin}" if other else ""
+            raise _Rejected(f"plugin name {candidate.name!r} is already taken{by}")
+        if pm.is_registered(plugin):
+            raise _Rejected(f"{candidate.module} is already registered as plugin {pm.get_name(plugin)!r}")
+        try:
+            pm.register(plugin, name=candidate.name)
+        except pluggy.PluginValidationError as exc:
+            raise _Rejected(f"hookimpl rejected: {_one_line(str(exc))}") from None
+        try:
+            pm.check_pending()
+        except pluggy.PluginValidationError:
+            unknown = sorted(
+                hc.name for hc in pm.get_hookcallers(plugin) or () if not hc.has_spec()
+            )
+            known = list(GROUPS.values())
+            hints = "".join(_did_you_mean(name, known) for name in unknown[:1])
+            raise _Rejected(
+                f"hookimpl for unknown hook{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(n) for n in unknown)}{hints} "
+                f"(layerkit's hooks: {', '.join(known)})"
+            ) from None
+
+    def _collect(self, candidate: _Candidate, *, reraise: bool = False) -> list[Entry]:
+        entries: list[Entry] = []
+        for group, hook_name in GROUPS.items():
+            seen: dict[str, type] = {}
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name != candidate.name:
+                    continue
+                if impl.hookwrapper or impl.wrapper:
+                    raise _Rejected(f"{hook_name}: hook wrappers are not supported for component hooks")
+                try:
+                    result = impl.function()
+                except Exception as exc:
+                    if reraise:
+                        raise
+                    raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+                for component in _components(hook_name, result):
+                    problem = _check_component(group, component)
+                    if problem:
+                        raise _Rejected(f"{hook_name}() returned {problem}")
+                    name = component.name
+                    if name in seen and seen[name] is not component:
+                        raise _Rejected(
+                            f"{hook_name}() returned two {group} named {name!r}: "
+                            f"{_qualname(seen[name])} and {_qualname(component)}"
+                        )
+                    if name not in seen:
+                        seen[name] = component
+                        entries.append(
+                            Entry(name, group, component, candidate.name,
+                                  candidate.distribution, candidate.version)
+                        )
+        return entries
+
+
+def _components(hook_name: str, result: object) -> list[Any]:
+    if result is None:  # pluggy's convention: None means "nothing from me"
+        return []
+    if isinstance(result, (str, bytes, Mapping, type)) or not isinstance(result, Iterable):
+        raise _Rejected(f"{hook_name}() must return a list of classes (received {_short(result)})")
+    try:
+        return list(result)
+    except Exception as exc:  # noqa: BLE001 - a generator failing part-way is the hook failing
+        raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+
+
+def _check_component(group: str, component: object) -> str | None:
+    """Why ``component`` cannot be registered in ``group``, or None if it can."""
+    from pydantic import BaseModel
+
+    module, base_name = _BASES[group]
+    base = getattr(import_module(module), base_name)
+    if not isinstance(component, type):
+        return f"{_short(component)}, which is not a class"
+    if not issubclass(component, base):
+        return f"{_short(component)}, which is not a subclass of {module}.{base_name}"
+    params = getattr(component, "Params", None)
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        return f"{_short(component)} without a Params pydantic model (received Params={_short(params)})"
+    name = getattr(component, "name", None)
+    if not isinstance(name, str) or not name or ":" in name or name != name.strip():
+        return f"{_short(component)} with an invalid name {name!r} (expected a non-empty name without ':')"
+    return None
+
+
+def _distribution_of(module: str) -> tuple[str | None, str | None]:
+    """The distribution installing ``module``, for a plugin named by module (``-p mymod``)."""
+    top = module.partition(".")[0]
+    names = metadata.packages_distributions().get(top) or []
+    if not names:
+        return None, None
+    try:
+        return names[0], metadata.version(names[0])
+    except metadata.PackageNotFoundError:
+        return names[0], None
+
+
+def _describe(exc: BaseException) -> str:
+    """``ModuleNotFoundError: No module named 'x' (at plugin.py:3)`` - one line, with a place."""
+    import traceback  # only failures need it
+
+    text = f"{type(exc).__name__}: {_one_line(str(exc))}" if str(exc) else type(exc).__name__
+    where = None
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{exc.filename}:{exc.lineno}"
+    else:
+        frames = [
+            f for f in traceback.extract_tb(exc.__traceback__)
+            # importlib's own frames say nothing about the plugin
+            if not f.filename.startswith("<") and f"{os.sep}importlib{os.sep}" not in f.filename
+        ]
+        if frames:
+            where = f"{frames[-1].filename}:{frames[-1].lineno}"
+    return f"{text} (at {where})" if where else text
+
+
+def _one_line(text: str) -> str:
+    return "; ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def _qualname(obj: type) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _short(value: object) -> str:
+    from layerkit._validation import short_repr
+
+    return f"class {_qualname(value)}" if isinstance(value, type) else short_repr(value)

@@ -1,0 +1,80 @@
+"""``layerkit plugins``: the loaded plugins with their versions, and the ones that failed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from layerkit.plugins import Registry
+
+__all__ = ["configure", "load_registry", "run"]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+def load_registry(command: str, *, report_failures: bool = True) -> Registry:
+    """The registry, with each quarantined plugin reported as one ``warning:`` line on stderr."""
+    from layerkit.errors import PluginWarning
+    from layerkit.plugins import get_registry
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PluginWarning)
+        registry = get_registry()
+    for w in caught:
+        if not issubclass(w.category, PluginWarning):
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        elif report_failures:
+            print(f"layerkit {command}: warning: {w.message}", file=sys.stderr)
+    return registry
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from layerkit.cli._table import render_table, terminal_width
+    from layerkit.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, GROUPS
+
+    # Failures are part of this listing, so they are not repeated as warnings.
+    registry = load_registry("plugins", report_failures=False)
+    provides = {
+        p.name: {g: sum(e.plugin == p.name for e in registry.entries(g)) for g in GROUPS}
+        for p in registry.plugins
+    }
+    if args.json:
+        settings = registry.settings.to_dict() if registry.settings else {}
+        doc = {
+            "plugins": [{**p.to_dict(), "provides": provides[p.name]} for p in registry.plugins],
+            "failures": [f.to_dict() for f in registry.failures],
+            "disabled": registry.disabled,
+            "settings": settings,
+        }
+        print(json.dumps(doc, indent=2))
+        return 0
+
+    width = terminal_width()
+    rows = [
+        (
+            p.name,
+            p.distribution or "-",
+            p.version or "-",
+            p.module,
+            ", ".join(f"{n} {g}" for g, n in provides[p.name].items() if n) or "nothing",
+        )
+        for p in registry.plugins
+    ]
+    print(render_table(("plugin", "distribution", "version", "module", "provides"), rows, width=width))
+    if registry.failures:
+        count = len(registry.failures)
+        print(f"\n{count} plugin{'s' if count > 1 else ''} failed to load (quarantined):")
+        rows = [(f.plugin, f.distribution or "-", f.version or "-", f.cause) for f in registry.failures]
+        print(render_table(("plugin", "distribution", "version", "cause"), rows, width=width))
+    if registry.disabled:
+        print(f"\ndisabled ({ENV_DISABLE} / -p no:NAME): {', '.join(registry.disabled)}")
+    if registry.settings and not registry.settings.autoload:
+        print(f"\nentry-point autoload is off ({ENV_NO_AUTOLOAD}); only plugins named by -p are loaded")
+    return 0
