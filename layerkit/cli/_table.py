@@ -1,4 +1,4 @@
-"""Plain-text tables for the CLI: aligned columns, no dependency (rich costs ~100 ms to import)."""
+"""Tables for the CLI, rendered by ``tabulate`` (light to import, unlike rich)."""
 
 from __future__ import annotations
 
@@ -20,20 +20,21 @@ def render_table(
     *,
     width: int | None = None,
 ) -> str:
-    """Left-aligned columns two spaces apart, under an upper-case header.
+    """Aligned columns under an upper-case header and a rule; numbers right-aligned with thousands separators.
 
     When ``width`` is given, the last column (a free-text summary, typically) is shortened with
     ``...`` so that lines fit; the other columns are never cut.
     """
-    cells = [[str(h).upper() for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lead = sum(widths[:-1]) + 2 * (len(widths) - 1)
-    room = None if width is None else max(width - lead, 10)
-    lines = []
-    for row in cells:
-        last = row[-1]
-        if room is not None and len(last) > room:
-            last = last[: room - 3] + "..."
-        parts = [cell.ljust(w) for cell, w in zip(row[:-1], widths[:-1])] + [last]
-        lines.append("  ".join(parts).rstrip())
-    return "\n".join(lines)
+    from tabulate import tabulate
+
+    headers = [str(h).upper() for h in headers]
+    table = [["" if c is None else c for c in row] for row in rows]
+    if width is not None and table:
+        text = tabulate([row[:-1] for row in table], headers=headers[:-1], tablefmt="simple")
+        lead = max(len(line) for line in text.splitlines()) + 2
+        room = max(width - lead, 10)
+        for row in table:
+            last = str(row[-1])
+            if len(last) > room:
+                row[-1] = last[: room - 3] + "..."
+    return tabulate(table, headers=headers, tablefmt="simple", intfmt=",", disable_numparse=False)
