@@ -1,0 +1,53 @@
+"""``layerkit runs compare RUN...``: final metrics side by side, curves overlaid in one plot."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
+    compare = sub.add_parser(
+        "compare",
+        help="table of final metrics and overlaid curves of run folders",
+        description="Compare run folders (a sweep folder stands for its finished trials): a table "
+        "of final metrics and their loss/accuracy curves overlaid in one PNG.",
+    )
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run folder or sweep folder")
+    compare.add_argument("--sort", metavar="METRIC", help="order rows by this final metric (best first)")
+    compare.add_argument(
+        "--plot", metavar="PATH", default="compare.png", help="where to draw the curves (default: compare.png)"
+    )
+    compare.add_argument("--no-plot", action="store_true", help="print the table only")
+    compare.add_argument("--json", action="store_true", help="end with one JSON line of every run's final metrics")
+
+
+def run(args: argparse.Namespace) -> int:
+    from layerkit.cli._table import render_table
+    from layerkit.errors import LayerkitError
+    from layerkit.sweep.runs import expand_runs, final_metric_names, plot_runs, runs_json
+
+    runs = expand_runs(args.runs)
+    names = final_metric_names(runs)
+    if args.sort:
+        if args.sort not in names:
+            raise LayerkitError(f"--sort: no run has a final {args.sort!r} (available: {', '.join(names)})")
+        sign = 1.0 if args.sort.endswith("loss") else -1.0
+        runs.sort(key=lambda r: (r.final.get(args.sort) is None, sign * float(r.final.get(args.sort) or 0.0)))
+    rows = [[r.label, r.epochs, *(_fmt(r.final.get(n)) for n in names)] for r in runs]
+    print(render_table(["run", "epochs", *names], rows))
+    if not args.no_plot:
+        drawn = plot_runs(runs, args.plot)
+        if drawn is None:
+            print("curves skipped: matplotlib is not installed (pip install 'layerkit[plot]')")
+        else:
+            print(f"curves: {drawn}")
+    if args.json:
+        print(runs_json(runs))
+    return 0
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return "" if value is None else str(value)
