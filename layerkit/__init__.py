@@ -72,6 +72,10 @@ _EXPORTS: dict[str, str] = {
     # components
     "Optimizer": "layerkit.optimizers.base",
     "Dataset": "layerkit.data.base",
+    # specs
+    "Spec": "layerkit.spec.models",
+    "load_spec": "layerkit.spec.loader",
+    "build_network": "layerkit.spec.builder",
 }
 
 __all__ = ["__version__", *_EXPORTS]

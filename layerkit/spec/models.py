@@ -1,0 +1,476 @@
+"""pydantic models of a spec, built from the plugin registry.
+
+A spec has six sections::
+
+    name: two_layer_net            # names the run folder
+    seed: 42                       # weights, dropout, shuffling
+    dtype: float32                 # or float64
+    data: {dataset: fashion_mnist, ...that dataset's options}
+    model:
+      input_shape: [784]           # optional: the dataset says
+      layers: [{type: Affine, id: fc1, units: 50}, ..., {type: SoftmaxWithLoss}]
+    train: {epochs: 10, batch_size: 100, optimizer: {type: SGD, lr: 0.1}, ...}
+
+Each layer entry, the ``data`` section and ``train.optimizer`` are validated by the ``Params``
+model of the component they name: the registry is turned into a pydantic union discriminated by
+``type`` (``dataset`` for data), so a plugin's layers get exactly the checks, errors and JSON
+Schema of the built-ins. The classes are built once per registry by :func:`spec_models`;
+:class:`Spec` is their common base (use it for ``isinstance`` and type hints).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from layerkit.errors import PluginError
+from layerkit.plugins import Entry, Registry, get_registry
+from layerkit.training.config import TrainConfig
+
+__all__ = [
+    "Spec",
+    "structure_problems",
+    "ModelSpec",
+    "ComponentSpec",
+    "LayerSpec",
+    "DataSpec",
+    "OptimizerSpec",
+    "SpecModels",
+    "spec_models",
+    "LAYER_ID_PATTERN",
+    "SPEC_NAME_PATTERN",
+]
+
+#: Layer ids name parameters (``fc1.W``) and override paths (``model.layers.fc1.units``), so they
+#: start with a letter or ``_`` (never confused with an index) and contain no dot.
+LAYER_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+#: Spec names name run folders (``runs/<name>/``).
+SPEC_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+
+
+def _matching(pattern: str, rule: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(rule)
+        return value
+
+    return AfterValidator(check)
+
+
+# The pattern is in the JSON Schema for editors; the validator says it in words.
+LayerId = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    _matching(LAYER_ID_PATTERN, "must start with a letter or '_' and hold only letters, digits, '_' and '-'"),
+    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": 64}),
+]
+SpecName = Annotated[
+    str,
+    StringConstraints(max_length=100),
+    _matching(SPEC_NAME_PATTERN, "must be a folder name: letters, digits, '_', '-' and '.', not starting with '.' or '-'"),
+    WithJsonSchema({"type": "string", "pattern": SPEC_NAME_PATTERN, "maxLength": 100}),
+]
+Dim = Annotated[int, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def located_error(title: str, errors: Sequence[tuple[tuple[str | int, ...], str, str, Any]]) -> ValidationError:
+    """A ValidationError with ``(loc, kind, message, input)`` errors, for validators to raise.
+
+    pydantic prefixes ``loc`` with the location of the value being validated, so the spec
+    loader reports ``model.layers[3].type`` rather than the whole ``model`` section.
+    """
+    details = [
+        InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
+        for loc, kind, message, value in errors
+    ]
+    return ValidationError.from_exception_data(title, details)
+
+
+# -- entries: one model per registered component ---------------------------------------------
+
+
+class ComponentSpec:
+    """Mixin of the models built for each registered component (layer, dataset, optimizer)."""
+
+    #: the registered class this entry configures
+    component: ClassVar[type]
+    #: the registry entry (name, plugin, distribution)
+    entry: ClassVar[Entry]
+    #: the key naming the component: ``type``, or ``dataset`` in the data section
+    discriminator: ClassVar[str] = "type"
+    #: keys of the entry that are not the component's hyperparameters
+    reserved: ClassVar[tuple[str, ...]] = ("type",)
+
+    def options(self) -> dict[str, Any]:
+        """The component's hyperparameters (defaults filled in), as Python values."""
+        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
+        return self.model_dump(include=fields)  # type: ignore[attr-defined,no-any-return]
+
+    def to_config(self) -> dict[str, Any]:
+        """The entry as plain data, component name first: what the YAML shows."""
+        out: dict[str, Any] = {}
+        for key in self.reserved:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
+        out.update(self.model_dump(mode="json", include=fields))  # type: ignore[attr-defined]
+        return out
+
+
+class LayerSpec(ComponentSpec):
+    """An entry of ``model.layers``: ``{type, id?, **that layer's hyperparameters}``."""
+
+    reserved = ("type", "id")
+    # pydantic collects these annotations too, so the entry models list them first; their
+    # actual types (the Literal of the name, the id pattern) are given by _entry_model.
+    type: str
+    id: str | None
+
+    def create(self) -> Any:
+        """A new, unbuilt layer."""
+        return self.component(id=self.id, **self.options())
+
+
+class DataSpec(ComponentSpec):
+    """The ``data`` section: ``{dataset, **that dataset's options}``."""
+
+    discriminator = "dataset"
+    reserved = ("dataset",)
+    dataset: str
+
+    def create(self) -> Any:
+        """The dataset object (nothing is loaded until its ``load()``)."""
+        return self.component(**self.options())
+
+
+class OptimizerSpec(ComponentSpec):
+    """``train.optimizer``: ``{type, **that optimizer's hyperparameters}``."""
+
+    type: str
+
+    def create(self) -> Any:
+        return self.component(**self.options())
+
+
+def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
+    """``AffineLayer``, ``FashionMnistData``, ``activations_GELULayer`` (JSON Schema $defs keys)."""
+    name = entry.name if not entry.name.islower() else entry.name.title().replace("_", "")
+    base = f"{entry.plugin}_{name}" if ambiguous else name
+    return re.sub(r"\W", "_", base) + suffix
+
+
+def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str, ambiguous: bool) -> type[BaseModel]:
+    params = entry.component.Params  # type: ignore[attr-defined]
+    reserved = set(mixin.reserved) & set(params.model_fields)
+    if reserved:
+        raise PluginError(
+            f"{entry.group[:-1]} {entry.qualified_name} (from {entry.distribution or entry.plugin}): "
+            f"its Params may not define {', '.join(sorted(reserved))}, which specs use to name it"
+        )
+    what = mixin.discriminator
+    fields: dict[str, Any] = {
+        what: (Literal[tag], Field(description=f"{entry.kind} {entry.name} from {entry.distribution or entry.plugin}")),  # type: ignore[valid-type]
+    }
+    if mixin is LayerSpec:
+        fields["id"] = (
+            LayerId | None,
+            Field(None, description="names the layer's parameters (fc1.W) and override paths; default <type><n>"),
+        )
+    model = create_model(  # type: ignore[call-overload]
+        _model_name(entry, suffix, ambiguous),
+        __base__=(params, mixin),
+        __doc__=entry.summary or None,
+        __module__=__name__,
+        **fields,
+    )
+    model.component = entry.component
+    model.entry = entry
+    return model  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The entry models of one registry group and their discriminated union."""
+
+    group: str
+    discriminator: str
+    models: dict[str, type[BaseModel]]  # tag -> model
+    union: Any
+
+    def names(self) -> list[str]:
+        return sorted(self.models)
+
+
+def _group(registry: Registry, group: str, mixin: type[ComponentSpec], suffix: str) -> _Group:
+    entries = registry.entries(group)
+    models: dict[str, type[BaseModel]] = {}
+    for entry in entries:
+        # A name two plugins provide is only accepted qualified, so nothing silently wins.
+        tag = registry.display_name(entry)
+        models[tag] = _entry_model(entry, tag, mixin, suffix, tag != entry.name)
+    disc = mixin.discriminator
+    members = tuple(models.values())
+    if not members:
+        union: Any = Annotated[dict[str, Any], Field(description=f"no {group} are registered")]
+    elif len(members) == 1:
+        union = members[0]
+    else:
+        union = Annotated[Union[members], Field(discriminator=disc)]  # noqa: UP007
+    if members:
+        union = Annotated[union, BeforeValidator(_canonical_names(registry, group, disc))]
+    return _Group(group, disc, models, union)
+
+
+def _canonical_names(registry: Registry, group: str, disc: str) -> Any:
+    """``plugin:Name`` is accepted wherever the registry accepts it, and stored as ``Name``
+    when that name is not ambiguous (the spec's canonical form)."""
+
+    def canonical(value: Any) -> Any:
+        name = value.get(disc) if isinstance(value, Mapping) else None
+        if not isinstance(name, str) or ":" not in name:
+            return value
+        try:
+            shown = registry.display_name(registry.lookup(group, name))
+        except PluginError:
+            return value  # the union reports it, with the registry's explanation
+        return {**value, disc: shown}
+
+    return canonical
+
+
+# -- sections -------------------------------------------------------------------------------
+
+
+class ModelSpec(_Strict):
+    """The ``model`` section: the layers in order (a loss last) and, optionally, the input shape."""
+
+    input_shape: Annotated[tuple[Dim, ...], Field(min_length=1, max_length=8)] | None = Field(
+        None, description="per-sample input shape; default: the dataset's"
+    )
+    #: :class:`LayerSpec` entries (typed by the registry-built subclass)
+    layers: Annotated[list[Any], Field(min_length=1, description="layers in order, a loss layer last")]
+
+    @model_validator(mode="after")
+    def _check_layers(self) -> ModelSpec:
+        items = [(entry.type, entry.id, entry.component.kind) for entry in self.layers]
+        problems = structure_problems(items)
+        if problems:
+            raise located_error("model", problems)
+        return self
+
+
+Problem = tuple[tuple[str | int, ...], str, str, Any]
+
+
+def structure_problems(layers: Sequence[tuple[Any, Any, str | None]]) -> list[Problem]:
+    """What makes a list of layers not a sequential network, located relative to ``model``.
+
+    ``layers`` are ``(type, id, kind)`` per entry, ``kind`` being ``layer``, ``loss``, ``node``
+    or ``None`` when unknown. The loader also runs this on the raw data when other errors stop
+    pydantic before its model validators, so all problems are reported at once.
+    """
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    last = len(layers) - 1
+    losses = [i for i, (_, _, kind) in enumerate(layers) if kind == "loss"]
+    for i, (name, ident, kind) in enumerate(layers):
+        if isinstance(ident, str):
+            if ident in seen:
+                problems.append((("layers", i, "id"), "duplicate_id",
+                                 f"duplicate id (also layers[{seen[ident]}])", ident))
+            seen.setdefault(ident, i)
+        if kind == "node":
+            problems.append((("layers", i, "type"), "node_in_sequence",
+                             f"{name} is a two-input graph node (forward(x, y)); a network's layers each "
+                             "take one input: use it to build graphs by hand", name))
+        elif kind == "loss" and i != last:
+            others = [f"layers[{j}]" for j in losses if j != i]
+            extra = f"; a network has one loss, and {', '.join(others)} is another" if others else ""
+            problems.append((("layers", i, "type"), "loss_not_last",
+                             f"a loss layer must be the last layer ({last - i} layer(s) follow it){extra}", name))
+    if layers and not losses and layers[last][2] is not None:
+        problems.append((("layers", last, "type"), "no_loss",
+                         "the last layer must be a loss layer such as SoftmaxWithLoss or MeanSquaredError",
+                         layers[last][0]))
+    return problems
+
+
+class Spec(_Strict):
+    """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
+
+    ``data`` is a :class:`DataSpec`, ``model.layers`` are :class:`LayerSpec` entries and
+    ``train`` is a :class:`~layerkit.training.config.TrainConfig` whose ``optimizer`` dict has been
+    validated (defaults filled in) against the registered optimizer.
+    """
+
+    name: SpecName = Field(description="names the run folder runs/<name>/; default: the file's name")
+    seed: Annotated[int, Field(ge=0, lt=2**64)] | None = Field(
+        None, description="seeds weights, dropout and shuffling; null: fresh entropy, recorded in the run"
+    )
+    dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of weights and batches")
+    #: a :class:`DataSpec` (typed by the registry-built subclass)
+    data: Any = Field(description="{dataset: NAME, ...that dataset's options}")
+    model: ModelSpec
+    train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+
+    #: the raw data this spec was validated from, with the YAML marks of every value
+    _source: Any = PrivateAttr(None)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Spec:  # type: ignore[override]
+        """Validate against the current registry (``Spec`` itself is only the common base)."""
+        if cls is Spec:
+            return spec_models().spec.model_validate(obj, **kwargs)
+        return super().model_validate(obj, **kwargs)
+
+    @property
+    def source(self) -> Any:
+        """The raw data this spec came from (a :class:`~layerkit.spec.yamlio.LocDict` from YAML)."""
+        return self._source
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole spec as plain data, every default filled in, sections in the usual order."""
+        model: dict[str, Any] = {}
+        if self.model.input_shape is not None:
+            model["input_shape"] = list(self.model.input_shape)
+        model["layers"] = [entry.to_config() for entry in self.model.layers]
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "dtype": self.dtype,
+            "data": self.data.to_config(),
+            "model": model,
+            "train": self.train.model_dump(mode="json"),
+        }
+
+    def to_yaml(self) -> str:
+        """The resolved spec as YAML; :func:`layerkit.spec.loads_spec` reads it back equal."""
+        from layerkit.spec.yamlio import dump_yaml
+
+        return dump_yaml(self.to_dict())
+
+    def __eq__(self, other: object) -> bool:
+        # Equal content is equal specs, wherever each was read from.
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# -- building the classes for a registry ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpecModels:
+    """The spec classes built from one registry."""
+
+    registry: Registry
+    spec: type[Spec]
+    layers: _Group
+    datasets: _Group
+    optimizers: _Group
+    #: like ``spec`` but with ``train.optimizer`` typed as the optimizer union, for JSON Schema
+    schema_spec: type[BaseModel]
+
+    def group(self, name: str) -> _Group:
+        return {"layers": self.layers, "datasets": self.datasets, "optimizers": self.optimizers}[name]
+
+
+def _train_class(optimizers: _Group) -> type[TrainConfig]:
+    adapter: TypeAdapter[Any] = TypeAdapter(optimizers.union)
+    default = TrainConfig.model_fields["optimizer"]
+
+    class TrainSpec(TrainConfig):
+        __doc__ = TrainConfig.__doc__
+
+        # The default optimizer is validated too, so it shows its defaults like a written one.
+        optimizer: dict[str, Any] = Field(  # type: ignore[call-overload]
+            default_factory=default.default_factory,
+            validate_default=True,
+            description=default.description,
+        )
+
+        @field_validator("optimizer")
+        @classmethod
+        def _validate_optimizer(cls, value: dict[str, Any]) -> dict[str, Any]:
+            # Errors raised here keep their location (train.optimizer.lr) in the spec.
+            entry = adapter.validate_python(value)
+            return entry.to_config()  # type: ignore[no-any-return]
+
+        def create_optimizer(self) -> Any:
+            """The optimizer this section configures."""
+            return adapter.validate_python(self.optimizer).create()
+
+    TrainSpec.__name__ = TrainSpec.__qualname__ = "TrainConfig"
+    return TrainSpec
+
+
+def _build(registry: Registry) -> SpecModels:
+    layers = _group(registry, "layers", LayerSpec, "Layer")
+    datasets = _group(registry, "datasets", DataSpec, "Data")
+    optimizers = _group(registry, "optimizers", OptimizerSpec, "Optimizer")
+    model_cls = create_model(
+        "ModelSpec",
+        __base__=ModelSpec,
+        __module__=__name__,
+        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[name-defined]
+    )
+    train_cls = _train_class(optimizers)
+    spec_cls = create_model(
+        "Spec",
+        __base__=Spec,
+        __module__=__name__,
+        data=(datasets.union, Field(description="{dataset: NAME, ...that dataset's options}")),
+        model=(model_cls, ...),
+        train=(train_cls, Field(default_factory=train_cls)),
+    )
+    default_optimizer = TrainConfig.model_fields["optimizer"].get_default(call_default_factory=True)
+    schema_train = create_model(
+        "TrainConfig",
+        __base__=train_cls,
+        __module__=__name__,
+        optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
+    )
+    schema_spec = create_model("Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None))
+    return SpecModels(registry, spec_cls, layers, datasets, optimizers, schema_spec)
+
+
+_CACHE: list[SpecModels] = []
+
+
+def spec_models(registry: Registry | None = None) -> SpecModels:
+    """The spec classes for ``registry`` (default: the process's registry), built once."""
+    if registry is None:
+        registry = get_registry()
+    if _CACHE and _CACHE[0].registry is registry:
+        return _CACHE[0]
+    models = _build(registry)
+    _CACHE[:] = [models]
+    return models
