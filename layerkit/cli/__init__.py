@@ -103,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if chosen is None or args.command is None:
         parser.print_help()
         return 0 if not argv else 2
+    _route_warnings(chosen)
     try:
         _apply_plugin_options(args)
         module = importlib.import_module(f"layerkit.cli.{COMMANDS[chosen][0]}")
@@ -124,3 +125,20 @@ def _apply_plugin_options(args: argparse.Namespace) -> None:
         from layerkit import plugins
 
         plugins.configure(options=options or (), strict=strict)
+
+
+def _route_warnings(command: str) -> None:
+    """Print layerkit's own warnings as one line each, like its errors (no source excerpt)."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        from layerkit.errors import LayerkitWarning
+
+        if issubclass(category, LayerkitWarning):
+            print(f"layerkit {command}: warning: {message}", file=file or sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show

@@ -1,0 +1,336 @@
+"""Safe checkpoints: an ``.npz`` of plain arrays plus a JSON manifest that vouches for it.
+
+``checkpoints/epoch-0003.npz`` holds only numeric arrays and is always read with
+``allow_pickle=False``: a pickle or an object array is refused before anything in it runs.
+``checkpoints/epoch-0003.json`` is the manifest: format version, epoch and step, the resolved
+spec, the plugins it needs (with their distributions), optimizer and RNG state, the metrics
+history, and the shape, dtype and sha256 of every array. Both files are written to a temp file,
+fsynced and renamed, the manifest last, so a checkpoint exists only once it is complete; loading
+recomputes every checksum. A corrupt or truncated latest checkpoint falls back to the previous
+one with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layerkit.errors import CheckpointError, CheckpointWarning
+from layerkit.training.files import atomic_write, atomic_write_json, fsync_dir
+
+__all__ = [
+    "Checkpoint",
+    "save_checkpoint",
+    "load_checkpoint",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "check_plugins",
+    "checkpoint_dir",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
+
+FORMAT = "layerkit-checkpoint"
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^epoch-(\d+)\.json$")
+_ALLOWED_KINDS = frozenset("fiub")  # float, signed, unsigned, bool: never objects or structs
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A verified checkpoint: its manifest and its arrays (keyed ``"params:affine1.W"``...)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def epoch(self) -> int:
+        return int(self.manifest["epoch"])
+
+    @property
+    def step(self) -> int:
+        return int(self.manifest["step"])
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return dict(self.manifest["spec"])
+
+    def group(self, prefix: str) -> dict[str, np.ndarray]:
+        """Arrays saved under ``prefix:``, with the prefix removed."""
+        head = prefix + ":"
+        return {k[len(head) :]: v for k, v in self.arrays.items() if k.startswith(head)}
+
+    @property
+    def npz_path(self) -> Path:
+        return self.path.with_suffix(".npz")
+
+
+def checkpoint_name(epoch: int) -> str:
+    return f"epoch-{epoch:04d}"
+
+
+def _sha256(arr: np.ndarray) -> str:
+    return hashlib.sha256(memoryview(np.ascontiguousarray(arr)).cast("B")).hexdigest()
+
+
+def save_checkpoint(
+    directory: str | os.PathLike[str],
+    epoch: int,
+    arrays: Mapping[str, np.ndarray],
+    manifest: Mapping[str, Any],
+    *,
+    keep: int | None = None,
+) -> Path:
+    """Write ``epoch-NNNN.npz`` and its manifest atomically; keep the newest ``keep``.
+
+    Returns the manifest's path. ``manifest`` must be JSON-serialisable; the array table and
+    format fields are added here.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    table: dict[str, dict[str, Any]] = {}
+    plain: dict[str, np.ndarray] = {}
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in _ALLOWED_KINDS:
+            raise CheckpointError(f"cannot checkpoint {name!r}: dtype {arr.dtype} is not numeric")
+        plain[name] = arr
+        table[name] = {"shape": list(arr.shape), "dtype": arr.dtype.str, "sha256": _sha256(arr)}
+    stem = checkpoint_name(epoch)
+    full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "epoch": epoch}
+    full["arrays"] = table
+    atomic_write(directory / f"{stem}.npz", lambda fh: np.savez(fh, allow_pickle=False, **plain))
+    # The manifest is written last: it is what makes the checkpoint exist.
+    path = atomic_write_json(directory / f"{stem}.json", full)
+    if keep is not None:
+        _prune(directory, keep)
+    return path
+
+
+def list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
+    """Manifest paths in ``directory``, oldest epoch first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in directory.iterdir():
+        match = _NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry))
+    return [p for _, p in sorted(found)]
+
+
+def _prune(directory: Path, keep: int) -> None:
+    manifests = list_checkpoints(directory)
+    for old in manifests[: max(0, len(manifests) - keep)]:
+        # manifest first: a half-pruned checkpoint is then simply absent, never mismatched
+        old.unlink(missing_ok=True)
+        old.with_suffix(".npz").unlink(missing_ok=True)
+    kept = {p.with_suffix(".npz").name for p in list_checkpoints(directory)}
+    for npz in directory.glob("epoch-*.npz"):
+        if npz.name not in kept:  # left by a run killed between the two renames
+            npz.unlink(missing_ok=True)
+    fsync_dir(directory)
+
+
+def checkpoint_dir(path: str | os.PathLike[str]) -> Path:
+    """The checkpoint directory of a run folder (or the directory itself)."""
+    path = Path(path)
+    sub = path / "checkpoints"
+    return sub if sub.is_dir() else path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Load and verify one checkpoint, or the latest usable one of a run folder or directory.
+
+    ``path`` may be a manifest (``.json``), its ``.npz``, a ``checkpoints/`` directory or a run
+    folder. Raises :class:`CheckpointError` saying what is wrong.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return latest_checkpoint(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    if path.suffix == ".json":
+        return _load(path)
+    if path.suffix == ".npz":
+        manifest = path.with_suffix(".json")
+        if not manifest.exists():
+            _refuse_if_pickle(path)
+            raise CheckpointError(
+                f"{path}: no manifest {manifest.name} beside it (an incomplete checkpoint, "
+                "or not a layerkit checkpoint)"
+            )
+        return _load(manifest)
+    _refuse_if_pickle(path)
+    raise CheckpointError(f"{path}: not a layerkit checkpoint (expected a .npz with its .json manifest)")
+
+
+def latest_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
+    """The newest checkpoint that verifies; unusable newer ones are skipped with a warning."""
+    directory = checkpoint_dir(directory)
+    manifests = list_checkpoints(directory)
+    if not manifests:
+        raise CheckpointError(f"{directory}: no checkpoints found")
+    problems: list[str] = []
+    for manifest in reversed(manifests):
+        try:
+            ckpt = _load(manifest)
+        except CheckpointError as exc:
+            problems.append(str(exc))
+            warnings.warn(f"{exc}; falling back to the previous checkpoint", CheckpointWarning, stacklevel=2)
+            continue
+        return ckpt
+    raise CheckpointError(f"{directory}: no usable checkpoint:\n  " + "\n  ".join(problems))
+
+
+def _refuse_if_pickle(path: Path) -> None:
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(2)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
+    if head[:1] == b"\x80" or head == b"(d" or head == b"(l":
+        raise CheckpointError(f"{path}: refusing to load pickled data (checkpoints hold plain arrays only)")
+
+
+def _load(manifest_path: Path) -> Checkpoint:
+    where = manifest_path.with_suffix("")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{manifest_path}: unreadable manifest ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CheckpointError(f"{manifest_path}: not a layerkit checkpoint manifest")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{manifest_path}: checkpoint format version {version!r} is newer than this layerkit "
+            f"reads ({FORMAT_VERSION}); upgrade layerkit"
+        )
+    table = manifest.get("arrays")
+    if not isinstance(table, dict):
+        raise CheckpointError(f"{manifest_path}: manifest has no array table")
+    for name, meta in table.items():
+        if np.dtype(meta.get("dtype", "O")).kind not in _ALLOWED_KINDS:
+            raise CheckpointError(
+                f"{where}: refusing array {name!r} of dtype {meta.get('dtype')} (object arrays are never loaded)"
+            )
+    npz_path = manifest_path.with_suffix(".npz")
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with np.load(npz_path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise CheckpointError(f"{npz_path}: not an .npz archive")
+            extra = set(archive.files) - set(table)
+            if extra:
+                raise CheckpointError(f"{npz_path}: arrays not in the manifest: {sorted(extra)}")
+            for name, meta in table.items():
+                if name not in archive.files:
+                    raise CheckpointError(f"{npz_path}: array {name!r} is missing")
+                arr = archive[name]
+                if arr.dtype.kind not in _ALLOWED_KINDS:
+                    raise CheckpointError(f"{npz_path}: refusing array {name!r} of dtype {arr.dtype}")
+                if list(arr.shape) != list(meta["shape"]) or arr.dtype.str != meta["dtype"]:
+                    raise CheckpointError(
+                        f"{npz_path}: array {name!r} is {arr.dtype.str}{list(arr.shape)}, manifest "
+                        f"says {meta['dtype']}{meta['shape']}"
+                    )
+                if _sha256(arr) != meta["sha256"]:
+                    raise CheckpointError(f"{npz_path}: checksum mismatch for array {name!r} (corrupt file)")
+                arrays[name] = arr
+    except CheckpointError:
+        raise
+    except FileNotFoundError:
+        raise CheckpointError(f"{npz_path}: missing (the manifest has no data file)") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise CheckpointError(f"{npz_path}: refusing to load pickled data ({exc})") from None
+        raise CheckpointError(f"{npz_path}: corrupt or truncated ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise CheckpointError(f"{npz_path}: corrupt or truncated ({exc})") from None
+    except Exception as exc:  # zlib.error, struct.error... from a damaged archive
+        raise CheckpointError(f"{npz_path}: corrupt or truncated ({type(exc).__name__}: {exc})") from None
+    return Checkpoint(manifest_path, manifest, arrays)
+
+
+# -- plugins --------------------------------------------------------------------------------
+
+
+def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Provenance of the ``(group, name)`` components a spec uses, for the manifest and lock."""
+    from layerkit.plugins import get_registry
+
+    registry = get_registry()
+    records = []
+    seen = set()
+    for group, name in components:
+        if (group, name) in seen:
+            continue
+        seen.add((group, name))
+        entry = registry.lookup(group, name)
+        records.append(
+            {
+                "group": group,
+                "name": name,
+                "plugin": entry.plugin,
+                "distribution": entry.distribution,
+                "version": entry.version,
+            }
+        )
+    return records
+
+
+def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") -> None:
+    """Raise :class:`CheckpointError` naming the distributions to install for missing components."""
+    from layerkit.errors import PluginError
+    from layerkit.plugins import get_registry
+
+    registry = get_registry()
+    missing = []
+    for rec in manifest.get("plugins", ()):
+        try:
+            registry.lookup(rec["group"], rec["name"])
+        except PluginError:
+            kind = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(
+                rec["group"], rec["group"]
+            )
+            missing.append((kind, rec["name"], rec.get("distribution"), rec.get("version")))
+    if not missing:
+        return
+    parts = []
+    installs = []
+    for kind, name, dist, version in missing:
+        origin = f" from {dist}" + (f" {version}" if version else "") if dist else ""
+        if dist and _installed(dist):
+            state = "installed but its plugin did not load (disabled or broken: see `layerkit plugins`)"
+        else:
+            state = "not installed"
+            if dist and dist not in installs:
+                installs.append(dist)
+        parts.append(f"{kind} {name!r}{origin}, which is {state}")
+    message = f"{source} needs " + "; and ".join(parts)
+    if installs:
+        message += f"; install it with: pip install {' '.join(installs)}"
+    raise CheckpointError(message)
+
+
+def _installed(distribution: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True

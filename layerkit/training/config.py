@@ -1,0 +1,160 @@
+"""The ``train:`` section of a spec, validated by pydantic.
+
+Defaults follow what Keras and PyTorch Lightning users expect: shuffle every epoch, checkpoint
+every epoch keeping the last three, no schedule, no early stopping. The ``optimizer`` entry is a
+mapping keyed on ``type``; its other keys are validated by the spec loader against the
+registered optimizer's own ``Params`` model (so plugin optimizers get the same checks).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+__all__ = [
+    "TrainConfig",
+    "StepSchedule",
+    "CosineSchedule",
+    "Schedule",
+    "EarlyStopping",
+    "CheckpointConfig",
+    "EPOCH_METRICS",
+    "Metric",
+]
+
+#: A metric recorded per epoch that early stopping may monitor.
+Metric = Literal["train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"]
+EPOCH_METRICS: tuple[str, ...] = get_args(Metric)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class StepSchedule(_Strict):
+    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (PyTorch's StepLR)."""
+
+    type: Literal["step"]
+    step_size: int = Field(ge=1, description="epochs between two decays")
+    gamma: float = Field(0.1, gt=0, le=1, description="decay factor")
+
+
+class CosineSchedule(_Strict):
+    """Cosine annealing from the optimizer's ``lr`` down to ``min_lr`` over the run's epochs."""
+
+    type: Literal["cosine"]
+    min_lr: float = Field(0.0, ge=0, description="the learning rate the cosine decays towards over the run")
+
+
+Schedule = Annotated[StepSchedule | CosineSchedule, Field(discriminator="type")]
+
+
+class EarlyStopping(_Strict):
+    """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    metric: Metric = "val_loss"
+    patience: int = Field(5, ge=1, description="epochs without improvement before stopping")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="'auto': min for losses, max for accuracies"
+    )
+    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as improvement")
+
+    @property
+    def direction(self) -> Literal["min", "max"]:
+        if self.mode != "auto":
+            return self.mode
+        return "min" if self.metric.endswith("loss") else "max"
+
+
+_SCHEDULES: dict[str, type[_Strict]] = {"step": StepSchedule, "cosine": CosineSchedule}
+
+
+def _error_at(loc: tuple[str | int, ...], kind: str, message: str, value: Any, **ctx: Any) -> ValidationError:
+    """A ValidationError located at ``loc`` (relative to the field being validated).
+
+    pydantic prefixes it with the field's own location, so the spec loader can point at the
+    exact YAML key rather than at the enclosing mapping.
+    """
+    detail = InitErrorDetails(type=PydanticCustomError(kind, message, ctx or None), loc=loc, input=value)
+    return ValidationError.from_exception_data("TrainConfig", [detail])
+
+
+class CheckpointConfig(_Strict):
+    every: int = Field(1, ge=1, description="write a checkpoint every N epochs (and at the end)")
+    keep: int = Field(3, ge=1, description="number of most recent checkpoints kept")
+
+
+class TrainConfig(_Strict):
+    """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
+
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(100, ge=1)
+    optimizer: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "SGD", "lr": 0.01},
+        description="{type: NAME, **hyperparameters of that optimizer}",
+    )
+    schedule: Schedule | None = None
+    early_stopping: EarlyStopping | None = None
+    shuffle: bool = True
+    validation_split: float = Field(
+        0.0, ge=0, lt=1, description="fraction of the training set held out for validation"
+    )
+    eval_batch_size: int = Field(1000, ge=1, description="batch size for evaluation passes")
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+
+    @field_validator("optimizer")
+    @classmethod
+    def _optimizer_has_type(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "type" not in value:
+            raise _error_at(
+                ("type",), "missing", "required (the name of a registered optimizer, e.g. SGD)", value
+            )
+        kind = value["type"]
+        if not isinstance(kind, str) or not kind:
+            raise _error_at(("type",), "string_type", "must be the name of a registered optimizer", kind)
+        return value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _dispatch_schedule(cls, value: Any) -> Any:
+        # Validating the chosen model here keeps error locations free of pydantic's union tags
+        # ("schedule.step_size", not "schedule.step.step_size").
+        if not isinstance(value, dict):
+            return value
+        if "type" not in value:
+            raise _error_at(
+                ("type",), "missing", "required (one of {expected})", value, expected="'step', 'cosine'"
+            )
+        model = _SCHEDULES.get(value["type"]) if isinstance(value["type"], str) else None
+        if model is None:
+            raise _error_at(
+                ("type",),
+                "literal_error",
+                "must be one of {expected}",
+                value["type"],
+                expected="'step', 'cosine'",
+            )
+        return model.model_validate(value)
+
+    @model_validator(mode="after")
+    def _validation_metric_needs_split(self) -> TrainConfig:
+        es = self.early_stopping
+        if es is not None and es.metric.startswith("val_") and self.validation_split == 0:
+            raise _error_at(
+                ("early_stopping", "metric"),
+                "needs_validation_split",
+                "a val_ metric needs validation_split > 0 (or monitor a train_ or test_ metric)",
+                es.metric,
+            )
+        return self
+
+    @property
+    def optimizer_type(self) -> str:
+        return str(self.optimizer["type"])
+
+    @property
+    def optimizer_options(self) -> dict[str, Any]:
+        """The optimizer's hyperparameters without ``type``."""
+        return {k: v for k, v in self.optimizer.items() if k != "type"}

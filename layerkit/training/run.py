@@ -1,0 +1,402 @@
+"""``train(spec)``: a spec in, a trained network and a readable run folder out.
+
+A run folder (``runs/<name>/<timestamp>/`` or ``out``) holds:
+
+* ``spec.yaml``: the resolved spec (overrides applied, the seed filled in);
+* ``lock.json``: layerkit, NumPy and Python versions, the BLAS, the loaded plugins with their
+  distributions, the seed, the overrides and the command line, plus one entry per resume;
+* ``metrics.csv``: one row per epoch, written as each epoch ends;
+* ``checkpoints/epoch-NNNN.{npz,json}``: the last few checkpoints (see
+  :mod:`layerkit.training.checkpoint`);
+* ``curves.png``: loss and accuracy per epoch (with the ``plot`` extra).
+
+``train(..., resume=RUN_DIR)`` continues a run from its latest usable checkpoint and finishes
+bit for bit where the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import re
+import secrets
+import shlex
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from layerkit.errors import CheckpointError, ConfigError, RunFailed
+from layerkit.training.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, default_progress
+from layerkit.training.checkpoint import (
+    Checkpoint,
+    check_plugins,
+    component_records,
+    latest_checkpoint,
+    list_checkpoints,
+)
+from layerkit.training.files import atomic_write_json, atomic_write_text
+
+__all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "build_data"]
+
+#: Default parent of run folders (relative to the working directory).
+RUNS_DIR = Path("runs")
+_RUN_FILES = ("spec.yaml", "lock.json", "metrics.csv", "checkpoints")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced: its folder, its final metrics and the whole history."""
+
+    run_dir: Path
+    #: The last epoch's metrics (``test_accuracy``, ``train_loss``...).
+    metrics: dict[str, Any]
+    #: One metrics dict per epoch.
+    history: list[dict[str, Any]]
+    #: Manifest of the final checkpoint.
+    checkpoint: Path | None = None
+    #: Why the run ended before its last epoch (early stopping), else ``None``.
+    stop_reason: str | None = None
+    network: Any = field(default=None, repr=False, compare=False)
+
+
+# -- specs ----------------------------------------------------------------------------------
+
+
+def _load_spec(
+    spec_or_path: Any, overrides: Sequence[str], set_files: Sequence[str | os.PathLike[str]]
+) -> tuple[Any, str | None]:
+    """A validated Spec from a path, a mapping or a Spec; returns it and its file (if any)."""
+    from layerkit.spec import Spec, load_spec, validate_spec
+
+    if isinstance(spec_or_path, (str, os.PathLike)):
+        path = os.fspath(spec_or_path)
+        return load_spec(path, overrides=tuple(overrides), set_files=tuple(set_files)), path
+    if isinstance(spec_or_path, Spec):
+        if not overrides and not set_files:
+            return spec_or_path, None
+        spec_or_path = spec_or_path.to_dict()
+    if not isinstance(spec_or_path, Mapping):
+        raise ConfigError(
+            f"train: expected a spec file path, a mapping or a Spec (received {type(spec_or_path).__name__})"
+        )
+    return validate_spec(spec_or_path, overrides=tuple(overrides), set_files=tuple(set_files)), None
+
+
+def _components(spec: Any) -> list[tuple[str, str]]:
+    """``(group, name)`` of every registered component the spec uses."""
+    used = [("datasets", spec.data.dataset), ("optimizers", spec.train.optimizer["type"])]
+    used += [("layers", entry.type) for entry in spec.model.layers]
+    return used
+
+
+def build_data(spec_dict: Mapping[str, Any]) -> Any:
+    """The dataset object of a spec's ``data:`` section given as plain data (from a manifest)."""
+    from layerkit.plugins import get_registry
+
+    options = dict(spec_dict["data"])
+    name = options.pop("dataset")
+    return get_registry().dataset(name)(**options)
+
+
+# -- run folders ----------------------------------------------------------------------------
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "run"
+
+
+def _new_run_dir(root: Path, name: str) -> Path:
+    parent = root / _safe_name(name)
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for i in itertools.count():
+        candidate = parent / (stamp if i == 0 else f"{stamp}-{i}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
+
+
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    taken = [name for name in _RUN_FILES if (out / name).exists()]
+    if taken:
+        raise ConfigError(
+            f"--out {out}: already holds a run ({', '.join(taken)}); continue it with "
+            f"--resume {out} or choose another directory"
+        )
+
+
+def _claim_out_dir(out: Path) -> Path:
+    _check_out_dir(out)  # again: another process may have started a run there meanwhile
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("layerkit", "numpy", "pydantic", "pyyaml", "pluggy", "tqdm", "threadpoolctl"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _blas() -> list[dict[str, Any]]:
+    from threadpoolctl import threadpool_info
+
+    keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: info.get(k) for k in keys} for info in threadpool_info()]
+
+
+def lock_info(
+    spec: Any,
+    *,
+    seed: int,
+    overrides: Sequence[str] = (),
+    set_files: Sequence[str | os.PathLike[str]] = (),
+    spec_file: str | None = None,
+    command: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The contents of ``lock.json``: everything needed to reproduce the run."""
+    from layerkit.plugins import get_registry
+
+    registry = get_registry()
+    versions = _versions()
+    return {
+        "layerkit": versions["layerkit"],
+        "numpy": versions["numpy"],
+        "python": versions["python"],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "dependencies": {k: v for k, v in versions.items() if k not in ("layerkit", "numpy", "python")},
+        "blas": _blas(),
+        "plugins": [p.to_dict() for p in registry.plugins],
+        "plugin_failures": [f.to_dict() for f in registry.failures],
+        "components": component_records(_components(spec)),
+        "seed": seed,
+        "spec_file": spec_file,
+        "overrides": list(overrides),
+        "set_files": [os.fspath(p) for p in set_files],
+        "command": shlex.join(sys.argv if command is None else command),
+        "cwd": os.getcwd(),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "resumes": [],
+    }
+
+
+# -- training -------------------------------------------------------------------------------
+
+
+def train(
+    spec_or_path: Any = None,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    overrides: Sequence[str] = (),
+    set_files: Sequence[str | os.PathLike[str]] = (),
+    resume: str | os.PathLike[str] | None = None,
+    quiet: bool = False,
+    callbacks: Iterable[Callback] = (),
+    runs_dir: str | os.PathLike[str] = RUNS_DIR,
+    stream: IO[str] | None = None,
+    threads: int | None = None,
+) -> RunResult:
+    """Train a spec (a YAML path, a mapping or a Spec) and leave a run folder.
+
+    Args:
+        spec_or_path: the spec; omitted when ``resume`` is given.
+        out: the run folder (default ``runs_dir/<name>/<timestamp>/``); must not hold a run.
+        overrides: ``--set`` style overrides (``"train.optimizer.lr=0.05"``).
+        set_files: YAML patches merged into the spec (``--set-file``).
+        resume: a run folder to continue from its latest usable checkpoint.
+        quiet: no progress output (``stream`` is where it goes otherwise: stderr).
+        callbacks: extra :class:`~layerkit.training.callbacks.Callback` objects.
+        threads: limit the BLAS threads while training (threadpoolctl); default: the BLAS's own.
+
+    Raises :class:`~layerkit.errors.RunFailed` (exit code 1) when training diverges, and
+    :class:`~layerkit.errors.ConfigError` / :class:`~layerkit.errors.CheckpointError` (exit 2)
+    for bad input.
+    """
+    if threads is not None:
+        if threads < 1:
+            raise ConfigError(f"threads: must be >= 1 (received {threads})")
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=threads, user_api="blas"):
+            return train(
+                spec_or_path, out=out, overrides=overrides, set_files=set_files, resume=resume,
+                quiet=quiet, callbacks=callbacks, runs_dir=runs_dir, stream=stream,
+            )  # fmt: skip
+    if resume is not None:
+        if spec_or_path is not None or overrides or set_files or out is not None:
+            raise ConfigError(
+                "resume: a resumed run continues with its own spec and folder; "
+                "do not pass a spec, --set, --set-file or --out with --resume"
+            )
+        return _resume(Path(resume), quiet=quiet, callbacks=callbacks, stream=stream)
+    if spec_or_path is None:
+        raise ConfigError("train: a spec (or resume=RUN_DIR) is required")
+
+    spec, spec_file = _load_spec(spec_or_path, overrides, set_files)
+    if spec.seed is None:  # fresh entropy, recorded in spec.yaml so the run can be repeated
+        spec = spec.model_copy(update={"seed": secrets.randbits(32)})
+    if out is not None:
+        _check_out_dir(Path(out))
+    trainer = _prepare(spec)
+    run_dir = _claim_out_dir(Path(out)) if out is not None else _new_run_dir(Path(runs_dir), spec.name)
+    atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
+    lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
+    atomic_write_json(run_dir / "lock.json", lock)
+    return _run(spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream)
+
+
+def _resume(
+    run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None
+) -> RunResult:
+    from layerkit.spec import load_spec, validate_spec
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"--resume {run_dir}: no such run folder")
+    checkpoint: Checkpoint | None = None
+    if list_checkpoints(run_dir / "checkpoints"):
+        checkpoint = latest_checkpoint(run_dir / "checkpoints")
+        check_plugins(checkpoint.manifest, source=f"run {run_dir}")
+        spec = validate_spec(checkpoint.spec, filename=str(checkpoint.path))
+    elif (run_dir / "spec.yaml").exists():
+        # killed before its first checkpoint: start again from the beginning, in place
+        spec = load_spec(run_dir / "spec.yaml")
+    else:
+        raise ConfigError(f"--resume {run_dir}: not a run folder (no checkpoints and no spec.yaml)")
+    trainer = _prepare(spec)
+    lock_path = run_dir / "lock.json"
+    try:
+        lock = json.loads(lock_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # lost or damaged: describe this process instead
+        lock = lock_info(spec, seed=spec.seed)
+    lock.setdefault("resumes", []).append(
+        {
+            "from_epoch": checkpoint.epoch if checkpoint else 0,
+            "checkpoint": checkpoint.path.name if checkpoint else None,
+            "command": shlex.join(sys.argv),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": _versions(),
+        }
+    )
+    atomic_write_json(lock_path, lock)
+    return _run(spec, trainer, run_dir, checkpoint, quiet=quiet, callbacks=callbacks, stream=stream)
+
+
+def _prepare(spec: Any) -> Any:
+    """Build the network, optimizer, data and trainer of ``spec``.
+
+    Everything that can fail on bad input (a shape, a missing data file, a validation split
+    that leaves nothing) fails here, before a run folder is created.
+    """
+    from layerkit.spec import build_network
+    from layerkit.training.trainer import Trainer
+
+    config = spec.train
+    dataset = spec.data.create()
+    network = build_network(spec)
+    optimizer = config.create_optimizer()
+    data = dataset.load()
+    info = dataset.describe()
+    manifest = {
+        "spec": spec.to_dict(),
+        "plugins": component_records(_components(spec)),
+        "input": {
+            "shape": list(info.input_shape),
+            "num_classes": info.num_classes,
+            "class_names": list(info.class_names) if info.class_names else None,
+            "scale": data["train"].scale,
+            "stored_dtype": data["train"].x.dtype.str,
+        },
+    }
+    return Trainer(network, optimizer, config, data, seed=spec.seed, manifest=manifest)
+
+
+def _run(
+    spec: Any,
+    trainer: Any,
+    run_dir: Path,
+    checkpoint: Checkpoint | None,
+    *,
+    quiet: bool,
+    callbacks: Iterable[Callback],
+    stream: IO[str] | None,
+) -> RunResult:
+    config = spec.train
+    ckpt_dir = run_dir / "checkpoints"
+    saver = ModelCheckpoint(ckpt_dir, every=config.checkpoint.every, keep=config.checkpoint.keep)
+    # Order matters: early stopping decides before the checkpoint records its state.
+    chain: list[Callback] = []
+    if config.early_stopping is not None:
+        chain.append(EarlyStopping(config.early_stopping))
+    chain += list(callbacks)
+    chain += [CSVLogger(run_dir / "metrics.csv"), saver]
+    chain += default_progress(quiet, stream)
+    trainer.callbacks = chain
+    if checkpoint is not None:
+        trainer.restore(checkpoint)
+    try:
+        trainer.fit()
+    except RunFailed as exc:
+        exc.args = (_with_checkpoint_note(str(exc), ckpt_dir, run_dir),)
+        raise
+    _plot(trainer.history, run_dir, spec.name, quiet=quiet, stream=stream)
+    last = list_checkpoints(ckpt_dir)
+    return RunResult(
+        run_dir=run_dir,
+        metrics=dict(trainer.history[-1]) if trainer.history else {},
+        history=[dict(row) for row in trainer.history],
+        checkpoint=last[-1] if last else None,
+        stop_reason=trainer.stop_reason,
+        network=trainer.network,
+    )
+
+
+def _with_checkpoint_note(message: str, ckpt_dir: Path, run_dir: Path) -> str:
+    kept = list_checkpoints(ckpt_dir)
+    if kept:
+        where = os.path.relpath(kept[-1].with_suffix(""), run_dir)
+        return f"{message}\nnothing was saved after the last good checkpoint, {where}, which is kept in {run_dir}"
+    return f"{message}\nno checkpoint had been written yet (run folder {run_dir})"
+
+
+def _plot(
+    history: Sequence[Mapping[str, Any]], run_dir: Path, title: str, *, quiet: bool, stream: IO[str] | None
+) -> None:
+    from layerkit.training.plots import MISSING_PLOT, write_curves
+
+    if not history:
+        return
+    if not write_curves(history, run_dir / "curves.png", title=title) and not quiet:
+        print(MISSING_PLOT, file=stream or sys.stderr)
+
+
+# -- using a checkpoint ---------------------------------------------------------------------
+
+
+def restore_network(checkpoint: Checkpoint) -> Any:
+    """The network of a checkpoint, with its weights, ready for inference."""
+    from layerkit.network import Network
+
+    check_plugins(checkpoint.manifest)
+    spec = checkpoint.manifest.get("spec", {})
+    try:
+        network = Network.from_config(checkpoint.manifest["network"], seed=spec.get("seed"))
+        network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
+    except KeyError as exc:
+        raise CheckpointError(f"{checkpoint.path}: manifest lacks {exc}") from None
+    return network

@@ -1,0 +1,30 @@
+"""Accuracy of the shipped specs on the full Fashion-MNIST (slow: deselect with -m 'not slow')."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from layerkit.training import train
+
+SPECS = Path(__file__).resolve().parents[1] / "model_specs"
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not FASHION.exists(), reason="Fashion-MNIST is not installed"),
+]
+
+
+def test_two_layer_net_reaches_085_in_10_epochs(tmp_path: Path) -> None:
+    result = train(SPECS / "two_layer_net.yaml", out=tmp_path / "run", quiet=True)
+    assert len(result.history) == 10
+    assert result.metrics["test_accuracy"] >= 0.85
+
+
+def test_mlp_fashion_reaches_089_within_20_epochs(tmp_path: Path) -> None:
+    result = train(SPECS / "mlp_fashion.yaml", out=tmp_path / "run", quiet=True)
+    assert len(result.history) <= 20
+    assert max(row["test_accuracy"] for row in result.history) >= 0.89
+    assert result.metrics["test_accuracy"] >= 0.89
