@@ -6,9 +6,10 @@ Attributes are imported on first use (PEP 562), so ``import layerkit`` and
 
 from __future__ import annotations
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from layerkit._lazy import lazy_exports
 
 try:
     __version__ = version("layerkit")
@@ -57,7 +58,6 @@ _EXPORTS: dict[str, str] = {
     "Reshape": "layerkit.layers.reshape",
     # networks
     "Network": "layerkit.network",
-    "gradcheck": "layerkit.gradcheck",
     "gradcheck_layer": "layerkit.gradcheck",
     "GradcheckReport": "layerkit.gradcheck",
     # numerically stable functions and weight initialisers
@@ -81,17 +81,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layerkit' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     from layerkit.errors import LayerkitError
-    from layerkit.training.files import atomic_write_text
+    from layerkit.fileio import atomic_write_text
 
     try:
         atomic_write_text(args.output, text)

@@ -28,7 +28,7 @@ from typing import BinaryIO
 import numpy as np
 
 from layerkit.errors import DataError
-from layerkit.training.files import atomic_write
+from layerkit.fileio import atomic_write
 
 __all__ = [
     "IDX_DTYPES",

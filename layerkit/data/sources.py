@@ -350,7 +350,7 @@ def download_file(
     from http.client import HTTPException
     from urllib.request import urlopen
 
-    from layerkit.training.files import atomic_write
+    from layerkit.fileio import atomic_write
 
     destination = Path(destination)
 

@@ -15,8 +15,9 @@ Every mistake raises :class:`~layerkit.errors.SpecError`, whose ``issues`` say w
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from layerkit._lazy import lazy_exports
 
 __all__ = [
     "Spec",
@@ -53,22 +54,19 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layerkit.spec' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover
     from layerkit.spec.builder import build_network, dataset_info, spec_from_network
     from layerkit.spec.loader import load_spec, loads_spec, validate_spec
-    from layerkit.spec.models import DataSpec, LayerSpec, ModelSpec, OptimizerSpec, Spec, spec_models
+    from layerkit.spec.models import (
+        DataSpec,
+        LayerSpec,
+        ModelSpec,
+        OptimizerSpec,
+        Spec,
+        spec_models,
+    )
     from layerkit.spec.overrides import apply_overrides
     from layerkit.spec.schema import spec_schema

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from layerkit.sweep.runner import SweepResult
-from layerkit.training.files import atomic_write, atomic_write_text
+from layerkit.fileio import atomic_write, atomic_write_text
 
 __all__ = ["summary_rows", "write_summary_csv", "plot_sweep", "write_report", "best_summary", "print_progress"]
 

@@ -31,7 +31,7 @@ from layerkit.errors import LayerkitError
 from layerkit.sweep.executor import Executor, Outcome
 from layerkit.sweep.store import ResultsLog
 from layerkit.sweep.trial import ATTEMPTS_DIR, TrialBody, TrialTask, run_trial
-from layerkit.training.files import atomic_write_text, fsync_dir
+from layerkit.fileio import atomic_write_text, fsync_dir
 
 __all__ = ["Trial", "SweepPlan", "SweepResult", "run_sweep", "load_plan", "MANIFEST", "RESULTS"]
 

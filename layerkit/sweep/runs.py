@@ -152,7 +152,7 @@ def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path |
         from matplotlib.figure import Figure
     except ImportError:
         return None
-    from layerkit.training.files import atomic_write
+    from layerkit.fileio import atomic_write
 
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     FigureCanvasAgg(fig)

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from layerkit.training.files import fsync_dir
+from layerkit.fileio import fsync_dir
 
 __all__ = ["ResultsLog"]
 

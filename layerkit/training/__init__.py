@@ -6,8 +6,7 @@ first use so that importing :mod:`layerkit.training.config` (as the spec loader 
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from layerkit._lazy import lazy_exports
 
 __all__ = ["train", "RunResult", "TrainConfig", "Trainer", "Callback"]
 
@@ -20,14 +19,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'layerkit.training' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from layerkit.training.config import EarlyStopping as EarlyStoppingConfig
-from layerkit.training.files import atomic_write_text
+from layerkit.fileio import atomic_write_text
 
 if TYPE_CHECKING:
     from layerkit.training.trainer import Trainer

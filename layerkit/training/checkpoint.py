@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from layerkit.errors import CheckpointError, CheckpointWarning
-from layerkit.training.files import atomic_write, atomic_write_json, fsync_dir
+from layerkit.fileio import atomic_write, atomic_write_json, fsync_dir
 
 __all__ = [
     "Checkpoint",

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from layerkit.training.files import atomic_write
+from layerkit.fileio import atomic_write
 
 __all__ = ["write_curves", "plot_available", "MISSING_PLOT"]
 

@@ -39,7 +39,7 @@ from layerkit.training.checkpoint import (
     latest_checkpoint,
     list_checkpoints,
 )
-from layerkit.training.files import atomic_write_json, atomic_write_text
+from layerkit.fileio import atomic_write_json, atomic_write_text
 
 __all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "build_data"]
 
