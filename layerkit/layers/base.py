@@ -142,7 +142,8 @@ class Layer:
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
+        """Return ``dx`` (``None`` when ``needs_input_grad`` is false) and fill ``grads``."""
         raise NotImplementedError
 
     # -- description -------------------------------------------------------------------------

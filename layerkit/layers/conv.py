@@ -15,11 +15,13 @@ How :class:`Conv2D` computes (one matrix product per pass, so BLAS does the work
 * backward: ``dW = dout2 @ col.T``, ``dcol = W.T @ dout2`` and col2im adds ``dcol`` back per
   kernel offset; ``dx`` is skipped entirely when ``needs_input_grad`` is ``False``.
 
-Scratch arrays (padded input, columns, their gradients) are reused from batch to batch; the
-arrays a layer returns are always fresh. The column matrix is ``C*kh*kw`` times the size of the
-input, so a batch whose columns would exceed :attr:`Conv2D.max_workspace_bytes` is processed in
-chunks of samples (and backward rebuilds the columns chunk by chunk), which keeps the memory of
-a large evaluation batch bounded.
+Scratch arrays (padded input, columns, GEMM output, gradients) are reused from batch to batch;
+the arrays a layer returns are always fresh. The column matrix is ``C*kh*kw`` times the size of
+the input, so a batch whose columns and GEMM output would exceed
+:attr:`Conv2D.max_workspace_bytes` is processed in chunks of samples (and backward rebuilds the
+columns chunk by chunk): an evaluation pass over thousands of images never holds more than that
+much scratch per conv layer. Backward writes ``dcol`` over the columns once ``dW`` is done
+(they are rebuilt if backward runs again for the same forward).
 
 The geometry helpers here (:func:`window_geometry`, :class:`Window`) are shared with the pooling
 layers.
@@ -39,27 +41,39 @@ from layerkit.errors import ShapeError
 from layerkit.initializers import HeInit, Initializer
 from layerkit.layers.base import Layer, LayerParams, Shape
 
-__all__ = ["Conv2D", "Window", "Workspace", "window_geometry", "pad_into", "KernelSize", "Stride", "Padding"]
+__all__ = [
+    "Conv2D",
+    "KernelSize",
+    "Padding",
+    "Stride",
+    "Window",
+    "Workspace",
+    "check_batch",
+    "pad_into",
+    "window_geometry",
+]
 
 
 # -- hyperparameter types ------------------------------------------------------------------------
 
 
+def _is_int(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def _check_pair(minimum: int, what: str, words: tuple[str, ...] = ()) -> Any:
-    """A before-validator accepting an int >= ``minimum`` or a pair of them (or one of ``words``)."""
+    """A before-validator accepting an int >= ``minimum``, a pair of them, or one of ``words``.
+
+    One message for every wrong form, instead of pydantic's one error per union member.
+    """
 
     def check(value: Any) -> Any:
-        if isinstance(value, str) and value in words:
+        if (isinstance(value, str) and value in words) or _is_int(value, minimum):
             return value
-        items = list(value) if isinstance(value, (list, tuple)) else [value]
-        ok = len(items) in (1, 2) if isinstance(value, (list, tuple)) else True
-        ok = ok and all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in items)
-        if not ok:
-            options = [what, "a pair [height, width] of them", *map(repr, words)]
-            raise ValueError(f"must be {', '.join(options[:-1])} or {options[-1]}")
-        if isinstance(value, (list, tuple)):
-            return items[0] if len(items) == 1 else (items[0], items[1])
-        return value
+        if isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v, minimum) for v in value):
+            return (value[0], value[1])
+        options = [what, "a pair [height, width] of them", *map(repr, words)]
+        raise ValueError(f"must be {', '.join(options[:-1])} or {options[-1]}")
 
     return BeforeValidator(check)
 
@@ -179,6 +193,8 @@ def window_geometry(
             f"received {tuple(input_shape)} ({len(input_shape)}-D){hint}"
         )
     (kh, kw), (sh, sw) = _pair(kernel), _pair(stride)
+    ph: int | str
+    pw: int | str
     if isinstance(padding, str):
         ph = pw = padding
     else:
@@ -187,6 +203,14 @@ def window_geometry(
     top, bottom, oh = _axis(label, "height", h, kh, sh, ph, kernel_name)
     left, right, ow = _axis(label, "width", w, kw, sw, pw, kernel_name)
     return Window(kh, kw, sh, sw, top, bottom, left, right, oh, ow)
+
+
+def check_batch(label: str, x: np.ndarray, shape: Shape | None, what: str = "a batch") -> None:
+    """Raise :class:`ShapeError` unless ``x`` is a batch ``(N, *shape)``."""
+    if x.ndim < 1 or x.shape[1:] != shape:
+        raise ShapeError(
+            f"{label}: expected {what} of shape (N, {', '.join(map(str, shape or ()))}), received {x.shape}"
+        )
 
 
 # -- scratch memory ------------------------------------------------------------------------------
@@ -274,7 +298,7 @@ class Conv2D(Layer):
         {"filters": 4, "kernel_size": True},
     )
 
-    #: Column matrices larger than this are built per chunk of samples (bytes).
+    #: Columns plus GEMM output larger than this are computed per chunk of samples (bytes).
     max_workspace_bytes: int = 32 * 2**20
     #: The geometry of the kernel over the input, set by ``build``.
     window: Window
@@ -284,14 +308,18 @@ class Conv2D(Layer):
         self._ws = Workspace()
         self._cache: tuple[np.ndarray, np.ndarray | None] | None = None
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
+    def _geometry(self, input_shape: Shape) -> Window:
         hp = self.hp
-        self.window = window_geometry(self.label, input_shape, hp.kernel_size, hp.stride, hp.padding)
-        return (hp.filters, self.window.oh, self.window.ow)
+        return window_geometry(self.label, input_shape, hp.kernel_size, hp.stride, hp.padding)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        win = self._geometry(input_shape)
+        return (self.hp.filters, win.oh, win.ow)
 
     def create_params(
         self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
     ) -> dict[str, np.ndarray]:
+        self.window = self._geometry(input_shape)
         c = input_shape[0]
         f, (kh, kw) = self.hp.filters, _pair(self.hp.kernel_size)
         w = self.hp.init.sample((f, c, kh, kw), c * kh * kw, f * kh * kw, rng, dtype)
@@ -305,9 +333,9 @@ class Conv2D(Layer):
     # -- helpers -------------------------------------------------------------------------------
 
     def _chunks(self, n: int) -> list[slice]:
-        c, h, w = self.input_shape  # type: ignore[misc]
+        c = self.input_shape[0]  # type: ignore[index]
         win = self.window
-        per_sample = c * win.kh * win.kw * win.oh * win.ow * self.dtype.itemsize
+        per_sample = (c * win.kh * win.kw + self.hp.filters) * win.oh * win.ow * self.dtype.itemsize
         step = max(1, min(n, self.max_workspace_bytes // per_sample))
         return [slice(lo, min(lo + step, n)) for lo in range(0, n, step)]
 
@@ -320,17 +348,10 @@ class Conv2D(Layer):
             col[:, i, j] = xp[:, :, rows, cols]
         return col.reshape(c * win.kh * win.kw, -1)
 
-    def _check_input(self, x: np.ndarray) -> None:
-        if x.ndim != 4 or x.shape[1:] != self.input_shape:
-            raise ShapeError(
-                f"{self.label}: expected a batch of shape (N, {', '.join(map(str, self.input_shape or ()))}), "
-                f"received {x.shape}"
-            )
-
     # -- maths ---------------------------------------------------------------------------------
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        self._check_input(x)
+        check_batch(self.label, x, self.input_shape)
         n, c, h, w = x.shape
         win, f = self.window, self.hp.filters
         hp_, wp_ = win.padded_size(h, w)
@@ -364,9 +385,7 @@ class Conv2D(Layer):
         win, f = self.window, self.hp.filters
         p = win.oh * win.ow
         if dout.shape != (n, f, win.oh, win.ow):
-            raise ShapeError(
-                f"{self.label}: expected dout of shape {(n, f, win.oh, win.ow)}, received {dout.shape}"
-            )
+            raise ShapeError(f"{self.label}: expected dout of shape {(n, f, win.oh, win.ow)}, received {dout.shape}")
         # (N, F, P) -> (F, N, P), the layout of the GEMM's output
         d = self._ws.get("dout", (f, n, p), self.dtype)
         np.copyto(d, dout.reshape(n, f, p).transpose(1, 0, 2))
@@ -374,9 +393,8 @@ class Conv2D(Layer):
             np.sum(d, axis=(1, 2), out=self.grads["b"])
         w2 = self.params["W"].reshape(f, -1)
         gw2 = self.grads["W"].reshape(f, -1)
-        want_dx = self.needs_input_grad
         dxp = None
-        if want_dx:
+        if self.needs_input_grad:
             dxp = self._ws.get("dxpad", xp.shape, self.dtype)
             dxp.fill(0)
         chunks = self._chunks(n)
@@ -388,11 +406,12 @@ class Conv2D(Layer):
             else:
                 gw2 += d2 @ cols.T
             if dxp is not None:
-                dcol = self._ws.get("dcol", cols.shape, self.dtype)
-                np.matmul(w2.T, d2, out=dcol)
-                self._col2im(dcol, dxp[:, sl])
+                # the columns are spent once dW has them: dcol takes their place
+                np.matmul(w2.T, d2, out=cols)
+                self._col2im(cols, dxp[:, sl])
         if dxp is None:
             return None
+        self._cache = (xp, None)
         h, w = self.input_shape[1:]  # type: ignore[index]
         dx = np.empty((n, c, h, w), dtype=self.dtype)
         np.copyto(dx, dxp[:, :, win.top : win.top + h, win.left : win.left + w].transpose(1, 0, 2, 3))

@@ -13,6 +13,7 @@ in each window (Keras's behaviour; PyTorch's default counts the padding zeros).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,9 +21,18 @@ from pydantic import Field
 
 from layerkit.errors import ShapeError
 from layerkit.layers.base import Layer, LayerParams, Shape
-from layerkit.layers.conv import KernelSize, Padding, Stride, Window, Workspace, pad_into, window_geometry
+from layerkit.layers.conv import (
+    KernelSize,
+    Padding,
+    Stride,
+    Window,
+    Workspace,
+    check_batch,
+    pad_into,
+    window_geometry,
+)
 
-__all__ = ["MaxPool2D", "AvgPool2D", "GlobalAvgPool2D"]
+__all__ = ["AvgPool2D", "GlobalAvgPool2D", "MaxPool2D"]
 
 
 class Pool2DParams(LayerParams):
@@ -53,7 +63,7 @@ class _Pool2D(Layer):
         self._ws = Workspace()
         self._x_shape: tuple[int, ...] | None = None
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
+    def _geometry(self, input_shape: Shape) -> Window:
         hp = self.hp
         stride = hp.pool_size if hp.stride is None else hp.stride
         win = window_geometry(
@@ -65,16 +75,21 @@ class _Pool2D(Layer):
                     f"{self.label}: padding must be smaller than pool_size, or a window would see "
                     f"only padding (received padding {max(pads)} for a pool {axis} of {size})"
                 )
-        self.window = win
+        return win
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        win = self._geometry(input_shape)
         return (input_shape[0], win.oh, win.ow)
+
+    def create_params(
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
+    ) -> dict[str, np.ndarray]:
+        self.window = self._geometry(input_shape)
+        return {}
 
     def _padded(self, x: np.ndarray, fill: float) -> np.ndarray:
         """``x`` as ``self.dtype``, padded with ``fill`` into a scratch array when needed."""
-        if x.ndim != 4 or x.shape[1:] != self.input_shape:
-            raise ShapeError(
-                f"{self.label}: expected a batch of shape (N, {', '.join(map(str, self.input_shape or ()))}), "
-                f"received {x.shape}"
-            )
+        check_batch(self.label, x, self.input_shape)
         self._x_shape = x.shape
         win = self.window
         if not win.padded:
@@ -82,8 +97,8 @@ class _Pool2D(Layer):
         n, c, h, w = x.shape
         return pad_into(x, win, self._ws.get("xpad", (n, c, *win.padded_size(h, w)), self.dtype), fill)
 
-    def _input_grad(self, parts: Any) -> np.ndarray:
-        """Scatter per-offset gradients ``parts(k)`` onto the input: ``dx`` ``(N, C, H, W)``.
+    def _input_grad(self, parts: Callable[[int, np.ndarray | None], np.ndarray]) -> np.ndarray:
+        """Scatter per-offset gradients ``parts(k, out)`` onto the input: ``dx`` ``(N, C, H, W)``.
 
         Where windows do not overlap every input pixel lies in at most one window, so each
         offset's gradient is written directly (the one pass ``out=`` allows); overlapping
@@ -103,9 +118,9 @@ class _Pool2D(Layer):
         for k, (_, _, (rows, cols)) in enumerate(win.offsets()):
             target = dxp[:, :, rows, cols]
             if win.overlapping:
-                target += parts(k)
+                target += parts(k, None)
             else:
-                parts(k, out=target)
+                parts(k, target)
         if not win.padded:
             return dxp
         return dxp[:, :, win.top : win.top + h, win.left : win.left + w].copy()
@@ -155,7 +170,7 @@ class MaxPool2D(_Pool2D):
         hit = self._ws.get("hit", arg.shape, np.dtype(bool))
         dout = np.asarray(dout, dtype=self.dtype)
 
-        def part(k: int, out: np.ndarray | None = None) -> np.ndarray:
+        def part(k: int, out: np.ndarray | None) -> np.ndarray:
             np.equal(arg, k, out=hit)
             return np.multiply(dout, hit, out=out)
 
@@ -176,17 +191,19 @@ class AvgPool2D(_Pool2D):
         {"params": {"pool_size": 2, "padding": "same"}, "input_shape": (3, 5, 3)},
     )
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        out = super().compute_output_shape(input_shape)
+    def create_params(
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
+    ) -> dict[str, np.ndarray]:
+        params = super().create_params(input_shape, rng, dtype)
         win = self.window
         if win.padded:
             _, h, w = input_shape
             rows = self._valid_counts(h, win.kh, win.sh, win.top, win.oh)
             cols = self._valid_counts(w, win.kw, win.sw, win.left, win.ow)
-            self._scale: float | np.ndarray = 1.0 / np.outer(rows, cols)
+            self._scale: float | np.ndarray = (1.0 / np.outer(rows, cols)).astype(dtype)
         else:
             self._scale = 1.0 / (win.kh * win.kw)
-        return out
+        return params
 
     @staticmethod
     def _valid_counts(size: int, k: int, s: int, before: int, out: int) -> np.ndarray:
@@ -202,14 +219,13 @@ class AvgPool2D(_Pool2D):
                 np.copyto(out, xs[:, :, rows, cols])
             else:
                 np.add(out, xs[:, :, rows, cols], out=out)
-        out *= np.asarray(self._scale, dtype=self.dtype)
+        out *= self._scale
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        g = dout * np.asarray(self._scale, dtype=self.dtype)
-        g = g.astype(self.dtype, copy=False)
+        g = np.multiply(dout, self._scale, dtype=self.dtype)
 
-        def part(k: int, out: np.ndarray | None = None) -> np.ndarray:
+        def part(k: int, out: np.ndarray | None) -> np.ndarray:
             if out is None:
                 return g
             np.copyto(out, g)
@@ -240,11 +256,7 @@ class GlobalAvgPool2D(Layer):
         return (input_shape[0],)
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        if x.ndim != 4 or x.shape[1:] != self.input_shape:
-            raise ShapeError(
-                f"{self.label}: expected a batch of shape (N, {', '.join(map(str, self.input_shape or ()))}), "
-                f"received {x.shape}"
-            )
+        check_batch(self.label, x, self.input_shape)
         self._x_shape = x.shape
         n, c = x.shape[:2]
         return np.asarray(x, dtype=self.dtype).reshape(n, c, -1).mean(axis=2)

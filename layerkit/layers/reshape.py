@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from layerkit.errors import ShapeError
 from layerkit.layers.base import Layer, LayerParams, Shape
+from layerkit.layers.conv import check_batch
 
 __all__ = ["Flatten", "Reshape"]
 
@@ -17,19 +18,12 @@ __all__ = ["Flatten", "Reshape"]
 class _ReshapeBase(Layer):
     """Forward reshapes each sample to ``output_shape``; backward restores ``input_shape``."""
 
-    def _check(self, x: np.ndarray, expected: Shape | None, what: str) -> None:
-        if x.ndim < 1 or x.shape[1:] != expected:
-            raise ShapeError(
-                f"{self.label}: expected {what} of shape (N, {', '.join(map(str, expected or ()))}), "
-                f"received {x.shape}"
-            )
-
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        self._check(x, self.input_shape, "a batch")
+        check_batch(self.label, x, self.input_shape)
         return x.reshape(x.shape[0], *self.output_shape)  # type: ignore[misc]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self._check(dout, self.output_shape, "dout")
+        check_batch(self.label, dout, self.output_shape, "dout")
         return dout.reshape(dout.shape[0], *self.input_shape)  # type: ignore[misc]
 
 
