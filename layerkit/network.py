@@ -468,21 +468,19 @@ class Network:
 
     def summary(self) -> str:
         """A Keras-style table of the layers and the total number of parameters."""
-        rows = [("id", "type", "output shape", "params")]
-        for r in self.summary_rows():
-            shape = "?" if r["output_shape"] is None else str(tuple(r["output_shape"]))
-            rows.append((str(r["id"]), r["type"], shape, f"{r['params']:,}"))
-        widths = [max(len(row[c]) for row in rows) for c in range(4)]
-        lines = [
-            "  ".join(
-                cell.ljust(w) if c < 3 else cell.rjust(w)
-                for c, (cell, w) in enumerate(zip(row, widths))
+        from layerkit._table import render_table
+
+        rows = [
+            (
+                r["id"],
+                r["type"],
+                "?" if r["output_shape"] is None else str(tuple(r["output_shape"])),
+                r["params"],
             )
-            for row in rows
+            for r in self.summary_rows()
         ]
-        lines.insert(1, "-" * len(lines[0]))
-        lines.append(f"total parameters: {self.param_count():,}")
-        return "\n".join(lines)
+        table = render_table(("id", "type", "output shape", "params"), rows)
+        return f"{table}\ntotal parameters: {self.param_count():,}"
 
     def __len__(self) -> int:
         return len(self._layers)

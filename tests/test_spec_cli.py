@@ -33,7 +33,7 @@ def test_validate_prints_a_summary_table() -> None:
     assert lines[0] == (
         "two_layer_net: fashion_mnist (60,000 train / 10,000 test, input (1, 28, 28), 10 classes), float32"
     )
-    assert lines[1].split() == ["id", "type", "output", "shape", "params"]
+    assert lines[1].split() == ["ID", "TYPE", "OUTPUT", "SHAPE", "PARAMS"]
     assert lines[3].split() == ["fc1", "Affine", "(50,)", "39,250"]
     assert lines[5].split() == ["fc2", "Affine", "(10,)", "510"]
     assert lines[-1] == "total parameters: 39,760"

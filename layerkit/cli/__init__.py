@@ -111,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LayerkitError as exc:
         print(f"layerkit {chosen}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"layerkit {chosen}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        note = f"; {exc}" if str(exc) else ""  # e.g. how to resume the interrupted run
+        print(f"layerkit {chosen}: interrupted{note}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

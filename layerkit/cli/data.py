@@ -80,7 +80,7 @@ def _verify(cls: type, directory: Path) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from layerkit.cli._table import render_table, terminal_width
+    from layerkit._table import render_table, terminal_width
     from layerkit.errors import ConfigError, LayerkitError
     from layerkit.plugins import get_registry
 

@@ -23,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from layerkit.cli._table import render_table, terminal_width
+    from layerkit._table import render_table, terminal_width
     from layerkit.cli.plugins import load_registry
     from layerkit.plugins import GROUPS
 

@@ -36,7 +36,7 @@ def load_registry(command: str, *, report_failures: bool = True) -> Registry:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from layerkit.cli._table import render_table, terminal_width
+    from layerkit._table import render_table, terminal_width
     from layerkit.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, GROUPS
 
     # Failures are part of this listing, so they are not repeated as warnings.

@@ -23,7 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerkit.cli._table import render_table
+    from layerkit._table import render_table
     from layerkit.errors import LayerkitError
     from layerkit.sweep.runs import expand_runs, final_metric_names, plot_runs, runs_json
 

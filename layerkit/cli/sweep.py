@@ -100,7 +100,7 @@ def _trial_rows(plan: Any) -> tuple[list[str], list[list[Any]]]:
 
 
 def _summary_table(result: Any) -> str:
-    from layerkit.cli._table import render_table, terminal_width
+    from layerkit._table import render_table, terminal_width
     from layerkit.sweep.report import summary_rows
 
     header, rows = summary_rows(result)
@@ -121,7 +121,7 @@ def _summary_table(result: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerkit.cli._table import render_table
+    from layerkit._table import render_table
     from layerkit.errors import RunFailed
     from layerkit.sweep.executor import make_executor
     from layerkit.sweep.report import best_summary, print_progress, write_report
