@@ -6,8 +6,10 @@ never a torn file.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -28,11 +30,34 @@ def fsync_dir(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+@functools.cache
+def _umask() -> int:
+    # The only portable way to read the umask is to set it; done once, before any thread needs it.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _new_file_mode(target: Path) -> int:
+    """The mode ``open()`` would give ``target``: its current mode if it exists, else 0o666 & ~umask."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call ``write(binary_file)`` on a temp file, then fsync and rename it to ``path``."""
+    """Call ``write(binary_file)`` on a temp file, then fsync and rename it to ``path``.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give it (``mkstemp`` alone
+    makes it 0600, so run folders and the shared data cache were unreadable to anyone else).
+    """
     target = Path(path)
+    mode = _new_file_mode(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        if hasattr(os, "fchmod"):  # POSIX; Windows has no such permission bits
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()

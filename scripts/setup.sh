@@ -33,7 +33,10 @@ if [ ! -e "$DATA" ]; then
 fi
 
 echo "setup: installing layerkit[plot,dev] and the example plugin"
-"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,dev]' ./plugins/layerkit-activations
+# Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
+# editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
+"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check ./plugins/layerkit-activations
 
 if [ "$train" -eq 1 ]; then
     echo "setup: training model_specs/two_layer_net.yaml"

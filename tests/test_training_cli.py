@@ -199,6 +199,17 @@ def test_gradcheck_two_layer_net_on_fashion_mnist(tmp_path: Path) -> None:
     assert "passed: max relative error" in done.stdout
 
 
+@needs_fashion
+def test_gradcheck_of_the_cnn_on_real_images(tmp_path: Path) -> None:
+    # Background patches are all zeros: with zero biases every conv unit there sits exactly on
+    # ReLU's kink, which failed the check before the CLI moved zero biases off zero.
+    narrow = ["--set", "model.layers.conv1.filters=4", "--set", "model.layers.conv2.filters=4",
+              "--set", "model.layers.fc1.units=8"]
+    done = layerkit("gradcheck", str(SPECS / "cnn_fashion.yaml"), *narrow, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(spec data)" in done.stdout and "passed: max relative error" in done.stdout
+
+
 def test_bad_input_exits_2(tmp_path: Path) -> None:
     missing = layerkit("train", "nope.yaml", cwd=tmp_path)
     assert missing.returncode == 2 and "nope.yaml" in missing.stderr

@@ -66,10 +66,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"checkpoint {ckpt.path} (epoch {ckpt.epoch}, step {ckpt.step})")
     if per_class is not None:
-        width = max(len(names[i]) if names else len(str(i)) for i in range(classes))
-        for i, acc in enumerate(per_class):
-            label = names[i] if names else str(i)
-            print(f"  {label:<{width}}  {acc:.4f}")
+        from layerkit._table import render_table
+
+        header = ("class", *(("name",) if names else ()), f"{args.split} accuracy")
+        rows = [(i, *((names[i],) if names else ()), f"{acc:.4f}") for i, acc in enumerate(per_class)]
+        print(render_table(header, rows))
     print(
         f"{args.split} accuracy {result.accuracy:.4f}  {args.split} loss {result.loss:.4f}  ({result.samples} samples)"
     )

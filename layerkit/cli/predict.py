@@ -50,6 +50,8 @@ def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> Any:
         arr = read_idx(path)
     if arr.dtype.kind not in "fiub":
         raise DataError(f"{path}: expected numbers (received dtype {arr.dtype})")
+    if arr.size == 0:
+        raise DataError(f"{path}: holds no samples (shape {arr.shape})")
     size = math.prod(input_shape)
     if arr.shape == input_shape:
         return arr.reshape(1, *input_shape)
@@ -61,6 +63,21 @@ def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> Any:
         f"{path}: samples of shape {arr.shape[1:] if arr.ndim > 1 else arr.shape} do not fit the "
         f"network's input {input_shape} (expected (N, {', '.join(map(str, input_shape))}) or one sample)"
     )
+
+
+def _check_finite(batch: Any, start: int, path: str) -> None:
+    """NaN, inf, or a value beyond the network dtype's range would only predict nonsense."""
+    import numpy as np
+
+    from layerkit.errors import DataError
+
+    finite = np.isfinite(batch.reshape(batch.shape[0], -1)).all(axis=1)
+    if not finite.all():
+        first = start + int(np.argmin(finite))
+        raise DataError(
+            f"{path}: sample {first} holds NaN or infinite values (or values beyond "
+            f"{batch.dtype}'s range, {np.finfo(batch.dtype).max:.3g}); inputs must be finite"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,9 +107,11 @@ def run(args: argparse.Namespace) -> int:
     batch = np.empty((min(n, args.batch_size), *network.input_shape), dtype=network.dtype)
     for start in range(0, n, args.batch_size):
         xb = batch[: min(args.batch_size, n - start)]
-        np.copyto(xb, x[start : start + xb.shape[0]], casting="unsafe")
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, by sample
+            np.copyto(xb, x[start : start + xb.shape[0]], casting="unsafe")
         if scale != 1.0:
             xb *= scale
+        _check_finite(xb, start, args.input)
         p = network.predict_proba(xb)
         order = np.argsort(-p, axis=1, kind="stable")[:, :k]
         top[start : start + xb.shape[0]] = order

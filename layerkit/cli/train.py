@@ -51,6 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, metavar="N", help="BLAS threads while training (default: all cores)"
     )
+    parser.add_argument(
+        "--no-plot",
+        dest="plot",
+        action="store_false",
+        help="do not draw curves.png (saves matplotlib's ~0.5 s import and render per run)",
+    )
 
 
 @contextlib.contextmanager
@@ -101,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 resume=args.resume,
                 quiet=args.quiet or False,
                 threads=args.threads,
+                plot=args.plot,
             )
     except LayerkitError as exc:
         if args.json:

@@ -211,6 +211,7 @@ def train(
     runs_dir: str | os.PathLike[str] = RUNS_DIR,
     stream: IO[str] | None = None,
     threads: int | None = None,
+    plot: bool = True,
 ) -> RunResult:
     """Train a spec (a YAML path, a mapping or a Spec) and leave a run folder.
 
@@ -223,6 +224,8 @@ def train(
         quiet: no progress output (``stream`` is where it goes otherwise: stderr).
         callbacks: extra :class:`~layerkit.training.callbacks.Callback` objects.
         threads: limit the BLAS threads while training (threadpoolctl); default: the BLAS's own.
+        plot: draw ``curves.png`` at the end (with the ``plot`` extra). Importing matplotlib and
+            rendering take about 0.5 s per process, which scripted runs and sweeps may skip.
 
     Raises :class:`~layerkit.errors.RunFailed` (exit code 1) when training diverges, and
     :class:`~layerkit.errors.ConfigError` / :class:`~layerkit.errors.CheckpointError` (exit 2)
@@ -236,7 +239,7 @@ def train(
         with threadpool_limits(limits=threads, user_api="blas"):
             return train(
                 spec_or_path, out=out, overrides=overrides, set_files=set_files, resume=resume,
-                quiet=quiet, callbacks=callbacks, runs_dir=runs_dir, stream=stream,
+                quiet=quiet, callbacks=callbacks, runs_dir=runs_dir, stream=stream, plot=plot,
             )  # fmt: skip
     if resume is not None:
         if spec_or_path is not None or overrides or set_files or out is not None:
@@ -244,7 +247,7 @@ def train(
                 "resume: a resumed run continues with its own spec and folder; "
                 "do not pass a spec, --set, --set-file or --out with --resume"
             )
-        return _resume(Path(resume), quiet=quiet, callbacks=callbacks, stream=stream)
+        return _resume(Path(resume), quiet=quiet, callbacks=callbacks, stream=stream, plot=plot)
     if spec_or_path is None:
         raise ConfigError("train: a spec (or resume=RUN_DIR) is required")
 
@@ -258,11 +261,13 @@ def train(
     atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
     lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
     atomic_write_json(run_dir / "lock.json", lock)
-    return _run(spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream)
+    return _run(
+        spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+    )
 
 
 def _resume(
-    run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None
+    run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None, plot: bool
 ) -> RunResult:
     from layerkit.spec import load_spec, validate_spec
 
@@ -294,7 +299,9 @@ def _resume(
         }
     )
     atomic_write_json(lock_path, lock)
-    return _run(spec, trainer, run_dir, checkpoint, quiet=quiet, callbacks=callbacks, stream=stream)
+    return _run(
+        spec, trainer, run_dir, checkpoint, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+    )
 
 
 def _prepare(spec: Any) -> Any:
@@ -335,6 +342,7 @@ def _run(
     quiet: bool,
     callbacks: Iterable[Callback],
     stream: IO[str] | None,
+    plot: bool,
 ) -> RunResult:
     config = spec.train
     ckpt_dir = run_dir / "checkpoints"
@@ -354,7 +362,11 @@ def _run(
     except RunFailed as exc:
         exc.args = (_with_checkpoint_note(str(exc), ckpt_dir, run_dir),)
         raise
-    _plot(trainer.history, run_dir, spec.name, quiet=quiet, stream=stream)
+    except KeyboardInterrupt:
+        # Ctrl-C loses at most the epoch in progress: say where the run stands and how to go on.
+        raise KeyboardInterrupt(_resume_note(ckpt_dir, run_dir)) from None
+    if plot:
+        _plot(trainer.history, run_dir, spec.name, quiet=quiet, stream=stream)
     last = list_checkpoints(ckpt_dir)
     return RunResult(
         run_dir=run_dir,
@@ -366,12 +378,22 @@ def _run(
     )
 
 
-def _with_checkpoint_note(message: str, ckpt_dir: Path, run_dir: Path) -> str:
+def _last_checkpoint_name(ckpt_dir: Path, run_dir: Path) -> str | None:
     kept = list_checkpoints(ckpt_dir)
-    if kept:
-        where = os.path.relpath(kept[-1].with_suffix(""), run_dir)
+    return os.path.relpath(kept[-1].with_suffix(""), run_dir) if kept else None
+
+
+def _with_checkpoint_note(message: str, ckpt_dir: Path, run_dir: Path) -> str:
+    where = _last_checkpoint_name(ckpt_dir, run_dir)
+    if where:
         return f"{message}\nnothing was saved after the last good checkpoint, {where}, which is kept in {run_dir}"
     return f"{message}\nno checkpoint had been written yet (run folder {run_dir})"
+
+
+def _resume_note(ckpt_dir: Path, run_dir: Path) -> str:
+    where = _last_checkpoint_name(ckpt_dir, run_dir)
+    state = f"the last checkpoint is {where}" if where else "no checkpoint had been written yet"
+    return f"{state}; continue with layerkit train --resume {shlex.quote(str(run_dir))}"
 
 
 def _plot(
