@@ -132,13 +132,14 @@ def _route_warnings(command: str) -> None:
     """Print layerkit's own warnings as one line each, like its errors (no source excerpt)."""
     import warnings
 
+    from layerkit.errors import LayerkitWarning
+
     default = warnings.showwarning
+    warnings.simplefilter("always", LayerkitWarning)
 
     def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        from layerkit.errors import LayerkitWarning
-
         if issubclass(category, LayerkitWarning):
-            print(f"layerkit {command}: warning: {message}", file=file or sys.stderr)
+            print(f"layerkit {command}: warning: {message}", file=file or sys.stderr, flush=True)
         else:
             default(message, category, filename, lineno, file, line)
 

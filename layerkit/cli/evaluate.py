@@ -24,15 +24,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerkit.cli.train import json_safe, report_warnings
+    from layerkit.cli.train import json_safe
     from layerkit.data.batches import BatchIterator
     from layerkit.errors import ConfigError, DataError
     from layerkit.training.checkpoint import load_checkpoint
     from layerkit.training.run import build_data, restore_network
     from layerkit.training.trainer import evaluate
 
-    with report_warnings("eval"):
-        ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint)
     network = restore_network(ckpt)
     spec = ckpt.spec
     dataset = build_data(spec)

@@ -24,10 +24,9 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from layerkit._table import render_table, terminal_width
-    from layerkit.cli.plugins import load_registry
-    from layerkit.plugins import GROUPS
+    from layerkit.plugins import GROUPS, get_registry
 
-    registry = load_registry("layers")
+    registry = get_registry()
     kinds = set(args.kind or KINDS)
     entries = [e for group in GROUPS for e in registry.entries(group) if e.kind in kinds]
     order = {kind: i for i, kind in enumerate(KINDS)}

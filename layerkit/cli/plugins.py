@@ -3,44 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from layerkit.plugins import Registry
+    pass
 
-__all__ = ["configure", "load_registry", "run"]
+__all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
 
 
-def load_registry(command: str, *, report_failures: bool = True) -> Registry:
-    """The registry, with each quarantined plugin reported as one ``warning:`` line on stderr."""
-    from layerkit.errors import PluginWarning
-    from layerkit.plugins import get_registry
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PluginWarning)
-        registry = get_registry()
-    for w in caught:
-        if not issubclass(w.category, PluginWarning):
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-        elif report_failures:
-            print(f"layerkit {command}: warning: {w.message}", file=sys.stderr)
-    return registry
-
-
 def run(args: argparse.Namespace) -> int:
     import json
 
     from layerkit._table import render_table, terminal_width
-    from layerkit.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, GROUPS
+    from layerkit.errors import PluginWarning
+    from layerkit.plugins import ENV_DISABLE, ENV_NO_AUTOLOAD, GROUPS, get_registry
 
     # Failures are part of this listing, so they are not repeated as warnings.
-    registry = load_registry("plugins", report_failures=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        registry = get_registry()
     provides = {
         p.name: {g: sum(e.plugin == p.name for e in registry.entries(g)) for g in GROUPS}
         for p in registry.plugins

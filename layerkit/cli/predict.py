@@ -83,7 +83,6 @@ def _check_finite(batch: Any, start: int, path: str) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from layerkit.cli.train import report_warnings
     from layerkit.errors import ConfigError
     from layerkit.training.checkpoint import load_checkpoint
     from layerkit.training.run import restore_network
@@ -92,8 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--top-k: must be > 0 (received {args.top_k})")
     if args.batch_size <= 0:
         raise ConfigError(f"--batch-size: must be > 0 (received {args.batch_size})")
-    with report_warnings("predict"):
-        ckpt = load_checkpoint(args.checkpoint)
+    ckpt = load_checkpoint(args.checkpoint)
     network = restore_network(ckpt)
     info = ckpt.manifest.get("input", {})
     names = info.get("class_names")

@@ -25,7 +25,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from layerkit._table import render_table
     from layerkit.errors import LayerkitError
-    from layerkit.sweep.runs import expand_runs, final_metric_names, plot_runs, runs_json
+    from layerkit.sweep.runs import (
+        expand_runs,
+        final_metric_names,
+        plot_runs,
+        runs_json,
+    )
 
     runs = expand_runs(args.runs)
     names = final_metric_names(runs)

@@ -24,10 +24,10 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from layerkit.cli.plugins import load_registry
+    from layerkit.plugins import get_registry
     from layerkit.spec.schema import spec_schema
 
-    registry = load_registry("schema")
+    registry = get_registry()
     text = json.dumps(spec_schema(registry), indent=args.indent if args.indent > 0 else None) + "\n"
     if args.output is None:
         sys.stdout.write(text)

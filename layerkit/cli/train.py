@@ -8,15 +8,12 @@ codes: 0 trained, 1 the run failed (diverged), 2 bad input (spec, data, checkpoi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
-import sys
-import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["configure", "run", "report_warnings", "add_spec_options", "json_safe"]
+__all__ = ["configure", "run", "add_spec_options", "json_safe"]
 
 
 def add_spec_options(parser: argparse.ArgumentParser) -> None:
@@ -59,27 +56,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@contextlib.contextmanager
-def report_warnings(command: str) -> Iterator[None]:
-    """Show layerkit's warnings as ``layerkit CMD: warning: ...`` lines, as they happen."""
-    from layerkit.errors import LayerkitWarning
-
-    original = warnings.showwarning
-
-    def show(
-        message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None
-    ) -> None:
-        if issubclass(category, LayerkitWarning):
-            print(f"layerkit {command}: warning: {message}", file=sys.stderr, flush=True)
-        else:
-            original(message, category, filename, lineno, file, line)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", LayerkitWarning)
-        warnings.showwarning = show
-        yield
-
-
 def json_safe(value: Any) -> Any:
     """NaN and infinities become ``null`` (strict JSON has neither)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -98,17 +74,16 @@ def run(args: argparse.Namespace) -> int:
     if args.spec is None and args.resume is None:
         raise ConfigError("a SPEC to train is required (or --resume RUN_DIR)")
     try:
-        with report_warnings("train"):
-            result = train(
-                args.spec,
-                out=args.out,
-                overrides=args.overrides,
-                set_files=args.set_files,
-                resume=args.resume,
-                quiet=args.quiet or False,
-                threads=args.threads,
-                plot=args.plot,
-            )
+        result = train(
+            args.spec,
+            out=args.out,
+            overrides=args.overrides,
+            set_files=args.set_files,
+            resume=args.resume,
+            quiet=args.quiet or False,
+            threads=args.threads,
+            plot=args.plot,
+        )
     except LayerkitError as exc:
         if args.json:
             print(json.dumps({"ok": False, "error": str(exc), "exit_code": exc.exit_code}))

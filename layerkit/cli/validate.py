@@ -35,11 +35,9 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from layerkit.cli.plugins import load_registry
     from layerkit.errors import SpecError
     from layerkit.spec import build_network, dataset_info, load_spec
 
-    load_registry("validate")  # reports plugins that failed to load, once, as warnings
     try:
         spec = load_spec(args.spec, overrides=args.overrides, set_files=args.set_files)
         network = build_network(spec)
