@@ -165,6 +165,7 @@ class Network:
         self._by_id = {layer.id: layer for layer in self._layers}
         self._backward_path: tuple[Layer, ...] = ()
         self._params: dict[str, np.ndarray] = {}
+        self._grads: dict[str, np.ndarray] = {}
         self._num_classes = num_classes
         self._loss_ready = False
         self.input_shape: Shape | None = None
@@ -198,6 +199,11 @@ class Network:
         self.output_shape = shape
         self._params = {
             f"{layer.id}.{k}": v for layer in self._layers for k, v in layer.params.items()
+        }
+        # Layers write their gradients into the arrays build allocated (the layer contract), so
+        # the mapping is made once here rather than on every read of ``grads``.
+        self._grads = {
+            f"{layer.id}.{k}": g for layer in self._layers for k, g in layer.grads.items()
         }
         for layer in self._layers:
             clash = set(layer.params) & set(layer.buffers)
@@ -258,14 +264,20 @@ class Network:
         """Mean loss over the batch; in training mode by default (dropout on, batch statistics)."""
         return self.loss_and_scores(x, t, train=train)[0]
 
-    def loss_and_scores(self, x: Any, t: Any, *, train: bool = True) -> tuple[float, np.ndarray]:
+    def loss_and_scores(
+        self, x: Any, t: Any, *, train: bool = True, labels_validated: bool = False
+    ) -> tuple[float, np.ndarray]:
         """The mean loss and the scores it was computed from, in one forward pass.
 
         The trainer counts training accuracy from these scores instead of a second pass;
-        :meth:`backward` may follow as after :meth:`loss`.
+        :meth:`backward` may follow as after :meth:`loss`. ``labels_validated=True`` promises
+        that ``t`` holds one integer class index in ``[0, classes)`` per sample (the trainer
+        checks a split's labels once): the loss layer then skips its per-batch label checks
+        (:meth:`~layerkit.layers.base.Loss.forward_validated`).
         """
         scores = self.forward(x, train=train)
-        value = self._loss_layer.forward(scores, t)
+        loss = self._loss_layer
+        value = loss.forward_validated(scores, t) if labels_validated else loss.forward(scores, t)
         self._loss_ready = True
         return value, scores
 
@@ -346,9 +358,12 @@ class Network:
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        """Gradients from the last :meth:`backward`, keyed like :attr:`params` (live arrays)."""
+        """Gradients from the last :meth:`backward`, keyed like :attr:`params` (live arrays).
+
+        The same dict on every call: each :meth:`backward` overwrites its arrays in place.
+        """
         self._require_built()
-        return {f"{layer.id}.{k}": g for layer in self._layers for k, g in layer.grads.items()}
+        return self._grads
 
     @property
     def buffers(self) -> dict[str, np.ndarray]:

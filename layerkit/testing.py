@@ -8,6 +8,9 @@ Every check is named, so an author sees which property of the layer contract fai
 ``config-roundtrip``      ``type(layer)(**config)`` rebuilds the same hyperparameters
 ``build``                 ``build`` returns ``compute_output_shape``; weights in the build dtype
 ``params-grads-keys``     ``params`` and ``grads`` share keys, shapes and dtypes
+``arrays-in-place``       ``backward`` writes into the ``grads`` arrays ``build`` allocated and
+                          nothing rebinds a ``params`` or ``grads`` array (networks and
+                          optimizers keep references to them)
 ``shapes-dtypes``         forward/backward shapes and dtypes in float32 and float64
 ``gradient``              backprop against central differences in float64 (training and
                           inference mode; index and one-hot labels for losses)
@@ -247,6 +250,23 @@ def check_params_grads_keys(s: _Subject) -> None:
     _check_keys(layer, "after backward")
 
 
+def check_arrays_in_place(s: _Subject) -> None:
+    layer = s.make()
+    before = {"params": dict(layer.params), "grads": dict(layer.grads)}
+    data = s.inputs(layer)
+    for call in ("first", "second"):
+        s.forward(layer, data)
+        s.backward(layer, data)
+        for name, now in (("params", layer.params), ("grads", layer.grads)):
+            for k, arr in before[name].items():
+                if now.get(k) is not arr:
+                    _fail(
+                        f"after the {call} forward/backward, {name}[{k!r}] is not the array build "
+                        "allocated; write into it in place (np.matmul(..., out=...), a[...] = ...): "
+                        "networks and optimizers hold references to it"
+                    )
+
+
 def check_shapes_dtypes(s: _Subject) -> None:
     for dtype in (np.float32, np.float64):
         dt = np.dtype(dtype)
@@ -409,6 +429,7 @@ CHECKS: dict[str, Callable[[_Subject], None]] = {
     "config-roundtrip": check_config_roundtrip,
     "build": check_build,
     "params-grads-keys": check_params_grads_keys,
+    "arrays-in-place": check_arrays_in_place,
     "shapes-dtypes": check_shapes_dtypes,
     "gradient": check_gradient,
     "inputs-not-mutated": check_inputs_not_mutated,

@@ -27,7 +27,7 @@ class TextbookRelu(Relu):
     name = "TextbookRelu"
 
     def backward(self, dout):
-        dout[~self._mask] = 0
+        dout[self._out <= 0] = 0
         return dout
 
 

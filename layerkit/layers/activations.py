@@ -28,11 +28,18 @@ class Relu(Layer):
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        self._mask = x > 0
-        return np.maximum(x, 0)
+        out = np.maximum(x, 0)
+        # The output doubles as the mask (out > 0 exactly where x > 0): one array less per step.
+        # A new array every call, as callers may still hold the previous output.
+        self._out = out
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * self._mask
+        # 1.0 where the unit was active, then times dout: the values of dout * mask, without a
+        # bool temporary or a mixed-type multiply.
+        dx = np.greater(self._out, 0, out=np.empty_like(dout))
+        dx *= dout
+        return dx
 
 
 class Sigmoid(Layer):

@@ -22,8 +22,12 @@ hand-made graphs and cannot sit in a sequential :class:`~layerkit.network.Networ
 Conventions the :class:`~layerkit.network.Network` and the trainer rely on:
 
 * ``params`` arrays are updated in place by optimizers: a layer never rebinds them after
-  ``build`` (``load_state_dict`` copies into them). ``grads`` are overwritten (not accumulated)
-  by each ``backward``; writing into the arrays allocated by ``build`` (``out=``) is preferred.
+  ``build`` (``load_state_dict`` copies into them).
+* ``grads`` arrays are overwritten (not accumulated) by each ``backward``, **in place**: write
+  into the arrays ``build`` allocated (``np.matmul(..., out=self.grads["W"])``,
+  ``self.grads["b"][...] = ...``) and never rebind ``self.grads[k]`` or ``self.grads``. The
+  network maps ``"<id>.<name>"`` to these arrays once, at build, and optimizers keep
+  per-parameter references to them (the conformance check ``arrays-in-place`` verifies it).
 * ``buffers`` hold non-trainable state saved with checkpoints (BatchNorm's running statistics).
 * A stochastic layer (Dropout) draws from its own generator ``self.rng``, seeded in ``build``
   from the ``rng`` it is given; the network saves and restores its state for exact resumes.
@@ -193,6 +197,15 @@ class Loss(Layer):
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
         raise NotImplementedError
+
+    def forward_validated(self, x: np.ndarray, t: np.ndarray) -> float:
+        """:meth:`forward` for labels the caller has already checked, once, for a whole split.
+
+        ``x`` is ``(N, C)`` and ``t`` holds ``N`` integer class indices in ``[0, C)``; a loss
+        may skip its per-call label checks here (the trainer validates ``split.y`` once and then
+        calls this every step). The default is :meth:`forward` itself.
+        """
+        return self.forward(x, t)
 
     def backward(self, dout: float = 1.0) -> np.ndarray:  # type: ignore[override]
         raise NotImplementedError

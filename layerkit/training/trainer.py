@@ -87,6 +87,13 @@ def evaluate(
     return Evaluation(loss_sum / seen, correct / seen, seen, confusion)
 
 
+def _labels_in_range(y: np.ndarray, output_shape: Sequence[int] | None) -> bool:
+    """Whether every label of ``y`` is a class index into scores of ``output_shape`` ``(C,)``."""
+    if output_shape is None or len(output_shape) != 1 or y.ndim != 1 or y.dtype.kind not in "iu":
+        return False
+    return not y.size or (int(y.min()) >= 0 and int(y.max()) < output_shape[0])
+
+
 class Diverged(RunFailed):
     """Training produced a non-finite loss or gradient (exit code 1)."""
 
@@ -141,6 +148,8 @@ class Trainer:
             train, config.batch_size, dtype=dtype, rng=self._shuffle_rng, indices=train_idx
         )
         self.train_size = self._train_batches.num_samples
+        # Labels checked once here let the loss skip its per-batch checks (~1 % of a small step).
+        self._labels_validated = _labels_in_range(train.y, network.output_shape)
         self.steps_per_epoch = len(self._train_batches)
         self._eval: dict[str, BatchIterator] = {}
         if val_idx is not None:
@@ -223,18 +232,18 @@ class Trainer:
     def _train_batches_of(self, epoch: int, per_batch: Sequence[Callback]) -> tuple[float, int, int]:
         """One pass over the training batches; returns the loss sum, correct count and samples."""
         net, opt = self.network, self.optimizer
-        params = net.params
+        params, grads = net.params, net.grads  # live dicts: backward and update work in place
+        checked = self._labels_validated
         loss_sum = 0.0
         correct = 0
         seen = 0
         for batch, (x, t) in enumerate(self._train_batches):
-            loss, scores = net.loss_and_scores(x, t, train=True)
+            loss, scores = net.loss_and_scores(x, t, train=True, labels_validated=checked)
             n = t.shape[0]
             correct += int(np.count_nonzero(scores.argmax(axis=1) == t))
             if not math.isfinite(loss):
                 raise self._diverged(epoch, batch, x, f"the loss is {loss}")
             net.backward()
-            grads = net.grads  # fetched per step: a layer may rebind its gradient arrays
             for key, g in grads.items():
                 # A BLAS dot product is the cheapest full pass (NaN and inf propagate); only if it
                 # is not finite, which overflow alone can cause, does the exact test run.
