@@ -7,10 +7,12 @@ modules here import each other by their plain names.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -19,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from layerkit.data.idx import read_idx
+from layerkit.fileio import atomic_write_text
 
 FASHION_DIR = Path(os.environ.get("LAYERKIT_BENCH_DATA", "/usr/share/datasets/fashion-mnist"))
 NUM_CLASSES = 10
@@ -203,8 +205,35 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(f.name, path)
+    atomic_write_text(path, text)
+
+
+def run_in_child(
+    script: str | Path,
+    child_args: Sequence[str],
+    *,
+    threads: int,
+    keep_openblas_pins: bool,
+    timeout: float | None,
+) -> dict[str, Any]:
+    """Run ``script --result FILE *child_args`` in a fresh process; its JSON result or an error.
+
+    Each measurement gets its own process so that no library's thread pool, allocator state or
+    peak RSS leaks from one implementation into another.
+    """
+    with tempfile.TemporaryDirectory(prefix="lk-bench-") as tmp:
+        out = Path(tmp) / "result.json"
+        cmd = [sys.executable, str(Path(script).resolve()), "--result", str(out), *child_args]
+        proc = subprocess.run(
+            cmd,
+            env=child_env(threads, keep_openblas_pins),
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0 or not out.exists():
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
+        return json.loads(out.read_text())

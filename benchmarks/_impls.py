@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from _common import N_TRAIN, NetConfig, load_fashion_mnist
 
 Result = dict[str, Any]
@@ -447,9 +448,8 @@ def run_layerkit(cfg: NetConfig, epochs: int, seed: int) -> Result:
     """
     import csv
 
-    import yaml
-
     import layerkit
+    import yaml
     from layerkit.spec import load_spec
     from layerkit.training import Callback, train
 

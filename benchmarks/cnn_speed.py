@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,15 +40,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from _common import (
     N_TRAIN,
     OPENBLAS_PINS,
     blas_info,
-    child_env,
     cpu_model,
     describe_blas,
     load_fashion_mnist,
     peak_rss_mib,
+    run_in_child,
     steady_epochs,
     summarize,
     write_atomic,
@@ -178,9 +178,8 @@ def torch_optimizer(config: dict[str, Any], params: Any) -> Any:
 
 def run_torch(args: argparse.Namespace) -> dict[str, Any]:
     import torch
-    from torch import nn
-
     from layerkit.spec import build_network
+    from torch import nn
 
     torch.set_num_threads(args.threads)
     spec = load(args.spec, args.epochs, args.train_size)
@@ -396,41 +395,13 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 def run_child(impl: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="lk-cnn-bench-") as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--child",
-            impl,
-            "--threads",
-            str(threads),
-            "--epochs",
-            str(args.epochs),
-            "--spec",
-            str(args.spec),
-            "--result",
-            str(out),
-            "--profile-steps",
-            str(args.profile_steps),
-            "--warmup",
-            str(args.warmup),
-        ]
-        if args.train_size is not None:
-            cmd += ["--train-size", str(args.train_size)]
-        proc = subprocess.run(
-            cmd,
-            env=child_env(threads, args.keep_openblas_env),
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-            check=False,
-        )
-        if proc.returncode != 0 or not out.exists():
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
-        return json.loads(out.read_text())
+    child_args = ["--child", impl, "--threads", str(threads), "--epochs", str(args.epochs),
+                  "--spec", str(args.spec), "--profile-steps", str(args.profile_steps),
+                  "--warmup", str(args.warmup)]
+    if args.train_size is not None:
+        child_args += ["--train-size", str(args.train_size)]
+    return run_in_child(__file__, child_args, threads=threads,
+                        keep_openblas_pins=args.keep_openblas_env, timeout=args.timeout)
 
 
 # ----------------------------------------------------------------------------- parent

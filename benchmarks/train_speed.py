@@ -20,7 +20,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -28,18 +27,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from _common import (
     CONFIGS,
     N_TRAIN,
     OPENBLAS_PINS,
     NetConfig,
     blas_info,
-    child_env,
     cpu_model,
     describe_blas,
     parse_config,
     peak_rss_mib,
     ru_maxrss_mib,
+    run_in_child,
     steady_epochs,
     summarize,
     write_atomic,
@@ -64,8 +64,9 @@ TARGET_RSS_MIB = 200.0
 
 def child_main(args: argparse.Namespace) -> int:
     """Run one implementation once and write its figures as JSON to ``args.result``."""
-    from _impls import run_impl
     from threadpoolctl import threadpool_limits
+
+    from _impls import run_impl
 
     cfg = parse_config(args.config)
     # The env of the child already sizes every pool; this also covers pools that ignore it.
@@ -84,37 +85,10 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 def run_child(impl: str, cfg: NetConfig, threads: int, args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="lk-bench-") as tmp:
-        out = Path(tmp) / "result.json"
-        cmd = [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--child",
-            impl,
-            "--config",
-            cfg.key,
-            "--threads",
-            str(threads),
-            "--epochs",
-            str(args.epochs),
-            "--seed",
-            str(args.seed),
-            "--result",
-            str(out),
-        ]
-        proc = subprocess.run(
-            cmd,
-            env=child_env(threads, args.keep_openblas_env),
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-            check=False,
-        )
-        if proc.returncode != 0 or not out.exists():
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            return {"error": lines[-1] if lines else f"exit status {proc.returncode}"}
-        return json.loads(out.read_text())
+    child_args = ["--child", impl, "--config", cfg.key, "--threads", str(threads),
+                  "--epochs", str(args.epochs), "--seed", str(args.seed)]
+    return run_in_child(__file__, child_args, threads=threads,
+                        keep_openblas_pins=args.keep_openblas_env, timeout=args.timeout)
 
 
 # ----------------------------------------------------------------------------- parent
