@@ -138,3 +138,10 @@ def test_every_invalid_trial_is_reported_with_its_overrides() -> None:
     with pytest.raises(SpecError) as info:
         plan_sweep(SPIRAL, grid=["train.optimizer.lr=0.1,0.2"], overrides=["train.epochs=0"])
     assert "trial" not in str(info.value) and "train.epochs: must be >= 1 (received 0)" in str(info.value)
+
+
+def test_swept_values_are_named_by_their_last_key_unless_two_share_it() -> None:
+    from layerkit.sweep.report import describe_params
+
+    assert describe_params({"train.optimizer.lr": 0.1, "train.batch_size": 32}) == "lr=0.1 batch_size=32"
+    assert describe_params({"a.lr": 0.123456, "b.lr": 2}) == "a.lr=0.1235 b.lr=2"

@@ -215,6 +215,8 @@ def test_bad_input_exits_2(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "nope.yaml" in missing.stderr
     no_spec = layerkit("train", cwd=tmp_path)
     assert no_spec.returncode == 2 and "a SPEC to train is required" in no_spec.stderr
+    threads = layerkit("train", str(SPECS / "spiral.yaml"), "--threads", "0", cwd=tmp_path)
+    assert threads.returncode == 2 and "--threads: must be >= 1 (received 0)" in threads.stderr
     bad_set = layerkit("train", str(SPECS / "spiral.yaml"), "--set", "train.epochs=0", cwd=tmp_path)
     assert bad_set.returncode == 2 and "train.epochs: must be >= 1 (received 0)" in bad_set.stderr
     assert not (tmp_path / "runs").exists()  # nothing is created for a spec that does not validate

@@ -71,6 +71,6 @@ def run(args: argparse.Namespace) -> int:
         rows = [(i, *((names[i],) if names else ()), f"{acc:.4f}") for i, acc in enumerate(per_class)]
         print(render_table(header, rows))
     print(
-        f"{args.split} accuracy {result.accuracy:.4f}  {args.split} loss {result.loss:.4f}  ({result.samples} samples)"
+        f"{args.split} accuracy {result.accuracy:.4f}  {args.split} loss {result.loss:.4f}  ({result.samples:,} samples)"
     )
     return 0

@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.spec is None and args.resume is None:
         raise ConfigError("a SPEC to train is required (or --resume RUN_DIR)")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads: must be >= 1 (received {args.threads})")
     try:
         result = train(
             args.spec,

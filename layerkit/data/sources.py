@@ -317,7 +317,10 @@ def _advice(source: Source, url: str | None) -> str:
         f"  - download the {len(source.files)} files from {where} into "
         f"$LAYERKIT_DATA/{source.name} (or a directory given as data.path)"
     )
-    lines.append(f"  - run `layerkit data fetch {source.name}` on a machine with network access")
+    lines.append(
+        f"  - run `layerkit data fetch {source.name} --dir DIR` on a machine with network access "
+        f"and copy DIR/{source.name} here, then set LAYERKIT_DATA=<the folder holding it>"
+    )
     return "\n".join(lines)
 
 

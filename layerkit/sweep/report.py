@@ -6,11 +6,12 @@ import csv
 import io
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from layerkit.sweep.runner import SweepResult
 from layerkit.fileio import atomic_write, atomic_write_text
+from layerkit.sweep.runner import SweepResult
 
 __all__ = ["summary_rows", "write_summary_csv", "plot_sweep", "write_report", "best_summary", "print_progress"]
 
@@ -140,7 +141,7 @@ def best_summary(result: SweepResult) -> dict[str, Any]:
 
 def print_progress(record: dict[str, Any], done: int, total: int, *, metric: str, stream: Any = None) -> None:
     """One line per committed trial: the progress output of ``layerkit sweep``."""
-    params = " ".join(f"{_short(k)}={_fmt(v)}" for k, v in record["params"].items())
+    params = describe_params(record["params"])
     if record["status"] == "ok":
         value = record["metrics"].get(metric)
         outcome = f"{metric}={_fmt(value)}" if value is not None else "ok"
@@ -158,8 +159,11 @@ def print_progress(record: dict[str, Any], done: int, total: int, *, metric: str
     print(line, file=stream or sys.stdout, flush=True)
 
 
-def _short(path: str) -> str:
-    return path.rsplit(".", 1)[-1] if path.count(".") > 1 else path
+def describe_params(params: Mapping[str, Any]) -> str:
+    """``lr=0.1 units=16``: each swept path by its last key, unless two paths share that key."""
+    last = [path.rsplit(".", 1)[-1] for path in params]
+    names = [key if last.count(key) == 1 else path for key, path in zip(last, params)]
+    return " ".join(f"{name}={_fmt(value)}" for name, value in zip(names, params.values()))
 
 
 def _fmt(value: Any) -> str:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from layerkit.errors import LayerkitError
+from layerkit.fileio import atomic_write_text, fsync_dir
 from layerkit.sweep.executor import Executor, Outcome
 from layerkit.sweep.store import ResultsLog
 from layerkit.sweep.trial import ATTEMPTS_DIR, TrialBody, TrialTask, run_trial
-from layerkit.fileio import atomic_write_text, fsync_dir
 
 __all__ = ["Trial", "SweepPlan", "SweepResult", "run_sweep", "load_plan", "MANIFEST", "RESULTS"]
 

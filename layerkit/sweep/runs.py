@@ -85,6 +85,7 @@ def _sweep_trials(folder: Path) -> list[tuple[Path, str | None]]:
 
 def _trial_label(folder: Path) -> str | None:
     """``<id> lr=0.1 units=16`` for a sweep's ``trials/<id>`` folder, else None."""
+    from layerkit.sweep.report import describe_params
     from layerkit.sweep.runner import MANIFEST, RESULTS, TRIALS_DIR
     from layerkit.sweep.store import ResultsLog
 
@@ -94,12 +95,7 @@ def _trial_label(folder: Path) -> str | None:
     record = ResultsLog(sweep / RESULTS).records().get(folder.name)
     if record is None:
         return None
-    params = " ".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in record["params"].items())
-    return f"{folder.name} {params}".strip()
-
-
-def _short(value: Any) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{folder.name} {describe_params(record['params'])}".strip()
 
 
 def expand_runs(paths: Sequence[str | os.PathLike[str]]) -> list[RunRecord]:
