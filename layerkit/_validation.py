@@ -8,15 +8,18 @@ file/line/column from the YAML node of each path.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from layerkit.errors import ConfigError
 
 __all__ = ["describe_errors", "format_loc", "validate_params", "short_repr"]
 
 _MISSING = object()
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 def short_repr(value: Any, limit: int = 60) -> str:
@@ -40,7 +43,7 @@ def format_loc(loc: tuple[str | int, ...]) -> str:
     return out
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: ErrorDetails) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
     simple = {
@@ -107,7 +110,7 @@ def render(loc: tuple[str | int, ...], message: str, received: Any, prefix: str 
     return text
 
 
-def validate_params(model: type[BaseModel], values: dict[str, Any], owner: str) -> BaseModel:
+def validate_params(model: type[_Model], values: dict[str, Any], owner: str) -> _Model:
     """Validate ``values`` against ``model``; raise :class:`ConfigError` naming ``owner``.
 
     ``Affine(units=0)`` fails with ``Affine.units: must be > 0 (received 0)``.

@@ -25,12 +25,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from layerkit.layers.base import Layer
+    from layerkit.layers.base import Layer, Loss, Node
     from layerkit.network import Network
 
 __all__ = [
@@ -358,9 +358,9 @@ def gradcheck_layer(
     def run() -> Any:
         restore()
         if kind == "loss":
-            return layer.forward(x, t)  # type: ignore[call-arg]
+            return cast("Loss", layer).forward(x, t)
         if kind == "node":
-            return layer.forward(x, y)  # type: ignore[call-arg]
+            return cast("Node", layer).forward(x, cast(np.ndarray, y))
         return layer.forward(x, train=train)
 
     out = run()
@@ -371,7 +371,7 @@ def gradcheck_layer(
         return float(value) if R is None else float(np.vdot(value, R))
 
     counted = _Counter(f)
-    grads_in = layer.backward(1.0 if R is None else R)
+    grads_in = cast("Loss", layer).backward(1.0) if R is None else layer.backward(R)
     analytic_params = {k: g.copy() for k, g in layer.grads.items()}
     inputs: list[tuple[str, np.ndarray, Any]] = []
     if kind == "node":
@@ -392,9 +392,9 @@ def gradcheck_layer(
     for name, arr, grad in inputs:
         report.checks.append(
             _compare(name, counted, arr, np.broadcast_to(grad, arr.shape), **options)
-        )  # type: ignore[arg-type]
+        )
     for name, p in layer.params.items():
-        report.checks.append(_compare(name, counted, p, analytic_params[name], **options))  # type: ignore[arg-type]
+        report.checks.append(_compare(name, counted, p, analytic_params[name], **options))
     restore()
     report.evaluations = counted.calls + 2
     report.seconds = time.perf_counter() - start

@@ -28,7 +28,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def layerkit_add_layers() -> list[type]:
+def layerkit_add_layers() -> list[type] | None:
     """Return the layer classes this plugin provides.
 
     Each is a subclass of :class:`layerkit.layers.base.Layer` (or ``Loss`` / ``Node``) with a
@@ -37,7 +37,7 @@ def layerkit_add_layers() -> list[type]:
 
 
 @hookspec
-def layerkit_add_optimizers() -> list[type]:
+def layerkit_add_optimizers() -> list[type] | None:
     """Return the optimizer classes this plugin provides.
 
     Each is a subclass of :class:`layerkit.optimizers.base.Optimizer` with a ``name`` and a
@@ -46,7 +46,7 @@ def layerkit_add_optimizers() -> list[type]:
 
 
 @hookspec
-def layerkit_add_datasets() -> list[type]:
+def layerkit_add_datasets() -> list[type] | None:
     """Return the dataset classes this plugin provides.
 
     Each is a subclass of :class:`layerkit.data.base.Dataset` with a ``name`` (used as

@@ -287,7 +287,8 @@ class Network:
             raise RuntimeError("Network.backward() needs a preceding Network.loss(x, t)")
         dout = self._loss_layer.backward(1.0)
         for layer in self._backward_path:
-            dout = layer.backward(dout)
+            # None only from the path's last layer (needs_input_grad is false there)
+            dout = layer.backward(dout)  # type: ignore[assignment]
 
     def gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:
         """Gradients of the training-mode loss by backpropagation, as copies keyed like params."""
@@ -409,10 +410,10 @@ class Network:
     def rng_state(self) -> dict[str, dict[str, Any]]:
         """The generator state of every stochastic layer, by layer id (JSON-serialisable)."""
         return {
-            layer.id: layer.rng.bit_generator.state
+            str(layer.id): dict(layer.rng.bit_generator.state)
             for layer in self._layers
             if layer.rng is not None
-        }  # type: ignore[misc]
+        }
 
     def set_rng_state(self, state: Mapping[str, Mapping[str, Any]]) -> None:
         """Restore generator states saved by :meth:`rng_state`."""

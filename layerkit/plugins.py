@@ -36,6 +36,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import import_module, metadata
 from typing import Any
 
@@ -495,7 +496,7 @@ class _Loader:
                 distribution, version = _distribution_of(module)
                 yield _Candidate(
                     module, module, distribution, version,
-                    lambda module=module: import_module(module), explicit=True,
+                    partial(import_module, module), explicit=True,
                 )
 
     def _load(self, candidate: _Candidate) -> None:

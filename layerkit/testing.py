@@ -41,13 +41,13 @@ import math
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from layerkit.errors import ConfigError
 from layerkit.gradcheck import DEFAULT_TOL, gradcheck_layer
-from layerkit.layers.base import Layer, LayerParams
+from layerkit.layers.base import Layer, LayerParams, Loss, Node
 
 __all__ = [
     "CHECKS",
@@ -133,14 +133,14 @@ class _Subject:
         self, layer: Layer, data: Mapping[str, Any], *, train: bool = True, t: Any = None
     ) -> Any:
         if self.kind == "loss":
-            return layer.forward(data["x"], data["t"] if t is None else t)  # type: ignore[call-arg]
+            return cast(Loss, layer).forward(data["x"], data["t"] if t is None else t)
         if self.kind == "node":
-            return layer.forward(data["x"], data["y"])  # type: ignore[call-arg]
+            return cast(Node, layer).forward(data["x"], data["y"])
         return layer.forward(data["x"], train=train)
 
     def backward(self, layer: Layer, data: Mapping[str, Any]) -> Any:
         if self.kind == "loss":
-            return layer.backward(1.0)
+            return cast(Loss, layer).backward(1.0)
         return layer.backward(data["dout"])
 
 
@@ -159,11 +159,11 @@ def _bad_values(params_model: type[LayerParams]) -> Iterable[tuple[str, Any]]:
             if isinstance(meta, at.Gt):
                 yield name, meta.gt
             elif isinstance(meta, at.Ge):
-                yield name, meta.ge - (1e-3 if is_float else 1)
+                yield name, cast(float, meta.ge) - (1e-3 if is_float else 1)
             elif isinstance(meta, at.Lt):
                 yield name, meta.lt
             elif isinstance(meta, at.Le):
-                yield name, meta.le + (1e-3 if is_float else 1)
+                yield name, cast(float, meta.le) + (1e-3 if is_float else 1)
 
 
 def _expect_config_error(cls: type[Layer], params: Mapping[str, Any], what: str) -> str:
@@ -400,12 +400,12 @@ def check_train_inference(s: _Subject) -> None:
 def check_labels(s: _Subject) -> None:
     if s.kind != "loss":
         raise _NotApplicable("only loss layers take labels")
-    layer = s.make(np.float64)
+    layer = cast(Loss, s.make(np.float64))
     data = s.inputs(layer)
     onehot = np.eye(s.ex.input_shape[-1])[data["t"]]
-    loss_index = layer.forward(data["x"], data["t"])  # type: ignore[call-arg]
+    loss_index = layer.forward(data["x"], data["t"])
     dx_index = layer.backward(1.0)
-    loss_onehot = layer.forward(data["x"], onehot)  # type: ignore[call-arg]
+    loss_onehot = layer.forward(data["x"], onehot)
     dx_onehot = layer.backward(1.0)
     if not math.isclose(loss_index, loss_onehot, rel_tol=1e-12, abs_tol=1e-12):
         _fail(f"index labels give loss {loss_index!r}, one-hot labels {loss_onehot!r}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from layerkit.data.base import Dataset
 
 __all__ = ["configure", "run"]
 
@@ -72,7 +75,7 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def _verify(cls: type, directory: Path) -> None:
+def _verify(cls: type[Dataset], directory: Path) -> None:
     """Load every file of the copy found, with checksums when the dataset knows them."""
     fields = cls.Params.model_fields
     options = {k: v for k, v in (("path", str(directory)), ("verify", True)) if k in fields}

@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if registry.failures:
         count = len(registry.failures)
         print(f"\n{count} plugin{'s' if count > 1 else ''} failed to load (quarantined):")
-        rows = [(f.plugin, f.distribution or "-", f.version or "-", f.cause) for f in registry.failures]
-        print(render_table(("plugin", "distribution", "version", "cause"), rows, width=width))
+        failed = [(f.plugin, f.distribution or "-", f.version or "-", f.cause) for f in registry.failures]
+        print(render_table(("plugin", "distribution", "version", "cause"), failed, width=width))
     if registry.disabled:
         print(f"\ndisabled ({ENV_DISABLE} / -p no:NAME): {', '.join(registry.disabled)}")
     if registry.settings and not registry.settings.autoload:

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plot:
         drawn = plot_runs(runs, args.plot)
         if drawn is None:
-            print("curves skipped: matplotlib is not installed (pip install 'layerkit[plot]')")
+            from layerkit.training.plots import missing_plot
+
+            print(missing_plot(str(args.plot)))
         else:
             print(f"curves: {drawn}")
     if args.json:

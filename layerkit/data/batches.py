@@ -70,7 +70,8 @@ class BatchIterator:
         self.drop_last = drop_last
         self.rng = np.random.default_rng(rng) if isinstance(rng, (int, np.integer)) else rng
         self.indices = None if indices is None else self._check_indices(indices, len(split))
-        self.scale = self.dtype.type(split.scale)
+        # a float dtype (checked above); numpy's stubs cannot tell, and offer np.void
+        self.scale = self.dtype.type(split.scale)  # type: ignore[call-overload]
         self._x_stage: np.ndarray | None = None
         self._x_out: np.ndarray | None = None
         self._y_out: np.ndarray | None = None

@@ -272,7 +272,7 @@ def parse_idx(data: bytes, *, name: str = "<bytes>", magic: int | None = None) -
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             raise DataError(f"{path}: truncated or corrupt gzip data: {exc}") from None
     stream = io.BytesIO(data)
-    header = _parse_header(stream, path)  # type: ignore[arg-type]
+    header = _parse_header(stream, path)
     _check_magic(header, path, magic)
     body = memoryview(data)[header.nbytes :]
     _check_size(path, header, len(body), "data")

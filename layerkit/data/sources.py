@@ -121,9 +121,7 @@ def cache_root() -> Path:
     return base / "layerkit"
 
 
-def search_dirs(
-    source: Source, path: str | os.PathLike[str] | None = None
-) -> list[tuple[str, Path]]:
+def search_dirs(source: Source) -> list[tuple[str, Path]]:
     """``(origin, directory)`` pairs in search order (an explicit ``path`` is not included)."""
     roots: list[tuple[str, Path]] = []
     env = os.environ.get("LAYERKIT_DATA")

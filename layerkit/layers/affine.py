@@ -16,7 +16,7 @@ __all__ = ["Affine"]
 
 class AffineParams(LayerParams):
     units: int = Field(gt=0, description="number of output units")
-    init: Initializer = Field(default_factory=NormalInit, description="weight initialiser")
+    init: Initializer = Field(default_factory=NormalInit, description="weight initialiser")  # type: ignore[arg-type]
 
 
 class Affine(Layer):

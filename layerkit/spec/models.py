@@ -195,14 +195,14 @@ def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str
         )
     what = mixin.discriminator
     fields: dict[str, Any] = {
-        what: (Literal[tag], Field(description=f"{entry.kind} {entry.name} from {entry.distribution or entry.plugin}")),  # type: ignore[valid-type]
+        what: (Literal[tag], Field(description=f"{entry.kind} {entry.name} from {entry.distribution or entry.plugin}")),
     }
     if mixin is LayerSpec:
         fields["id"] = (
             LayerId | None,
             Field(None, description="names the layer's parameters (fc1.W) and override paths; default <type><n>"),
         )
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         _model_name(entry, suffix, ambiguous),
         __base__=(params, mixin),
         __doc__=entry.summary or None,
@@ -211,7 +211,7 @@ def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str
     )
     model.component = entry.component
     model.entry = entry
-    return model  # type: ignore[no-any-return]
+    return model
 
 
 @dataclass(frozen=True)
@@ -343,7 +343,7 @@ class Spec(_Strict):
     _source: Any = PrivateAttr(None)
 
     @classmethod
-    def model_validate(cls, obj: Any, **kwargs: Any) -> Spec:  # type: ignore[override]
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Spec:
         """Validate against the current registry (``Spec`` itself is only the common base)."""
         if cls is Spec:
             return spec_models().spec.model_validate(obj, **kwargs)

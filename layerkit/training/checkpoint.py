@@ -81,7 +81,7 @@ def checkpoint_name(epoch: int) -> str:
 
 
 def _sha256(arr: np.ndarray) -> str:
-    return hashlib.sha256(memoryview(np.ascontiguousarray(arr)).cast("B")).hexdigest()
+    return hashlib.sha256(np.ascontiguousarray(arr).data.cast("B")).hexdigest()
 
 
 def save_checkpoint(

@@ -102,7 +102,7 @@ class TrainConfig(_Strict):
         0.0, ge=0, lt=1, description="fraction of the training set held out for validation"
     )
     eval_batch_size: int = Field(1000, ge=1, description="batch size for evaluation passes")
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)
+    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)  # type: ignore[arg-type]
 
     @field_validator("optimizer")
     @classmethod

@@ -14,15 +14,15 @@ from typing import Any
 
 from layerkit.fileio import atomic_write
 
-__all__ = ["write_curves", "plot_available", "MISSING_PLOT"]
-
-MISSING_PLOT = "curves.png skipped: matplotlib is not installed (pip install 'layerkit[plot]')"
+__all__ = ["write_curves", "MISSING_PLOT", "missing_plot"]
 
 
-def plot_available() -> bool:
-    from importlib.util import find_spec
+def missing_plot(what: str) -> str:
+    """The one line printed instead of a plot when the ``plot`` extra is not installed."""
+    return f"{what} skipped: matplotlib is not installed (pip install 'layerkit[plot]')"
 
-    return find_spec("matplotlib") is not None
+
+MISSING_PLOT = missing_plot("curves.png")
 
 
 def write_curves(

@@ -163,7 +163,7 @@ def _blas() -> list[dict[str, Any]]:
 def lock_info(
     spec: Any,
     *,
-    seed: int,
+    seed: int | None,
     overrides: Sequence[str] = (),
     set_files: Sequence[str | os.PathLike[str]] = (),
     spec_file: str | None = None,

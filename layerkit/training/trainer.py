@@ -273,6 +273,7 @@ class Trainer:
         """Build the error for a non-finite loss or gradient, naming the step and the layer."""
         step = self.step + 1
         net = self.network
+        layer: str | None
         if bad_grad is not None:
             layer = self._layer_of(bad_grad)
             bad = [k for k, g in net.grads.items() if not np.isfinite(g).all()]
