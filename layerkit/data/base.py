@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from layerkit._validation import validate_params
+from layerkit.component import Component
 from layerkit.errors import DataError
 
 __all__ = ["Dataset", "DatasetInfo", "DatasetParams", "Location", "Split"]
@@ -89,7 +89,7 @@ class Location:
         return f"{self.directory} ({self.origin})"
 
 
-class Dataset:
+class Dataset(Component):
     """Base class of datasets; subclasses implement ``describe`` and ``load``.
 
     Datasets that read files set ``has_files = True`` and implement ``locate`` and ``fetch``.
@@ -99,13 +99,9 @@ class Dataset:
     Params: ClassVar[type[DatasetParams]] = DatasetParams
     has_files: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__:
-            cls.name = cls.__name__.lower()
-
-    def __init__(self, **options: Any) -> None:
-        self.hp: Any = validate_params(self.Params, options, self.name)
+    @classmethod
+    def default_name(cls) -> str:
+        return cls.__name__.lower()
 
     def describe(self) -> DatasetInfo:
         """Shapes, classes and sizes, without reading or generating any data."""
@@ -128,11 +124,6 @@ class Dataset:
         cache). ``progress`` shows a progress bar (default: when stderr is a terminal).
         """
         raise DataError(f"dataset {self.name!r} has no files to fetch: its data is generated")
-
-    @classmethod
-    def summary(cls) -> str:
-        doc = (cls.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
 
     def config(self) -> dict[str, Any]:
         return {"dataset": self.name, **self.hp.model_dump(mode="json")}

@@ -57,7 +57,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from layerkit._validation import validate_params
+from layerkit.component import Component
 from layerkit.errors import ShapeError
 
 __all__ = ["LayerParams", "Layer", "Loss", "Node", "Shape"]
@@ -71,7 +71,7 @@ class LayerParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class Layer:
+class Layer(Component):
     """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``."""
 
     #: Registry name used in specs (``type: Affine``); defaults to the class name.
@@ -85,13 +85,8 @@ class Layer:
     #: Hyperparameter sets that validation must reject.
     bad_params: ClassVar[tuple[dict[str, Any], ...]] = ()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__:
-            cls.name = cls.__name__
-
     def __init__(self, *, id: str | None = None, **hyperparameters: Any) -> None:
-        self.hp: Any = validate_params(self.Params, hyperparameters, self.name)
+        super().__init__(**hyperparameters)
         self.id: str | None = id
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
@@ -156,12 +151,6 @@ class Layer:
     def label(self) -> str:
         """How messages refer to this layer: its id if it has one, else its type."""
         return self.id or self.name
-
-    @classmethod
-    def summary(cls) -> str:
-        """One-line description: the first line of the class docstring."""
-        doc = (cls.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
 
     def config(self) -> dict[str, Any]:
         """The spec entry that rebuilds this layer: ``{"type": ..., "id": ..., **hp}``."""

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from layerkit._validation import validate_params
+from layerkit.component import Component
 from layerkit.errors import CheckpointError
 
 __all__ = ["OptimizerParams", "Optimizer"]
@@ -39,7 +39,7 @@ class OptimizerParams(BaseModel):
     )
 
 
-class Optimizer:
+class Optimizer(Component):
     """Base class: validated hyperparameters in ``self.hp``; subclasses implement ``step``."""
 
     name: ClassVar[str] = ""
@@ -47,13 +47,8 @@ class Optimizer:
     #: Names of the per-parameter state arrays (saved in checkpoints).
     slots: ClassVar[tuple[str, ...]] = ()
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__:
-            cls.name = cls.__name__
-
     def __init__(self, **hyperparameters: Any) -> None:
-        self.hp: Any = validate_params(self.Params, hyperparameters, self.name)
+        super().__init__(**hyperparameters)
         #: Current learning rate; schedules change it between steps.
         self.lr: float = float(self.hp.lr)
         #: Number of updates done so far (the textbook Adam's ``iter``).
@@ -131,11 +126,6 @@ class Optimizer:
         }
 
     # -- description --------------------------------------------------------------------------
-
-    @classmethod
-    def summary(cls) -> str:
-        doc = (cls.__doc__ or "").strip()
-        return doc.splitlines()[0] if doc else ""
 
     def config(self) -> dict[str, Any]:
         return {"type": self.name, **self.hp.model_dump(mode="json")}
