@@ -23,9 +23,29 @@ def _float(x: np.ndarray | float) -> np.ndarray:
     return x if x.dtype.kind == "f" else x.astype(np.float64)
 
 
+def _row_max(x: np.ndarray) -> np.ndarray:
+    """``x.max(axis=1)`` of an ``(N, C)`` array; column by column for many rows of few classes.
+
+    NumPy's per-row reduction loop is slow over a handful of columns (45 us against 10 us for
+    the column-wise maximum at N=1000, C=10), but the column loop costs one call per class
+    (1.4 ms against 0.1 ms at C=1000), so it is used only while ``16 * C <= N`` (measured).
+    The maximum is exact either way, so the result is identical.
+    """
+    n, c = x.shape
+    if c < 2 or 16 * c > n:
+        return x.max(axis=1)
+    m = np.maximum(x[:, 0], x[:, 1])
+    for j in range(2, c):
+        np.maximum(m, x[:, j], out=m)
+    return m
+
+
 def _exp_shifted(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """``(z, exp(z))`` with ``z = x - max(x, axis)``; ``z <= 0`` so exp cannot overflow."""
-    z = x - x.max(axis=axis, keepdims=True)
+    if x.ndim == 2 and axis in (1, -1):
+        z = x - _row_max(x)[:, None]
+    else:
+        z = x - x.max(axis=axis, keepdims=True)
     with np.errstate(under="ignore"):
         e = np.exp(z)
     return z, e

@@ -186,10 +186,9 @@ def test_flatten_and_reshape_round_trip() -> None:
 # -- against the naive reference -----------------------------------------------------------------
 
 
-@st.composite
-def conv_cases(draw):
-    """A geometry that tiles exactly: pick the output size, derive the input size."""
-    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+def _tiling_window(draw, max_kernel: int) -> tuple[list[int], list[int], list[int], int, int]:
+    """``(kernel, stride, padding, h, w)`` that tile exactly: pick the output size, derive the input's."""
+    kh, kw = draw(st.integers(1, max_kernel)), draw(st.integers(1, max_kernel))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
     oh, ow = draw(st.integers(1, 4)), draw(st.integers(1, 4))
@@ -197,9 +196,15 @@ def conv_cases(draw):
     if h < 1 or w < 1:
         ph = pw = 0
         h, w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+    return [kh, kw], [sh, sw], [ph, pw], h, w
+
+
+@st.composite
+def conv_cases(draw):
+    kernel, stride, padding, h, w = _tiling_window(draw, max_kernel=4)
     return {
-        "params": {"filters": draw(st.integers(1, 4)), "kernel_size": [kh, kw], "stride": [sh, sw],
-                   "padding": [ph, pw], "use_bias": draw(st.booleans())},
+        "params": {"filters": draw(st.integers(1, 4)), "kernel_size": kernel, "stride": stride,
+                   "padding": padding, "use_bias": draw(st.booleans())},
         "shape": (draw(st.integers(1, 3)), h, w),
         "n": draw(st.integers(1, 3)),
         "seed": draw(st.integers(0, 2**16)),
@@ -234,16 +239,9 @@ def test_conv_matches_the_naive_reference(case) -> None:
 
 @st.composite
 def pool_cases(draw):
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    ph, pw = draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1))
-    oh, ow = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    h, w = (oh - 1) * sh + kh - 2 * ph, (ow - 1) * sw + kw - 2 * pw
-    if h < 1 or w < 1:
-        ph = pw = 0
-        h, w = (oh - 1) * sh + kh, (ow - 1) * sw + kw
+    pool_size, stride, padding, h, w = _tiling_window(draw, max_kernel=3)
     return {
-        "params": {"pool_size": [kh, kw], "stride": [sh, sw], "padding": [ph, pw]},
+        "params": {"pool_size": pool_size, "stride": stride, "padding": padding},
         "shape": (draw(st.integers(1, 3)), h, w),
         "n": draw(st.integers(1, 3)),
         "seed": draw(st.integers(0, 2**16)),

@@ -16,6 +16,18 @@ def test_softmax_of_a_dominant_logit_is_exactly_one_hot():
     np.testing.assert_array_equal(softmax(np.array([1000.0, 0.0, 0.0, 0.0])), [1.0, 0.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("shape", [(1000, 10), (100, 10), (64, 1000), (50, 1), (32, 2)])
+def test_the_row_max_is_numpy_max_whichever_way_it_is_taken(shape):
+    from layerkit.functions import _row_max
+
+    x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+    x[1, -1] = np.nan  # NaN propagates as in NumPy's max
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(_row_max(x), x.max(axis=1))
+    e = np.exp(x[2:] - x[2:].max(axis=1, keepdims=True))
+    np.testing.assert_allclose(softmax(x[2:]), e / e.sum(axis=1, keepdims=True), rtol=1e-6)
+
+
 def test_softmax_is_shift_invariant_and_batched():
     x = np.random.default_rng(0).standard_normal((5, 7))
     np.testing.assert_allclose(softmax(x + 100), softmax(x), rtol=1e-12)

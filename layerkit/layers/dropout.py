@@ -45,8 +45,11 @@ class Dropout(Layer):
         if self.rng is None:  # forward before build: seed from the OS
             self.rng = np.random.default_rng()
         dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-        keep = self.rng.random(x.shape, dtype=dtype) >= rate
-        mask = keep.astype(x.dtype)
+        # the uniform draws become the mask in place: 1.0 where kept, then scaled
+        mask = self.rng.random(x.shape, dtype=dtype)
+        np.greater_equal(mask, rate, out=mask)
+        if mask.dtype != x.dtype:
+            mask = mask.astype(x.dtype)
         mask *= 1.0 / (1.0 - rate)
         self._mask = mask
         return x * mask

@@ -74,7 +74,8 @@ class BatchNorm(Layer):
             xc = x - self.buffers["running_mean"].reshape(bshape)
             var = self.buffers["running_var"].reshape(bshape)
         inv_std = 1.0 / np.sqrt(var + self.hp.eps)
-        xhat = xc * inv_std
+        xhat = xc  # xc is this call's own array: normalise it in place
+        xhat *= inv_std
         self._xhat, self._inv_std, self._train = xhat, inv_std, train
         out = xhat * gamma
         out += beta
