@@ -171,6 +171,19 @@ def test_object_arrays_are_refused_and_run_nothing(tmp_path: Path) -> None:
         save_checkpoint(tmp_path, 2, {"x": payload}, {"step": 2})
 
 
+@pytest.mark.parametrize(
+    "entry", [{"shape": [4, 3], "sha256": "0" * 64}, {"dtype": "zz", "shape": [4, 3], "sha256": ""}, [4, 3]]
+)
+def test_damaged_array_table_entry_is_named(tmp_path: Path, entry: object) -> None:
+    save_checkpoint(tmp_path, 1, arrays_for(1), {"step": 1, "spec": {}})
+    path = tmp_path / "epoch-0001.json"
+    manifest = json.loads(path.read_text())
+    manifest["arrays"]["params:fc1.W"] = entry
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointError, match=r"epoch-0001\.json: damaged array table entry 'params:fc1\.W'"):
+        load_checkpoint(path)
+
+
 def test_missing_plugin_names_the_distribution_to_install() -> None:
     manifest = {
         "plugins": [

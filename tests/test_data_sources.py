@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data_support import isolate_data_dirs
 
 from layerkit.data import MNIST, FashionMNIST, sources
 from layerkit.data.idx import write_idx
@@ -40,12 +41,7 @@ def tiny_set(
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No $LAYERKIT_DATA, a cache and a 'system' directory of our own."""
-    monkeypatch.delenv("LAYERKIT_DATA", raising=False)
-    for name in ("MNIST", "FASHION_MNIST", "KMNIST"):
-        monkeypatch.delenv(f"LAYERKIT_{name}_MIRROR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(sources, "SYSTEM_DIRS", (tmp_path / "system",))
-    return tmp_path
+    return isolate_data_dirs(monkeypatch, tmp_path)
 
 
 def test_search_order(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:

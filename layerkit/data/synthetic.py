@@ -24,6 +24,30 @@ def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.ra
     return np.random.default_rng(shape), np.random.default_rng(train), np.random.default_rng(test)
 
 
+class _Generated(Dataset):
+    """What the generated datasets share: ``classes`` x ``points_per_class`` samples per split.
+
+    Subclasses' ``Params`` have ``classes``, ``points_per_class`` and ``test_points_per_class``.
+    """
+
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one sample."""
+        raise NotImplementedError
+
+    def test_points_per_class(self) -> int:
+        """Test points per class: the option, or ``points_per_class`` when it is unset."""
+        return self.hp.test_points_per_class or self.hp.points_per_class
+
+    def describe(self) -> DatasetInfo:
+        hp = self.hp
+        return DatasetInfo(
+            input_shape=self.input_shape(),
+            num_classes=hp.classes,
+            train_size=hp.classes * hp.points_per_class,
+            test_size=hp.classes * self.test_points_per_class(),
+        )
+
+
 class SpiralParams(DatasetParams):
     """Options of ``spiral``."""
 
@@ -36,29 +60,21 @@ class SpiralParams(DatasetParams):
     seed: int = Field(0, ge=0, description="seed of the generated data")
 
 
-class Spiral(Dataset):
+class Spiral(_Generated):
     """Spiral: K interleaved 2-D spiral arms, not linearly separable (CS231n)."""
 
     name = "spiral"
     Params: ClassVar[type[DatasetParams]] = SpiralParams
 
-    def describe(self) -> DatasetInfo:
-        hp = self.hp
-        return DatasetInfo(
-            input_shape=(2,),
-            num_classes=hp.classes,
-            train_size=hp.classes * hp.points_per_class,
-            test_size=hp.classes * (hp.test_points_per_class or hp.points_per_class),
-        )
+    def input_shape(self) -> tuple[int, ...]:
+        return (2,)
 
     def load(self) -> dict[str, Split]:
         hp = self.hp
         _, train_rng, test_rng = _streams(hp.seed)
         return {
             "train": spiral(hp.classes, hp.points_per_class, hp.noise, train_rng),
-            "test": spiral(
-                hp.classes, hp.test_points_per_class or hp.points_per_class, hp.noise, test_rng
-            ),
+            "test": spiral(hp.classes, self.test_points_per_class(), hp.noise, test_rng),
         }
 
 
@@ -87,20 +103,14 @@ class BlobsParams(DatasetParams):
     seed: int = Field(0, ge=0, description="seed of the generated data")
 
 
-class Blobs(Dataset):
+class Blobs(_Generated):
     """Blobs: isotropic Gaussian clusters, one per class, with seeded random centres."""
 
     name = "blobs"
     Params: ClassVar[type[DatasetParams]] = BlobsParams
 
-    def describe(self) -> DatasetInfo:
-        hp = self.hp
-        return DatasetInfo(
-            input_shape=(hp.features,),
-            num_classes=hp.classes,
-            train_size=hp.classes * hp.points_per_class,
-            test_size=hp.classes * (hp.test_points_per_class or hp.points_per_class),
-        )
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.hp.features,)
 
     def centers(self) -> np.ndarray:
         """The (classes, features) blob centres."""
@@ -113,10 +123,9 @@ class Blobs(Dataset):
         hp = self.hp
         centers = self.centers()
         _, train_rng, test_rng = _streams(hp.seed)
-        test_points = hp.test_points_per_class or hp.points_per_class
         return {
             "train": blobs(centers, hp.points_per_class, hp.std, train_rng),
-            "test": blobs(centers, test_points, hp.std, test_rng),
+            "test": blobs(centers, self.test_points_per_class(), hp.std, test_rng),
         }
 
 

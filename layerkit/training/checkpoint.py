@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from layerkit._validation import short_repr
 from layerkit.errors import CheckpointError, CheckpointWarning
 from layerkit.fileio import atomic_write, atomic_write_json, fsync_dir
 
@@ -223,9 +224,18 @@ def _load(manifest_path: Path) -> Checkpoint:
     if not isinstance(table, dict):
         raise CheckpointError(f"{manifest_path}: manifest has no array table")
     for name, meta in table.items():
-        if np.dtype(meta.get("dtype", "O")).kind not in _ALLOWED_KINDS:
+        try:
+            kind = np.dtype(meta["dtype"]).kind
+            well_formed = isinstance(meta["shape"], list) and isinstance(meta["sha256"], str)
+        except (TypeError, KeyError, ValueError):  # not a dict, a key missing, no such dtype
+            well_formed = False
+        if not well_formed:
             raise CheckpointError(
-                f"{where}: refusing array {name!r} of dtype {meta.get('dtype')} (object arrays are never loaded)"
+                f"{manifest_path}: damaged array table entry {name!r} (received {short_repr(meta, 120)})"
+            )
+        if kind not in _ALLOWED_KINDS:
+            raise CheckpointError(
+                f"{where}: refusing array {name!r} of dtype {meta['dtype']} (object arrays are never loaded)"
             )
     npz_path = manifest_path.with_suffix(".npz")
     arrays: dict[str, np.ndarray] = {}
