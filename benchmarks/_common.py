@@ -7,6 +7,8 @@ modules here import each other by their plain names.
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -15,8 +17,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +179,33 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def package_versions(*dists: tuple[str, str]) -> dict[str, str | None]:
+    """Python, NumPy and each ``(module, distribution)``'s installed version, or None.
+
+    From the installed metadata: importing PyTorch just for its version would grow the parent
+    by ~300 MiB for the whole run.
+    """
+    versions: dict[str, str | None] = {"python": platform.python_version(), "numpy": np.__version__}
+    for module, dist in dists:
+        try:
+            versions[module] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[module] = None
+    return versions
+
+
+def machine_metadata(keep_openblas_pins: bool) -> dict[str, Any]:
+    """When and where a suite runs: date, CPU, cores, load, and the OpenBLAS pins."""
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "load_average_at_start": os.getloadavg(),
+        "openblas_env_in_parent": {var: os.environ.get(var) for var in OPENBLAS_PINS},
+        "openblas_env_in_children": "kept" if keep_openblas_pins else "unset",
+    }
+
+
 def child_env(threads: int, keep_openblas_pins: bool) -> dict[str, str]:
     """The environment of a benchmark child: the same for every implementation."""
     env = dict(os.environ)
@@ -206,6 +237,66 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
+
+
+def write_report(out_dir: Path, stem: str, report: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """``<stem>.md`` and ``<stem>.json`` (every raw figure) in ``out_dir``; their paths."""
+    md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
+    write_atomic(md_path, markdown)
+    write_atomic(json_path, json.dumps(report, indent=1) + "\n")
+    return md_path, json_path
+
+
+# ----------------------------------------------------------------------------- drivers
+
+
+def rotated(items: Sequence[str], by: int) -> list[str]:
+    """``items`` started at ``by``: repetition ``by``'s order, so no implementation always goes first."""
+    by %= len(items)
+    return [*items[by:], *items[:by]]
+
+
+def add_process_arguments(p: argparse.ArgumentParser, impls: Sequence[str], *, timeout: float) -> None:
+    """The options of a driver that measures each implementation in child processes."""
+    p.add_argument("--out-dir", type=Path, default=None, help="where the .md and .json go (default results/)")
+    p.add_argument(
+        "--keep-openblas-env",
+        action="store_true",
+        help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the children (default: unset both)",
+    )
+    p.add_argument("--timeout", type=float, default=timeout, help="seconds allowed per child process")
+    p.add_argument("--child", choices=impls, help=argparse.SUPPRESS)
+    p.add_argument("--result", help=argparse.SUPPRESS)
+
+
+def check_process_arguments(
+    p: argparse.ArgumentParser, args: argparse.Namespace, impls: Sequence[str], results: Path
+) -> None:
+    """Settle ``--out-dir`` (``results``, or ``results/quick`` for ``--quick``, which runs one
+    thread unless told otherwise); turn ``--impls`` and ``--threads`` into lists and check them
+    (a usage error, not a traceback)."""
+    if args.quick:
+        if args.threads == p.get_default("threads"):
+            args.threads = "1"
+        args.out_dir = args.out_dir or results / "quick"
+    args.out_dir = args.out_dir or results
+    args.impls = [i.strip() for i in args.impls.split(",") if i.strip()]
+    unknown = sorted(set(args.impls) - set(impls))
+    if unknown:
+        p.error(f"unknown implementation(s) {', '.join(unknown)}; choose from {', '.join(impls)}")
+    try:
+        args.threads = [int(t) for t in args.threads.split(",")]
+    except ValueError:
+        p.error(f"--threads: comma-separated integers, e.g. 1,2 (received {args.threads!r})")
+    if args.epochs < 1 or args.reps < 1 or min(args.threads) < 1:
+        p.error("--epochs, --reps and --threads must be >= 1")
+
+
+def finish_child(result: dict[str, Any], started: float, path: str | Path) -> int:
+    """Add the figures every child reports (wall time, peak RSS, BLAS pools); write the JSON."""
+    result.update(wall_seconds=time.perf_counter() - started, peak_rss_mib=peak_rss_mib(), blas=blas_info())
+    Path(path).write_text(json.dumps(result))
+    return 0
 
 
 def run_in_child(

@@ -14,7 +14,6 @@ and checkpoint-loading cost (and most of the noise of a shared machine) from it.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from _common import load_fashion_mnist, write_atomic
+from _common import load_fashion_mnist, write_report
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -229,8 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = run(args)
     markdown = render_markdown(report)
     print(markdown)
-    write_atomic(args.out_dir / "cli_speed.md", markdown)
-    write_atomic(args.out_dir / "cli_speed.json", json.dumps(report, indent=1) + "\n")
+    write_report(args.out_dir, "cli_speed", report, markdown)
     return 0
 
 

@@ -28,14 +28,10 @@ Writes a Markdown table to stdout and ``results/cnn_speed.md``, every raw figure
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -43,18 +39,19 @@ import numpy as np
 
 from _common import (
     N_TRAIN,
-    OPENBLAS_PINS,
-    blas_info,
-    cpu_model,
+    add_process_arguments,
+    check_process_arguments,
     describe_blas,
+    finish_child,
     load_fashion_mnist,
-    peak_rss_mib,
+    machine_metadata,
+    package_versions,
+    rotated,
     run_in_child,
     steady_epochs,
     summarize,
-    write_atomic,
+    write_report,
 )
-from train_speed import rotated
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -249,10 +246,19 @@ class _Clock:
         self.seconds[name] = self.seconds.get(name, 0.0) + dt
 
 
-def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[tuple[str, Callable[[], Any], float]]:
+Gemm = tuple[str, Callable[[], Any], float]
+
+
+def _gemm(name: str, a: np.ndarray, b: np.ndarray) -> Gemm:
+    """``(name, call, flops)`` of ``a @ b`` into a buffer of its own (operands may be ``.T`` views)."""
+    out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+    return name, lambda: np.matmul(a, b, out=out), 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
+
+
+def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
     """Every GEMM of one training step at batch ``n``: ``(name, call, flops)`` with the layouts
     layerkit uses (columns ``(C*kh*kw, N*OH*OW)`` C-ordered, transposed operands as views)."""
-    ops: list[tuple[str, Callable[[], Any], float]] = []
+    ops: list[Gemm] = []
     f32 = np.float32
     for layer in network.layers[:-1]:
         if layer.name == "Conv2D":
@@ -261,33 +267,17 @@ def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[tuple[str
             w2 = rng.standard_normal((f, ckk), dtype=f32)
             col = rng.random((ckk, cols), dtype=f32)
             d = rng.standard_normal((f, cols), dtype=f32)
-            out_y, out_w, out_col = (
-                np.empty((f, cols), f32),
-                np.empty((f, ckk), f32),
-                np.empty((ckk, cols), f32),
-            )
-            flops = 2.0 * f * ckk * cols
-            ops.append((f"{layer.id} W@col", lambda a=w2, b=col, o=out_y: np.matmul(a, b, out=o), flops))
-            ops.append((f"{layer.id} d@col.T", lambda a=d, b=col, o=out_w: np.matmul(a, b.T, out=o), flops))
+            ops += [_gemm(f"{layer.id} W@col", w2, col), _gemm(f"{layer.id} d@col.T", d, col.T)]
             if layer.needs_input_grad:
-                ops.append(
-                    (f"{layer.id} W.T@d", lambda a=w2, b=d, o=out_col: np.matmul(a.T, b, out=o), flops)
-                )
+                ops.append(_gemm(f"{layer.id} W.T@d", w2.T, d))
         elif layer.name == "Affine":
             fan_in, units = layer.params["W"].shape
             x = rng.random((n, fan_in), dtype=f32)
             wt = rng.standard_normal((fan_in, units), dtype=f32)
             d = rng.standard_normal((n, units), dtype=f32)
-            out_y, out_w, out_x = (
-                np.empty((n, units), f32),
-                np.empty((fan_in, units), f32),
-                np.empty((n, fan_in), f32),
-            )
-            flops = 2.0 * n * fan_in * units
-            ops.append((f"{layer.id} x@W", lambda a=x, b=wt, o=out_y: np.matmul(a, b, out=o), flops))
-            ops.append((f"{layer.id} x.T@d", lambda a=x, b=d, o=out_w: np.matmul(a.T, b, out=o), flops))
+            ops += [_gemm(f"{layer.id} x@W", x, wt), _gemm(f"{layer.id} x.T@d", x.T, d)]
             if layer.needs_input_grad:
-                ops.append((f"{layer.id} d@W.T", lambda a=d, b=wt, o=out_x: np.matmul(a, b.T, out=o), flops))
+                ops.append(_gemm(f"{layer.id} d@W.T", d, wt.T))
     return ops
 
 
@@ -388,10 +378,7 @@ def child_main(args: argparse.Namespace) -> int:
     threadpool_limits(limits=args.threads)
     started = time.perf_counter()
     run = {"layerkit": run_layerkit, "torch": run_torch, "profile": run_profile}[args.child]
-    result = run(args)
-    result.update(wall_seconds=time.perf_counter() - started, peak_rss_mib=peak_rss_mib(), blas=blas_info())
-    Path(args.result).write_text(json.dumps(result))
-    return 0
+    return finish_child(run(args), started, args.result)
 
 
 def run_child(impl: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -408,6 +395,7 @@ def run_child(impl: str, threads: int, args: argparse.Namespace) -> dict[str, An
 
 
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
+    meta = metadata(args)  # before the runs: its date and load average are those at the start
     cases = []
     timed = [i for i in args.impls if i != "profile"]
     for threads in args.threads:
@@ -425,7 +413,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             note = profile.get("error") or f"{profile['step_seconds'] * 1e3:.1f} ms/step"
             print(f"threads={threads} profile: {note}", file=sys.stderr, flush=True)
         cases.append({"threads": threads, "impls": aggregate(runs), "profile": profile})
-    return {"meta": metadata(args), "cases": cases}
+    return {"meta": meta, "cases": cases}
 
 
 def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -447,19 +435,10 @@ def aggregate(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 
 def metadata(args: argparse.Namespace) -> dict[str, Any]:
-    versions = {"python": platform.python_version(), "numpy": np.__version__}
-    for module in ("torch", "layerkit"):
-        try:
-            versions[module] = __import__(module).__version__
-        except ImportError:
-            versions[module] = None
     spec = load(args.spec, args.epochs, args.train_size)
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
-        "versions": versions,
+        **machine_metadata(args.keep_openblas_env),
+        "versions": package_versions(("torch", "torch"), ("layerkit", "layerkit")),
         "spec": str(args.spec),
         "layers": [entry.type for entry in spec.model.layers],
         "batch_size": spec.train.batch_size,
@@ -468,8 +447,6 @@ def metadata(args: argparse.Namespace) -> dict[str, Any]:
         "epochs": args.epochs,
         "reps": args.reps,
         "threads": args.threads,
-        "openblas_env_in_children": "kept" if args.keep_openblas_env else "unset",
-        "openblas_env_in_parent": {var: os.environ.get(var) for var in OPENBLAS_PINS},
     }
 
 
@@ -600,15 +577,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="smoke run: 6,000 samples, 2 epochs, 1 repetition, 1 thread -> results/quick/",
     )
-    p.add_argument("--out-dir", type=Path, default=None, help="where the .md and .json go (default results/)")
-    p.add_argument(
-        "--keep-openblas-env",
-        action="store_true",
-        help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the children (default: unset both)",
-    )
-    p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed per child process")
-    p.add_argument("--child", choices=IMPLS, help=argparse.SUPPRESS)
-    p.add_argument("--result", help=argparse.SUPPRESS)
+    add_process_arguments(p, IMPLS, timeout=3600.0)
     args = p.parse_args(argv)
     args.spec = args.spec.resolve()
     if args.child:
@@ -618,17 +587,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.epochs, args.reps = 2, 1
         args.train_size = args.train_size or 6000
         args.profile_steps = min(args.profile_steps, 30)
-        if args.threads == p.get_default("threads"):
-            args.threads = "1"
-        args.out_dir = args.out_dir or RESULTS / "quick"
-    args.out_dir = args.out_dir or RESULTS
-    args.impls = [i.strip() for i in args.impls.split(",") if i.strip()]
-    unknown = sorted(set(args.impls) - set(IMPLS))
-    if unknown:
-        p.error(f"unknown implementation(s) {', '.join(unknown)}; choose from {', '.join(IMPLS)}")
-    args.threads = [int(t) for t in args.threads.split(",")]
-    if args.epochs < 1 or args.reps < 1 or min(args.threads) < 1:
-        p.error("--epochs, --reps and --threads must be >= 1")
+    check_process_arguments(p, args, IMPLS, RESULTS)
     return args
 
 
@@ -639,9 +598,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = run_suite(args)
     markdown = render_markdown(report)
     print(markdown)
-    write_atomic(args.out_dir / "cnn_speed.md", markdown)
-    write_atomic(args.out_dir / "cnn_speed.json", json.dumps(report, indent=1) + "\n")
-    print(f"wrote {args.out_dir / 'cnn_speed.md'} and {args.out_dir / 'cnn_speed.json'}", file=sys.stderr)
+    md_path, json_path = write_report(args.out_dir, "cnn_speed", report, markdown)
+    print(f"wrote {md_path} and {json_path}", file=sys.stderr)
     return 0
 
 

@@ -14,15 +14,12 @@ machine hits all of them alike. Compare figures only within one run. See README.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +30,20 @@ from _common import (
     N_TRAIN,
     OPENBLAS_PINS,
     NetConfig,
+    add_process_arguments,
     blas_info,
-    cpu_model,
+    check_process_arguments,
     describe_blas,
+    finish_child,
+    machine_metadata,
+    package_versions,
     parse_config,
-    peak_rss_mib,
     ru_maxrss_mib,
     run_in_child,
+    rotated,
     steady_epochs,
     summarize,
-    write_atomic,
+    write_report,
 )
 from _impls import IMPLS, LABELS
 
@@ -73,15 +74,8 @@ def child_main(args: argparse.Namespace) -> int:
     threadpool_limits(limits=args.threads)
     started = time.perf_counter()
     result = run_impl(args.child, cfg, args.epochs, args.seed, args.threads)
-    result.update(
-        wall_seconds=time.perf_counter() - started,
-        peak_rss_mib=peak_rss_mib(),
-        ru_maxrss_mib=ru_maxrss_mib(),
-        blas=blas_info(),
-        openblas_env={var: os.environ.get(var) for var in OPENBLAS_PINS},
-    )
-    Path(args.result).write_text(json.dumps(result))
-    return 0
+    result.update(ru_maxrss_mib=ru_maxrss_mib(), openblas_env={var: os.environ.get(var) for var in OPENBLAS_PINS})
+    return finish_child(result, started, args.result)
 
 
 def run_child(impl: str, cfg: NetConfig, threads: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -92,11 +86,6 @@ def run_child(impl: str, cfg: NetConfig, threads: int, args: argparse.Namespace)
 
 
 # ----------------------------------------------------------------------------- parent
-
-
-def rotated(items: Sequence[str], by: int) -> list[str]:
-    by %= len(items)
-    return [*items[by:], *items[:by]]
 
 
 def run_suite(args: argparse.Namespace, on_case: Callable[[dict[str, Any]], None]) -> None:
@@ -209,14 +198,6 @@ def ratios(cfg: NetConfig, impls: dict[str, Any]) -> dict[str, Any]:
 
 
 def metadata(args: argparse.Namespace) -> dict[str, Any]:
-    # Versions from the installed metadata: importing PyTorch here would grow this parent by
-    # ~300 MiB for the whole run.
-    versions: dict[str, str | None] = {"python": platform.python_version(), "numpy": np.__version__}
-    for module, dist in (("torch", "torch"), ("sklearn", "scikit-learn"), ("layerkit", "layerkit")):
-        try:
-            versions[module] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[module] = None
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True
@@ -224,11 +205,8 @@ def metadata(args: argparse.Namespace) -> dict[str, Any]:
     except (OSError, subprocess.CalledProcessError):
         commit = None
     return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
-        "versions": versions,
+        **machine_metadata(args.keep_openblas_env),
+        "versions": package_versions(("torch", "torch"), ("sklearn", "scikit-learn"), ("layerkit", "layerkit")),
         "git_commit": commit,
         "epochs": args.epochs,
         "reps": args.reps,
@@ -236,8 +214,6 @@ def metadata(args: argparse.Namespace) -> dict[str, Any]:
         "threads": args.threads,
         "impls": args.impls,
         "configs": [c.key for c in args.configs],
-        "openblas_env_in_parent": {var: os.environ.get(var) for var in OPENBLAS_PINS},
-        "openblas_env_in_children": "kept" if args.keep_openblas_env else "unset",
         "parent_blas": blas_info(),
     }
 
@@ -422,22 +398,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="smoke run: 2 epochs, 1 repetition, 784-50-10/B1000, 1 thread; writes to "
         "results/quick/ unless --out-dir is given",
     )
-    p.add_argument("--out-dir", type=Path, default=None, help="where the .md and .json go (default results/)")
     p.add_argument(
         "--merge",
         action="store_true",
         help="add to the report already in --out-dir, replacing only the cases measured now "
         "(e.g. the 2-thread cases re-run when the machine is quiet)",
     )
-    p.add_argument(
-        "--keep-openblas-env",
-        action="store_true",
-        help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the children (default: unset both)",
-    )
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per child process")
-    p.add_argument("--child", choices=IMPLS, help=argparse.SUPPRESS)
+    add_process_arguments(p, IMPLS, timeout=1800.0)
     p.add_argument("--config", help=argparse.SUPPRESS)
-    p.add_argument("--result", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         args.threads = int(args.threads)
@@ -446,24 +414,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.epochs, args.reps = 2, 1
         if args.configs == p.get_default("configs"):
             args.configs = "50-b1000"
-        if args.threads == p.get_default("threads"):
-            args.threads = "1"
-        args.out_dir = args.out_dir or RESULTS / "quick"
-    args.out_dir = args.out_dir or RESULTS
     try:
         args.configs = [parse_config(k.strip()) for k in args.configs.split(",") if k.strip()]
     except ValueError as exc:
         p.error(str(exc))
-    args.impls = [i.strip() for i in args.impls.split(",") if i.strip()]
-    unknown = sorted(set(args.impls) - set(IMPLS))
-    if unknown:
-        p.error(f"unknown implementation(s) {', '.join(unknown)}; choose from {', '.join(IMPLS)}")
-    try:
-        args.threads = [int(t) for t in args.threads.split(",")]
-    except ValueError:
-        p.error(f"--threads: comma-separated integers, e.g. 1,2 (received {args.threads!r})")
-    if args.epochs < 1 or args.reps < 1 or min(args.threads) < 1:
-        p.error("--epochs, --reps and --threads must be >= 1")
+    check_process_arguments(p, args, IMPLS, RESULTS)
     return args
 
 
@@ -471,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child:
         return child_main(args)
-    json_path, md_path = args.out_dir / "train_speed.json", args.out_dir / "train_speed.md"
+    json_path = args.out_dir / "train_speed.json"
     report: dict[str, Any] = {"runs": [], "cases": []}
     if args.merge and json_path.exists():
         report = json.loads(json_path.read_text())
@@ -486,13 +441,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["cases"].append(case)
             report["cases"].sort(key=lambda c: (c["threads"], CONFIG_ORDER.get(c["config"]["key"], 99)))
         report["runs"][run_index]["load_average_at_end"] = os.getloadavg()
-        write_atomic(md_path, render_markdown(report))
-        write_atomic(json_path, json.dumps(report, indent=1) + "\n")
+        write_report(args.out_dir, "train_speed", report, render_markdown(report))
 
     run_suite(args, save)
     save(None)
     print(render_markdown(report))
-    print(f"wrote {md_path} and {json_path}", file=sys.stderr)
+    print(f"wrote {args.out_dir / 'train_speed.md'} and {json_path}", file=sys.stderr)
     return 0
 
 

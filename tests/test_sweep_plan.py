@@ -60,6 +60,8 @@ def test_command_line_options_parse_as_yaml_scalars() -> None:
         parse_grid_option("lr=0.1,")
     with pytest.raises(SpecError, match=r"^--random lr=loguniform\(0,1\): lr: loguniform: needs low > 0$"):
         parse_random_option("lr=loguniform(0,1)")
+    with pytest.raises(SpecError, match=r"^--random m=uniform\(a,1\): m: uniform\[0\]: must be a number$"):
+        parse_random_option("m=uniform(a,1)")
     # override text reads back as the very same value, floats to the last bit
     for value in (1e-05, 0.1, 3.0000000000000004e-07, 123456789.125, "1e-3", "true", None, [1, 2]):
         assert parse_value(format_value(value), where="test") == value

@@ -64,22 +64,22 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from layerkit.sweep.config import SweepConfig  # noqa: F401
-    from layerkit.sweep.executor import (  # noqa: F401
+    from layerkit.sweep.config import SweepConfig
+    from layerkit.sweep.executor import (
         DaskExecutor,
         Executor,
         LocalExecutor,
         Outcome,
         make_executor,
     )
-    from layerkit.sweep.plan import plan_sweep  # noqa: F401
-    from layerkit.sweep.report import write_report  # noqa: F401
-    from layerkit.sweep.runner import (  # noqa: F401
+    from layerkit.sweep.plan import plan_sweep
+    from layerkit.sweep.report import write_report
+    from layerkit.sweep.runner import (
         SweepPlan,
         SweepResult,
         Trial,
         load_plan,
         run_sweep,
     )
-    from layerkit.sweep.store import ResultsLog  # noqa: F401
-    from layerkit.sweep.trial import TrialTask, run_trial  # noqa: F401
+    from layerkit.sweep.store import ResultsLog
+    from layerkit.sweep.trial import TrialTask, run_trial

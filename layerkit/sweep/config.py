@@ -28,7 +28,7 @@ import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -40,6 +40,7 @@ from pydantic import (
     model_validator,
 )
 
+from layerkit._validation import describe_errors, format_loc
 from layerkit.errors import SpecError, SpecIssue
 
 __all__ = [
@@ -67,6 +68,7 @@ class _Strict(BaseModel):
 class Uniform(_Strict):
     """A float drawn uniformly from ``[low, high]``."""
 
+    scale: ClassVar[str] = "linear"  # the x axis of its plot
     uniform: tuple[float, float]
 
     @field_validator("uniform")
@@ -79,14 +81,11 @@ class Uniform(_Strict):
     def sample(self, rng: Any) -> float:
         return float(rng.uniform(*self.uniform))
 
-    @property
-    def scale(self) -> str:
-        return "linear"
-
 
 class LogUniform(_Strict):
     """A float whose logarithm is uniform on ``[log low, log high]`` (learning rates, decays)."""
 
+    scale: ClassVar[str] = "log"
     loguniform: tuple[float, float]
 
     @field_validator("loguniform")
@@ -102,14 +101,11 @@ class LogUniform(_Strict):
         low, high = self.loguniform
         return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
-    @property
-    def scale(self) -> str:
-        return "log"
-
 
 class RandInt(_Strict):
     """An integer drawn uniformly from ``low`` to ``high``, both included."""
 
+    scale: ClassVar[str] = "linear"
     randint: tuple[int, int]
 
     @field_validator("randint")
@@ -122,22 +118,15 @@ class RandInt(_Strict):
     def sample(self, rng: Any) -> int:
         return int(rng.integers(self.randint[0], self.randint[1], endpoint=True))
 
-    @property
-    def scale(self) -> str:
-        return "linear"
-
 
 class Choice(_Strict):
     """One of the listed values, each equally likely."""
 
+    scale: ClassVar[str] = "category"
     choice: list[Any] = Field(min_length=1)
 
     def sample(self, rng: Any) -> Any:
         return self.choice[int(rng.integers(len(self.choice)))]
-
-    @property
-    def scale(self) -> str:
-        return "category"
 
 
 Distribution = Uniform | LogUniform | RandInt | Choice
@@ -285,7 +274,6 @@ def parse_random_option(option: str) -> tuple[str, Distribution]:
     values = [parse_value(a.strip(), where=f"--random {option}") for a in args.split(",")] if args.strip() else []
     try:
         return path, _distribution({kind: values})
-    except (ValidationError, ValueError) as exc:
-        errors = exc.errors() if isinstance(exc, ValidationError) else None
-        message = errors[0]["msg"].removeprefix("Value error, ") if errors else str(exc)
-        raise _problem("--random", option, f"{kind}: {message}", path) from None
+    except ValidationError as exc:
+        loc, message, _ = next(describe_errors(exc))  # loc: (kind,) or (kind, index)
+        raise _problem("--random", option, f"{format_loc(loc)}: {message}", path) from None

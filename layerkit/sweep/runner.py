@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from layerkit.errors import LayerkitError
-from layerkit.fileio import atomic_write_text, fsync_dir
+from layerkit.fileio import atomic_write_json, fsync_dir
 from layerkit.sweep.executor import Executor, Outcome
 from layerkit.sweep.store import ResultsLog
 from layerkit.sweep.trial import ATTEMPTS_DIR, TrialBody, TrialTask, run_trial
@@ -259,7 +259,7 @@ def run_sweep(
     out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         if not resume:
-            atomic_write_text(manifest, json.dumps(plan.to_json(), indent=1) + "\n")
+            atomic_write_json(manifest, plan.to_json())
         driver = _Driver(out)
         driver.log.repair()
         # Whatever sits in .attempts was never committed: its driver is gone (we hold the lock).

@@ -76,16 +76,22 @@ def _sweep_trials(folder: Path) -> list[tuple[Path, str | None]]:
     from layerkit.sweep.runner import collect, load_plan
 
     result = collect(load_plan(folder), folder)
-    out = []
-    for record in result.ranked():
-        if record.get("run_dir") and record["status"] == "ok":
-            out.append((folder / record["run_dir"], _trial_label(folder / record["run_dir"])))
-    return out
+    return [
+        (folder / record["run_dir"], _label(record))
+        for record in result.ranked()
+        if record.get("run_dir") and record["status"] == "ok"
+    ]
+
+
+def _label(record: dict[str, Any]) -> str:
+    """``<id> lr=0.1 units=16``: a trial by its id and swept values."""
+    from layerkit.sweep.report import describe_params
+
+    return f"{record['id']} {describe_params(record['params'])}".strip()
 
 
 def _trial_label(folder: Path) -> str | None:
     """``<id> lr=0.1 units=16`` for a sweep's ``trials/<id>`` folder, else None."""
-    from layerkit.sweep.report import describe_params
     from layerkit.sweep.runner import MANIFEST, RESULTS, TRIALS_DIR
     from layerkit.sweep.store import ResultsLog
 
@@ -93,9 +99,7 @@ def _trial_label(folder: Path) -> str | None:
     if folder.parent.name != TRIALS_DIR or not (sweep / MANIFEST).is_file():
         return None
     record = ResultsLog(sweep / RESULTS).records().get(folder.name)
-    if record is None:
-        return None
-    return f"{folder.name} {describe_params(record['params'])}".strip()
+    return None if record is None else _label(record)
 
 
 def expand_runs(paths: Sequence[str | os.PathLike[str]]) -> list[RunRecord]:
