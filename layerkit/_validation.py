@@ -7,7 +7,8 @@ file/line/column from the YAML node of each path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -15,7 +16,7 @@ from pydantic_core import ErrorDetails
 
 from layerkit.errors import ConfigError
 
-__all__ = ["describe_errors", "format_loc", "validate_params", "short_repr"]
+__all__ = ["describe_errors", "format_loc", "validate_params", "short_repr", "closest", "did_you_mean"]
 
 _MISSING = object()
 
@@ -30,6 +31,24 @@ def short_repr(value: Any, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text
+
+
+def closest(name: Any, choices: Iterable[str]) -> str | None:
+    """The choice ``name`` was most likely meant to be: the same letters in another case, else
+    the nearest spelling regardless of case (``AFINE`` -> ``Affine``), else None."""
+    if not isinstance(name, str):
+        return None
+    by_lower = {c.lower(): c for c in choices}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    found = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
+    return by_lower[found[0]] if found else None
+
+
+def did_you_mean(name: Any, choices: Iterable[str]) -> str:
+    """``"; did you mean 'units'?"`` for a close match, else ``""``."""
+    match = closest(name, choices)
+    return f"; did you mean {match!r}?" if match else ""
 
 
 def format_loc(loc: tuple[str | int, ...]) -> str:

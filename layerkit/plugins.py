@@ -305,14 +305,9 @@ class Registry:
 
 
 def _did_you_mean(name: str, choices: Sequence[str]) -> str:
-    import difflib  # only error messages need it
+    from layerkit._validation import did_you_mean  # only error messages need it
 
-    by_lower = {c.lower(): c for c in choices}
-    close = by_lower.get(name.lower())
-    if close is None:
-        found = difflib.get_close_matches(name.lower(), list(by_lower), n=1)
-        close = by_lower[found[0]] if found else None
-    return f"; did you mean {close!r}?" if close else ""
+    return did_you_mean(name, choices)
 
 
 # -- settings ------------------------------------------------------------------------------

@@ -101,6 +101,15 @@ def test_run_folder_files_are_readable_by_others(spiral_run: Path) -> None:
         assert stat.S_IMODE((spiral_run / name).stat().st_mode) == 0o666 & ~mask, name
 
 
+def test_predict_input_must_be_a_file(spiral_run: Path) -> None:
+    """A directory as INPUT was reported as 'no such input file'."""
+    (spiral_run.parent / "inputs").mkdir()
+    for name, expected in [("inputs", "inputs: is a directory, not an input file"), ("nope.npy", "nope.npy: no such input file")]:
+        done = _layerkit("predict", "run", name, cwd=spiral_run.parent)
+        assert done.returncode == 2
+        assert done.stderr == f"layerkit predict: error: {expected}\n"
+
+
 @pytest.mark.parametrize(
     ("array", "message"),
     [
@@ -155,3 +164,17 @@ def test_gradcheck_passes_a_bias_before_batchnorm_on_the_shipped_mlp(tmp_path: P
     done = _layerkit("gradcheck", str(ROOT / "model_specs" / "mlp_fashion.yaml"), "--seed", "0", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed: max relative error" in done.stdout
+
+
+@pytest.mark.parametrize("command", ["train", "sweep"])
+def test_an_output_folder_that_cannot_be_created_is_an_error_not_a_traceback(
+    tmp_path: Path, command: str
+) -> None:
+    """``--out`` below a file crashed in ``mkdir`` with a traceback."""
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "run"
+    extra = ["--grid", "train.epochs=1"] if command == "sweep" else ["--set", "train.epochs=1"]
+    result = _layerkit(command, str(SPIRAL), *extra, "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == f"layerkit {command}: error: {out}: Not a directory"

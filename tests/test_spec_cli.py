@@ -111,6 +111,20 @@ def test_validate_a_missing_file() -> None:
     assert result.stderr.splitlines()[0] == "no/such/spec.yaml: no such file"
 
 
+@pytest.mark.parametrize("command", ["validate", "train", "gradcheck"])
+def test_a_spec_path_that_is_not_a_readable_file(tmp_path: Path, command: str) -> None:
+    (tmp_path / "file.yaml").write_text("name: x\n")
+    cases = {
+        str(tmp_path): f"{tmp_path}: is a directory, not a spec file",
+        "": "no spec file given (received an empty path)",
+        str(tmp_path / "file.yaml" / "s.yaml"): f"{tmp_path / 'file.yaml' / 's.yaml'}: cannot read: Not a directory",
+    }
+    for path, expected in cases.items():
+        result = layerkit(command, path)
+        assert result.returncode == 2, result.stderr
+        assert expected in result.stderr.splitlines()[0] and "Traceback" not in result.stderr
+
+
 def test_schema_to_stdout_and_to_a_file(tmp_path: Path) -> None:
     result = layerkit("schema")
     assert result.returncode == 0, result.stderr

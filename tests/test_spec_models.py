@@ -97,6 +97,11 @@ def test_did_you_mean_and_the_available_names_with_their_plugin() -> None:
         assert "GELU" in message and "(layerkit-activations)" in message
     (message,) = messages(SPEC.replace("lr: 0.05", "lr: 0.05, momentun: 0.5"))
     assert "unknown key; did you mean 'momentum'? (valid keys: type, lr, weight_decay, momentum)" in message
+    # misspelt and in another case: the spec and the registry suggest alike (one helper)
+    (message,) = messages(SPEC.replace("{type: Relu}", "{type: RELUU}"))
+    assert "unknown layer type 'RELUU'; did you mean 'Relu'?" in message
+    with pytest.raises(PluginError, match="unknown layer 'RELUU'; did you mean 'Relu'?"):
+        get_registry().layer("RELUU")
 
 
 def test_a_misspelt_required_key_is_one_issue() -> None:

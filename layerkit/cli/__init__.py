@@ -4,7 +4,7 @@ Each subcommand lives in its own module under :mod:`layerkit.cli` with two funct
 ``configure(parser)`` adds its arguments and ``run(args) -> int`` does the work. Only the module
 of the command being run is imported, so ``layerkit --version`` and ``layerkit layers`` stay fast.
 Errors that are the user's (:class:`~layerkit.errors.LayerkitError`) print one message and exit
-with its code; there is no traceback for a user mistake.
+with its code, and so does an ``OSError`` (exit 1); there is no traceback for a user mistake.
 """
 
 from __future__ import annotations
@@ -117,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # The system refused (a folder that cannot be created, a full disk, no permission):
+        # where it happened is in the message; a traceback would only hide it.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"layerkit {chosen}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 def _apply_plugin_options(args: argparse.Namespace) -> None:

@@ -38,7 +38,8 @@ def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> Any:
 
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: no such input file")
+        problem = "is a directory, not an input file" if path.is_dir() else "no such input file"
+        raise DataError(f"{path}: {problem}")
     if path.suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)

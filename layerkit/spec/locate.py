@@ -9,7 +9,6 @@ available and the plugin providing each) and unknown keys (with the keys allowed
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,7 +17,14 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from layerkit._validation import _MISSING, describe_errors, format_loc, short_repr
+from layerkit._validation import (
+    _MISSING,
+    closest,
+    describe_errors,
+    did_you_mean,
+    format_loc,
+    short_repr,
+)
 from layerkit.errors import PluginError, SpecIssue
 from layerkit.spec.models import SpecModels, structure_problems
 from layerkit.spec.yamlio import Mark, mark_of
@@ -41,24 +47,6 @@ _BRANCH_LABELS = {"int", "float", "str", "bool", "none", "list", "tuple", "dict"
 
 
 # -- names ----------------------------------------------------------------------------------
-
-
-def closest(name: Any, choices: Iterable[str]) -> str | None:
-    """The choice ``name`` was most likely meant to be (same letters in another case first)."""
-    if not isinstance(name, str):
-        return None
-    options = list(choices)
-    by_lower = {c.lower(): c for c in options}
-    if name.lower() in by_lower and by_lower[name.lower()] != name:
-        return by_lower[name.lower()]
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return close[0] if close else None
-
-
-def did_you_mean(name: Any, choices: Iterable[str]) -> str:
-    """``"; did you mean 'units'?"`` for a close match, else ``""``."""
-    match = closest(name, choices)
-    return f"; did you mean {match!r}?" if match else ""
 
 
 def available_names(models: SpecModels, group: str) -> str:

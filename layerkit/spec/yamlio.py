@@ -550,6 +550,8 @@ def parse_document(
 
 def read_spec_text(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """Read a spec file's bytes, turning OS errors into a :class:`SpecError`."""
+    if not str(path):  # Path("") is the current directory: say what is actually wrong
+        raise SpecError([Mark(None).issue("", "no spec file given (received an empty path)")])
     p = Path(path)
     try:
         if p.is_dir():
