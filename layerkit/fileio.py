@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "fsync_dir"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "fsync_dir", "make_dirs"]
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
@@ -76,3 +76,18 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def make_dirs(path: str | os.PathLike[str], label: str) -> Path:
+    """Create folder ``path`` (and its parents); a refusal is a user error naming ``label``.
+
+    ``label`` says where the path came from (``--out``), so the message points at the option.
+    """
+    from layerkit.errors import ConfigError
+
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{label} {folder}: cannot create the folder: {exc.strerror or exc}") from None
+    return folder

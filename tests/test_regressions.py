@@ -175,6 +175,8 @@ def test_an_output_folder_that_cannot_be_created_is_an_error_not_a_traceback(
     out = tmp_path / "file" / "run"
     extra = ["--grid", "train.epochs=1"] if command == "sweep" else ["--set", "train.epochs=1"]
     result = _layerkit(command, str(SPIRAL), *extra, "--out", str(out), cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2  # the user's path: bad input
     assert "Traceback" not in result.stderr
-    assert result.stderr.splitlines()[-1] == f"layerkit {command}: error: {out}: Not a directory"
+    assert result.stderr.splitlines()[-1] == (
+        f"layerkit {command}: error: --out {out}: cannot create the folder: Not a directory"
+    )

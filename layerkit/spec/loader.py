@@ -12,7 +12,11 @@ from pydantic import ValidationError
 
 from layerkit.errors import SpecError
 from layerkit.plugins import Registry
-from layerkit.spec.locate import issues_from_validation, raw_structure_issues, sort_issues
+from layerkit.spec.locate import (
+    issues_from_validation,
+    raw_structure_issues,
+    sort_issues,
+)
 from layerkit.spec.models import Spec, spec_models
 from layerkit.spec.overrides import apply_overrides_partially
 from layerkit.spec.yamlio import parse_document, read_spec_text

@@ -34,8 +34,6 @@ __all__ = [
     "raw_structure_issues",
     "issue_at",
     "locate",
-    "closest",
-    "did_you_mean",
     "available_names",
     "unknown_name",
     "sort_issues",

@@ -23,10 +23,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from layerkit._validation import format_loc, short_repr
+from layerkit._validation import did_you_mean, format_loc, short_repr
 from layerkit.errors import SpecError, SpecIssue
-from layerkit.spec.locate import did_you_mean
-from layerkit.spec.yamlio import LocDict, LocList, Mark, copy_tree, parse_document, parse_yaml, read_spec_text
+from layerkit.spec.yamlio import (
+    LocDict,
+    LocList,
+    Mark,
+    copy_tree,
+    parse_document,
+    parse_yaml,
+    read_spec_text,
+)
 
 __all__ = ["apply_overrides", "apply_overrides_partially", "parse_path", "auto_layer_ids"]
 

@@ -133,7 +133,7 @@ def _check_metric(config: SweepConfig) -> None:
     from layerkit.training.config import EPOCH_METRICS
 
     if config.metric not in EPOCH_METRICS:
-        from layerkit.spec.locate import did_you_mean
+        from layerkit._validation import did_you_mean
 
         hint = did_you_mean(config.metric, EPOCH_METRICS)
         raise SpecError(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from layerkit.errors import LayerkitError
-from layerkit.fileio import atomic_write_json, fsync_dir
+from layerkit.fileio import atomic_write_json, fsync_dir, make_dirs
 from layerkit.sweep.executor import Executor, Outcome
 from layerkit.sweep.store import ResultsLog
 from layerkit.sweep.trial import ATTEMPTS_DIR, TrialBody, TrialTask, run_trial
@@ -256,7 +256,7 @@ def run_sweep(
             raise LayerkitError(f"{out}: not a sweep folder (no {MANIFEST})")
     elif (out / RESULTS).exists():
         raise LayerkitError(f"{out}: already holds a sweep; continue it with --resume {out}")
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(out, "--resume" if resume else "--out")
     with _exclusive(out):
         if not resume:
             atomic_write_json(manifest, plan.to_json())

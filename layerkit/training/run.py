@@ -39,7 +39,7 @@ from layerkit.training.checkpoint import (
     latest_checkpoint,
     list_checkpoints,
 )
-from layerkit.fileio import atomic_write_json, atomic_write_text
+from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
 
 __all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "build_data"]
 
@@ -111,8 +111,7 @@ def _safe_name(name: str) -> str:
 
 
 def _new_run_dir(root: Path, name: str) -> Path:
-    parent = root / _safe_name(name)
-    parent.mkdir(parents=True, exist_ok=True)
+    parent = make_dirs(root / _safe_name(name), "run folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for i in itertools.count():
         candidate = parent / (stamp if i == 0 else f"{stamp}-{i}")
@@ -137,8 +136,7 @@ def _check_out_dir(out: Path) -> None:
 
 def _claim_out_dir(out: Path) -> Path:
     _check_out_dir(out)  # again: another process may have started a run there meanwhile
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return make_dirs(out, "--out")
 
 
 def _versions() -> dict[str, str | None]:
