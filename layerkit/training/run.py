@@ -38,8 +38,10 @@ from layerkit.training.checkpoint import (
     component_records,
     latest_checkpoint,
     list_checkpoints,
+    qualified_layers,
+    qualified_spec,
 )
-from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
+from layerkit.fileio import FolderBusy, FolderClaim, atomic_write_json, atomic_write_text, make_dirs, remove_stale_temps
 
 __all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "build_data"]
 
@@ -123,10 +125,21 @@ def _new_run_dir(root: Path, name: str) -> Path:
     raise AssertionError("unreachable")
 
 
+def _out_path(out: str | os.PathLike[str]) -> Path:
+    text = os.fspath(out)
+    if not str(text).strip():
+        # Path("") is the current directory: a run would be spread over the working folder.
+        raise ConfigError("--out: empty path; name the run folder to create (e.g. --out runs/first)")
+    return Path(text)
+
+
 def _check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
-    taken = [name for name in _RUN_FILES if (out / name).exists()]
+    try:
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out}: exists and is not a directory")
+        taken = [name for name in _RUN_FILES if (out / name).exists()]
+    except OSError as exc:  # a name too long for the file system, a loop of links...
+        raise ConfigError(f"--out {out}: cannot use this folder: {exc.strerror or exc}") from None
     if taken:
         raise ConfigError(
             f"--out {out}: already holds a run ({', '.join(taken)}); continue it with "
@@ -134,9 +147,30 @@ def _check_out_dir(out: Path) -> None:
         )
 
 
-def _claim_out_dir(out: Path) -> Path:
-    _check_out_dir(out)  # again: another process may have started a run there meanwhile
-    return make_dirs(out, "--out")
+def _claim(run_dir: Path, option: str) -> FolderClaim:
+    """Hold ``run_dir`` for this process until the run ends; exit 2 if another process has it.
+
+    Stale temp files of writes killed mid-checkpoint are removed once the folder is ours: no
+    live writer can own them then.
+    """
+    description = {
+        "pid": os.getpid(),
+        "host": platform.node(),
+        "command": shlex.join(sys.argv),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        claim = FolderClaim(run_dir).acquire(description)
+    except FolderBusy as exc:
+        raise ConfigError(
+            f"{option} {run_dir}: the run folder is in use by {exc.holder}; wait for it to end "
+            "or choose another folder"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{option} {run_dir}: cannot use this folder: {exc.strerror or exc}") from None
+    for folder in (run_dir, run_dir / "checkpoints"):
+        remove_stale_temps(folder)
+    return claim
 
 
 def _versions() -> dict[str, str | None]:
@@ -252,30 +286,47 @@ def train(
     spec, spec_file = _load_spec(spec_or_path, overrides, set_files)
     if spec.seed is None:  # fresh entropy, recorded in spec.yaml so the run can be repeated
         spec = spec.model_copy(update={"seed": secrets.randbits(32)})
-    if out is not None:
-        _check_out_dir(Path(out))
+    out_dir = _out_path(out) if out is not None else None
+    if out_dir is not None:
+        _check_out_dir(out_dir)
     trainer = _prepare(spec)
-    run_dir = _claim_out_dir(Path(out)) if out is not None else _new_run_dir(Path(runs_dir), spec.name)
-    atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
-    lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
-    atomic_write_json(run_dir / "lock.json", lock)
-    return _run(
-        spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
-    )
+    if out_dir is not None:
+        _check_out_dir(out_dir)
+        run_dir = make_dirs(out_dir, "--out")
+    else:
+        run_dir = _new_run_dir(Path(runs_dir), spec.name)
+    with _claim(run_dir, "--out"):
+        if out_dir is not None:
+            # Checked again under the claim: a run that started and ended meanwhile is found
+            # here, one still running was found by the claim.
+            _check_out_dir(out_dir)
+        atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
+        lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
+        atomic_write_json(run_dir / "lock.json", lock)
+        return _run(
+            spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+        )
 
 
 def _resume(
     run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None, plot: bool
 ) -> RunResult:
-    from layerkit.spec import load_spec, validate_spec
-
     if not run_dir.is_dir():
         raise ConfigError(f"--resume {run_dir}: no such run folder")
+    with _claim(run_dir, "--resume"):
+        return _resume_claimed(run_dir, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot)
+
+
+def _resume_claimed(
+    run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None, plot: bool
+) -> RunResult:
+    from layerkit.spec import load_spec, validate_spec
+
     checkpoint: Checkpoint | None = None
     if list_checkpoints(run_dir / "checkpoints"):
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
         check_plugins(checkpoint.manifest, source=f"run {run_dir}")
-        spec = validate_spec(checkpoint.spec, filename=str(checkpoint.path))
+        spec = validate_spec(qualified_spec(checkpoint.manifest), filename=str(checkpoint.path))
     elif (run_dir / "spec.yaml").exists():
         # killed before its first checkpoint: start again from the beginning, in place
         spec = load_spec(run_dir / "spec.yaml")
@@ -363,6 +414,11 @@ def _run(
     except KeyboardInterrupt:
         # Ctrl-C loses at most the epoch in progress: say where the run stands and how to go on.
         raise KeyboardInterrupt(_resume_note(ckpt_dir, run_dir)) from None
+    except OSError as exc:
+        # A full disk (or a folder removed under the run) while writing metrics or a checkpoint:
+        # the file that failed, and the checkpoint the run can go on from once there is room.
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise RunFailed(f"{where}{exc.strerror or exc}; {_resume_note(ckpt_dir, run_dir)}") from None
     if plot:
         _plot(trainer.history, run_dir, spec.name, quiet=quiet, stream=stream)
     last = list_checkpoints(ckpt_dir)
@@ -415,7 +471,9 @@ def restore_network(checkpoint: Checkpoint) -> Any:
     check_plugins(checkpoint.manifest)
     spec = checkpoint.manifest.get("spec", {})
     try:
-        network = Network.from_config(checkpoint.manifest["network"], seed=spec.get("seed"))
+        config = dict(checkpoint.manifest["network"])
+        config["layers"] = qualified_layers(checkpoint.manifest, config.get("layers") or [])
+        network = Network.from_config(config, seed=spec.get("seed"))
         network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
     except KeyError as exc:
         raise CheckpointError(f"{checkpoint.path}: manifest lacks {exc}") from None
