@@ -12,7 +12,7 @@ from typing import Any
 
 from layerkit._validation import format_loc
 from layerkit.data.base import DatasetInfo
-from layerkit.errors import LayerkitError, SpecError, SpecIssue
+from layerkit.errors import LayerkitError, MemoryBudgetError, SpecError, SpecIssue
 from layerkit.spec.locate import locate
 from layerkit.spec.models import Spec
 from layerkit.spec.yamlio import Mark
@@ -69,11 +69,12 @@ def _classes_issue(spec: Spec, layers: list[Any], info: DatasetInfo, exc: Except
     return _issue(spec, ("model", "layers", loss_at), _strip_label(str(exc), layers[-1].label))
 
 
-def build_network(spec: Spec) -> Any:
+def build_network(spec: Spec, *, allocate: bool = True) -> Any:
     """The built :class:`~layerkit.network.Network` of ``spec`` (weights initialised from its seed).
 
-    Raises :class:`~layerkit.errors.SpecError` located at the offending layer when a shape does
-    not work out.
+    ``allocate=False`` infers shapes and counts parameters without creating any weight (see
+    :meth:`~layerkit.network.Network.build`). Raises :class:`~layerkit.errors.SpecError` located
+    at the offending layer when a shape does not work out or the weights exceed the memory budget.
     """
     from layerkit.network import Network
 
@@ -82,9 +83,9 @@ def build_network(spec: Spec) -> Any:
     layers = [entry.create() for entry in spec.model.layers]
     network = Network(layers, dtype=spec.dtype, seed=spec.seed)
     try:
-        network.build(shape, num_classes=info.num_classes)
+        network.build(shape, num_classes=info.num_classes, allocate=allocate)
     except Exception as exc:  # located below: a shape, an allocation, or a layer's own bug
-        failing = next((i for i, layer in enumerate(layers) if not layer.built), None)
+        failing = exc.layer_index if isinstance(exc, MemoryBudgetError) else network.failing_layer
         if failing is None:  # every layer built: the loss rejected the scores
             raise SpecError([_classes_issue(spec, layers, info, exc)]) from None
         layer = layers[failing]

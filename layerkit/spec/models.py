@@ -42,6 +42,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from layerkit._validation import StrictInt, strict_numbers
 from layerkit.errors import PluginError
 from layerkit.plugins import Entry, Registry, get_registry
 from layerkit.training.config import TrainConfig
@@ -91,7 +92,7 @@ SpecName = Annotated[
     _matching(SPEC_NAME_PATTERN, "must be a folder name: letters, digits, '_', '-' and '.', not starting with '.' or '-'"),
     WithJsonSchema({"type": "string", "pattern": SPEC_NAME_PATTERN, "maxLength": 100}),
 ]
-Dim = Annotated[int, Field(gt=0)]
+Dim = Annotated[StrictInt, Field(gt=0)]
 
 
 class _Strict(BaseModel):
@@ -197,6 +198,12 @@ def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str
     fields: dict[str, Any] = {
         what: (Literal[tag], Field(description=f"{entry.kind} {entry.name} from {entry.distribution or entry.plugin}")),
     }
+    # In a spec a bool or a string is never a number, whatever the component's Params accept
+    # from Python: each int/float field is redeclared strict, its constraints kept.
+    for field_name, info in params.model_fields.items():
+        strict = strict_numbers(info.annotation)
+        if strict is not info.annotation:
+            fields[field_name] = (strict, info)
     if mixin is LayerSpec:
         fields["id"] = (
             LayerId | None,
@@ -330,7 +337,7 @@ class Spec(_Strict):
     """
 
     name: SpecName = Field(description="names the run folder runs/<name>/; default: the file's name")
-    seed: Annotated[int, Field(ge=0, lt=2**64)] | None = Field(
+    seed: Annotated[StrictInt, Field(ge=0, lt=2**64)] | None = Field(
         None, description="seeds weights, dropout and shuffling; null: fresh entropy, recorded in the run"
     )
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of weights and batches")

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from layerkit._validation import StrictFloat, StrictInt
+
 __all__ = [
     "TrainConfig",
     "StepSchedule",
@@ -37,15 +39,15 @@ class StepSchedule(_Strict):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (PyTorch's StepLR)."""
 
     type: Literal["step"]
-    step_size: int = Field(ge=1, description="epochs between two decays")
-    gamma: float = Field(0.1, gt=0, le=1, description="decay factor")
+    step_size: StrictInt = Field(ge=1, description="epochs between two decays")
+    gamma: StrictFloat = Field(0.1, gt=0, le=1, description="decay factor")
 
 
 class CosineSchedule(_Strict):
     """Cosine annealing from the optimizer's ``lr`` down to ``min_lr`` over the run's epochs."""
 
     type: Literal["cosine"]
-    min_lr: float = Field(0.0, ge=0, description="the learning rate the cosine decays towards over the run")
+    min_lr: StrictFloat = Field(0.0, ge=0, description="the learning rate the cosine decays towards over the run")
 
 
 Schedule = Annotated[StepSchedule | CosineSchedule, Field(discriminator="type")]
@@ -55,11 +57,11 @@ class EarlyStopping(_Strict):
     """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     metric: Metric = "val_loss"
-    patience: int = Field(5, ge=1, description="epochs without improvement before stopping")
+    patience: StrictInt = Field(5, ge=1, description="epochs without improvement before stopping")
     mode: Literal["auto", "min", "max"] = Field(
         "auto", description="'auto': min for losses, max for accuracies"
     )
-    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as improvement")
+    min_delta: StrictFloat = Field(0.0, ge=0, description="smallest change that counts as improvement")
 
     @property
     def direction(self) -> Literal["min", "max"]:
@@ -82,15 +84,15 @@ def _error_at(loc: tuple[str | int, ...], kind: str, message: str, value: Any, *
 
 
 class CheckpointConfig(_Strict):
-    every: int = Field(1, ge=1, description="write a checkpoint every N epochs (and at the end)")
-    keep: int = Field(3, ge=1, description="number of most recent checkpoints kept")
+    every: StrictInt = Field(1, ge=1, description="write a checkpoint every N epochs (and at the end)")
+    keep: StrictInt = Field(3, ge=1, description="number of most recent checkpoints kept")
 
 
 class TrainConfig(_Strict):
     """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(100, ge=1)
+    epochs: StrictInt = Field(10, ge=1)
+    batch_size: StrictInt = Field(100, ge=1)
     optimizer: dict[str, Any] = Field(
         default_factory=lambda: {"type": "SGD", "lr": 0.01},
         description="{type: NAME, **hyperparameters of that optimizer}",
@@ -98,10 +100,10 @@ class TrainConfig(_Strict):
     schedule: Schedule | None = None
     early_stopping: EarlyStopping | None = None
     shuffle: bool = True
-    validation_split: float = Field(
+    validation_split: StrictFloat = Field(
         0.0, ge=0, lt=1, description="fraction of the training set held out for validation"
     )
-    eval_batch_size: int = Field(1000, ge=1, description="batch size for evaluation passes")
+    eval_batch_size: StrictInt = Field(1000, ge=1, description="batch size for evaluation passes")
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)  # type: ignore[arg-type]
 
     @field_validator("optimizer")
@@ -147,6 +149,25 @@ class TrainConfig(_Strict):
                 "needs_validation_split",
                 "a val_ metric needs validation_split > 0 (or monitor a train_ or test_ metric)",
                 es.metric,
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cosine_decays(self) -> TrainConfig:
+        # A floor above the start would make the "decay" climb (lr 0.1 -> 5 diverged the run).
+        lr = self.optimizer.get("lr")
+        schedule = self.schedule
+        if (
+            isinstance(schedule, CosineSchedule)
+            and isinstance(lr, (int, float))
+            and not isinstance(lr, bool)
+            and schedule.min_lr > lr
+        ):
+            raise _error_at(
+                ("schedule", "min_lr"),
+                "min_lr_above_lr",
+                f"must be <= the optimizer's lr ({lr:g}): a cosine schedule decays from lr down to min_lr",
+                schedule.min_lr,
             )
         return self
 
