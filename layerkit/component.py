@@ -7,6 +7,8 @@ one-line ``summary()`` (its docstring's first line) that ``layerkit layers`` sho
 
 from __future__ import annotations
 
+import functools
+from importlib import metadata
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -37,7 +39,27 @@ class Component:
         self.hp: Any = validate_params(self.Params, hyperparameters, self.name)
 
     @classmethod
+    def origin(cls) -> str:
+        """The distribution that installed this class (``layerkit-activations 0.1.0``), for
+        messages that must say whose code failed; its module when no distribution owns it."""
+        top = cls.__module__.partition(".")[0]
+        found = _distributions().get(top)
+        if not found:
+            return f"module {cls.__module__}"
+        name = found[0]
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            return name
+
+    @classmethod
     def summary(cls) -> str:
         """One-line description: the first line of the class docstring."""
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else ""
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    # Scanning installed metadata takes ~10 ms; only error messages need it, once per process.
+    return dict(metadata.packages_distributions())
