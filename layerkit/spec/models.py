@@ -42,6 +42,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from layerkit.component import Component
+from layerkit.data.base import Dataset
 from layerkit.errors import PluginError
 from layerkit.layer_list import (
     LAYER_ID_MAX_LENGTH,
@@ -49,6 +51,8 @@ from layerkit.layer_list import (
     LAYER_ID_RULE,
     structure_problems,
 )
+from layerkit.layers.base import Layer
+from layerkit.optimizers.base import Optimizer
 from layerkit.plugins import Entry, Registry, get_registry
 from layerkit.spec.yamlio import dump_yaml
 from layerkit.training.config import TrainConfig
@@ -122,7 +126,7 @@ class ComponentSpec:
     """Mixin of the models built for each registered component (layer, dataset, optimizer)."""
 
     #: the registered class this entry configures
-    component: ClassVar[type]
+    component: ClassVar[type[Component[Any]]]
     #: the registry entry (name, plugin, distribution)
     entry: ClassVar[Entry]
     #: the key naming the component: ``type``, or ``dataset`` in the data section
@@ -132,8 +136,17 @@ class ComponentSpec:
 
     def options(self) -> dict[str, Any]:
         """The component's hyperparameters (defaults filled in), as Python values."""
-        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
+        fields = set(self.component.Params.model_fields)
         return self.model_dump(include=fields)  # type: ignore[attr-defined,no-any-return]
+
+    def params(self) -> BaseModel:
+        """The component's ``Params``, taken from this entry as validated: the entry model is a
+        subclass of ``Params`` (same fields, same validators), so nothing is validated again."""
+        params_cls = self.component.Params
+        fields = params_cls.model_fields
+        values = {name: getattr(self, name) for name in fields}
+        given = self.model_fields_set & set(fields)  # type: ignore[attr-defined]
+        return params_cls.model_construct(_fields_set=given, **values)
 
     def to_config(self) -> dict[str, Any]:
         """The entry as plain data, component name first: what the YAML shows."""
@@ -142,7 +155,7 @@ class ComponentSpec:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
-        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
+        fields = set(self.component.Params.model_fields)
         out.update(self.model_dump(mode="json", include=fields))  # type: ignore[attr-defined]
         return out
 
@@ -156,9 +169,11 @@ class LayerSpec(ComponentSpec):
     type: str
     id: str | None
 
-    def create(self) -> Any:
+    component: ClassVar[type[Layer]]
+
+    def create(self) -> Layer:
         """A new, unbuilt layer."""
-        return self.component(id=self.id, **self.options())
+        return self.component.from_params(self.params(), id=self.id)
 
 
 class DataSpec(ComponentSpec):
@@ -168,18 +183,32 @@ class DataSpec(ComponentSpec):
     reserved = ("dataset",)
     dataset: str
 
-    def create(self) -> Any:
+    component: ClassVar[type[Dataset]]
+
+    def create(self) -> Dataset:
         """The dataset object (nothing is loaded until its ``load()``)."""
-        return self.component(**self.options())
+        return self.component.from_params(self.params())
 
 
 class OptimizerSpec(ComponentSpec):
     """``train.optimizer``: ``{type, **that optimizer's hyperparameters}``."""
 
     type: str
+    component: ClassVar[type[Optimizer]]
 
-    def create(self) -> Any:
-        return self.component(**self.options())
+    def create(self) -> Optimizer:
+        """The optimizer this entry configures."""
+        return self.component.from_params(self.params())
+
+
+class OptimizerOptions(dict[str, Any]):
+    """``train.optimizer`` as validated: plain data (what YAML, ``to_dict`` and ``==`` see) that
+    keeps the entry model it was validated into, so the optimizer is created from that entry
+    without validating ``lr`` and the rest a second time."""
+
+    def __init__(self, entry: OptimizerSpec) -> None:
+        super().__init__(entry.to_config())
+        self.entry = entry
 
 
 def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
@@ -388,12 +417,15 @@ def _train_class(optimizers: _Group) -> type[TrainConfig]:
         @classmethod
         def _validate_optimizer(cls, value: dict[str, Any]) -> dict[str, Any]:
             # Errors raised here keep their location (train.optimizer.lr) in the spec.
-            entry = adapter.validate_python(value)
-            return entry.to_config()  # type: ignore[no-any-return]
+            return OptimizerOptions(adapter.validate_python(value))
 
-        def create_optimizer(self) -> Any:
-            """The optimizer this section configures."""
-            return adapter.validate_python(self.optimizer).create()
+        def create_optimizer(self) -> Optimizer:
+            """The optimizer this section configures, from the entry validated with the spec."""
+            options = self.optimizer
+            if isinstance(options, OptimizerOptions):
+                return options.entry.create()
+            entry: OptimizerSpec = adapter.validate_python(options)  # built without validation
+            return entry.create()
 
     TrainSpec.__name__ = TrainSpec.__qualname__ = "TrainConfig"
     return TrainSpec
