@@ -122,6 +122,12 @@ def located_error(title: str, errors: Sequence[tuple[tuple[str | int, ...], str,
 # -- entries: one model per registered component ---------------------------------------------
 
 
+# aliases: inside the entry classes, ``type`` is the name of a field
+_LayerClass = type[Layer]
+_OptimizerClass = type[Optimizer]
+_DatasetClass = type[Dataset]
+
+
 class ComponentSpec:
     """Mixin of the models built for each registered component (layer, dataset, optimizer)."""
 
@@ -137,7 +143,7 @@ class ComponentSpec:
     def options(self) -> dict[str, Any]:
         """The component's hyperparameters (defaults filled in), as Python values."""
         fields = set(self.component.Params.model_fields)
-        return self.model_dump(include=fields)  # type: ignore[attr-defined,no-any-return]
+        return self.model_dump(include=fields)  # type: ignore[attr-defined]
 
     def params(self) -> BaseModel:
         """The component's ``Params``, taken from this entry as validated: the entry model is a
@@ -169,7 +175,7 @@ class LayerSpec(ComponentSpec):
     type: str
     id: str | None
 
-    component: ClassVar[type[Layer]]
+    component: ClassVar[_LayerClass]
 
     def create(self) -> Layer:
         """A new, unbuilt layer."""
@@ -183,7 +189,7 @@ class DataSpec(ComponentSpec):
     reserved = ("dataset",)
     dataset: str
 
-    component: ClassVar[type[Dataset]]
+    component: ClassVar[_DatasetClass]
 
     def create(self) -> Dataset:
         """The dataset object (nothing is loaded until its ``load()``)."""
@@ -194,7 +200,7 @@ class OptimizerSpec(ComponentSpec):
     """``train.optimizer``: ``{type, **that optimizer's hyperparameters}``."""
 
     type: str
-    component: ClassVar[type[Optimizer]]
+    component: ClassVar[_OptimizerClass]
 
     def create(self) -> Optimizer:
         """The optimizer this entry configures."""
@@ -366,6 +372,14 @@ class Spec(_Strict):
             "train": self.train.model_dump(mode="json"),
         }
 
+    def create_optimizer(self) -> Optimizer:
+        """The optimizer of ``train.optimizer``, from the entry validated with the spec."""
+        options = self.train.optimizer
+        if not isinstance(options, OptimizerOptions):  # a Spec built without validation
+            options = spec_models().spec.model_validate(self.to_dict()).train.optimizer
+            assert isinstance(options, OptimizerOptions)
+        return options.entry.create()
+
     def to_yaml(self) -> str:
         """The resolved spec as YAML; :func:`layerkit.spec.loads_spec` reads it back equal."""
 
@@ -419,14 +433,6 @@ def _train_class(optimizers: _Group) -> type[TrainConfig]:
             # Errors raised here keep their location (train.optimizer.lr) in the spec.
             return OptimizerOptions(adapter.validate_python(value))
 
-        def create_optimizer(self) -> Optimizer:
-            """The optimizer this section configures, from the entry validated with the spec."""
-            options = self.optimizer
-            if isinstance(options, OptimizerOptions):
-                return options.entry.create()
-            entry: OptimizerSpec = adapter.validate_python(options)  # built without validation
-            return entry.create()
-
     TrainSpec.__name__ = TrainSpec.__qualname__ = "TrainConfig"
     return TrainSpec
 
@@ -439,7 +445,7 @@ def _build(registry: Registry) -> SpecModels:
         "ModelSpec",
         __base__=ModelSpec,
         __module__=__name__,
-        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[name-defined]
+        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[arg-type,name-defined]
     )
     train_cls = _train_class(optimizers)
     spec_cls = create_model(
