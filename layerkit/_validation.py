@@ -75,7 +75,8 @@ def strict_numbers(annotation: Any) -> Any:
         return annotation
     args = get_args(annotation)
     if origin is Annotated:
-        return Annotated[(strict_numbers(args[0]), *args[1:])]  # type: ignore[valid-type]
+        annotated: Any = Annotated  # rebuilt from runtime values, which mypy cannot follow
+        return annotated[(strict_numbers(args[0]),) + tuple(args[1:])]
     if origin in (Union, types.UnionType):
         return Union[tuple(strict_numbers(a) for a in args)]  # noqa: UP007
     if origin in (tuple, list, dict, set, frozenset):

@@ -17,12 +17,15 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from layerkit.errors import ConfigError
 
 __all__ = [
     "atomic_write",
@@ -110,8 +113,6 @@ def make_dirs(path: str | os.PathLike[str], label: str) -> Path:
 
     ``label`` says where the path came from (``--out``), so the message points at the option.
     """
-    from layerkit.errors import ConfigError
-
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -282,14 +283,14 @@ class FolderClaim:
 
 def _lock(fd: int) -> None:
     """Take an exclusive, non-blocking lock on ``fd`` (``BlockingIOError`` when held)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+    if sys.platform == "win32":  # pragma: no cover - no flock there
         import msvcrt
 
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError:
             raise BlockingIOError from None
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -89,7 +89,11 @@ class Location:
         return f"{self.directory} ({self.origin})"
 
 
-class Dataset(Component):
+#: The option model of a dataset class: ``class Spiral(Dataset[SpiralParams])``.
+DatasetParamsT = TypeVar("DatasetParamsT", bound=DatasetParams)
+
+
+class Dataset(Component[DatasetParamsT]):
     """Base class of datasets; subclasses implement ``describe`` and ``load``.
 
     Datasets that read files set ``has_files = True`` and implement ``locate`` and ``fetch``.

@@ -52,7 +52,7 @@ to fail, and ``"rtol"`` for the gradient check.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -60,7 +60,7 @@ from pydantic import BaseModel, ConfigDict
 from layerkit.component import Component
 from layerkit.errors import ShapeError
 
-__all__ = ["LayerParams", "Layer", "Loss", "Node", "Shape"]
+__all__ = ["LayerParams", "LayerParamsT", "Layer", "Loss", "Node", "Shape"]
 
 Shape = tuple[int, ...]
 
@@ -71,7 +71,11 @@ class LayerParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class Layer(Component):
+#: The hyperparameter model of a layer class: ``class Affine(Layer[AffineParams])``.
+LayerParamsT = TypeVar("LayerParamsT", bound=LayerParams)
+
+
+class Layer(Component[LayerParamsT]):
     """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``."""
 
     #: Registry name used in specs (``type: Affine``); defaults to the class name.
@@ -180,7 +184,7 @@ class Layer(Component):
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-class Loss(Layer):
+class Loss(Layer[LayerParamsT]):
     """A loss layer: ``forward(x, t) -> float`` (batch mean), ``backward(dout=1.0) -> dx``."""
 
     kind: ClassVar[str] = "loss"
@@ -211,7 +215,7 @@ class Loss(Layer):
         raise NotImplementedError
 
 
-class Node(Layer):
+class Node(Layer[LayerParamsT]):
     """A two-input graph node: ``forward(x, y)``, ``backward(dout) -> (dx, dy)``."""
 
     kind: ClassVar[str] = "node"

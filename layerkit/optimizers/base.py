@@ -14,7 +14,7 @@ step allocates nothing here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,7 +39,11 @@ class OptimizerParams(BaseModel):
     )
 
 
-class Optimizer(Component):
+#: The hyperparameter model of an optimizer class: ``class Adam(Optimizer[AdamParams])``.
+OptimizerParamsT = TypeVar("OptimizerParamsT", bound=OptimizerParams)
+
+
+class Optimizer(Component[OptimizerParamsT]):
     """Base class: validated hyperparameters in ``self.hp``; subclasses implement ``step``."""
 
     name: ClassVar[str] = ""

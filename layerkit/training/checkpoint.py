@@ -27,8 +27,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from layerkit._validation import StrictFloat, StrictInt, describe_errors, render
-from layerkit.errors import CheckpointError, CheckpointWarning
-from layerkit.fileio import JsonLimits, UnsafeJson, atomic_write, atomic_write_json, fsync_dir, read_json
+from layerkit.errors import CheckpointError, CheckpointWarning, PluginError
+from layerkit.fileio import (
+    JsonLimits,
+    UnsafeJson,
+    atomic_write,
+    atomic_write_json,
+    fsync_dir,
+    read_json,
+)
+from layerkit.plugins import get_registry
 
 __all__ = [
     "Checkpoint",
@@ -38,7 +46,6 @@ __all__ = [
     "list_checkpoints",
     "check_plugins",
     "qualified_spec",
-    "qualified_layers",
     "checkpoint_dir",
     "FORMAT",
     "FORMAT_VERSION",
@@ -365,7 +372,6 @@ def _load(manifest_path: Path) -> Checkpoint:
 
 def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     """Provenance of the ``(group, name)`` components a spec uses, for the manifest and lock."""
-    from layerkit.plugins import get_registry
 
     registry = get_registry()
     records = []
@@ -395,8 +401,6 @@ def _resolved_names(manifest: Mapping[str, Any]) -> tuple[dict[tuple[str, str], 
     provides (an installed plugin with its own ``Relu``) still means what it meant when the
     run was trained: its qualified ``plugin:Name``.
     """
-    from layerkit.errors import PluginError
-    from layerkit.plugins import get_registry
 
     registry = get_registry()
     names: dict[tuple[str, str], str] = {}
@@ -431,17 +435,6 @@ def qualified_spec(manifest: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(entry, dict) and isinstance(entry.get("type"), str):
             entry["type"] = names.get(("layers", entry["type"]), entry["type"])
     return spec
-
-
-def qualified_layers(manifest: Mapping[str, Any], entries: Iterable[Any]) -> list[Any]:
-    """Layer entries (``{"type": ...}``) with their types resolved like :func:`qualified_spec`."""
-    names, _ = _resolved_names(manifest)
-    return [
-        {**entry, "type": names.get(("layers", entry["type"]), entry["type"])}
-        if isinstance(entry, dict) and isinstance(entry.get("type"), str)
-        else entry
-        for entry in entries
-    ]
 
 
 def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") -> None:
