@@ -269,6 +269,23 @@ class FolderClaim:
             parts.append(f"since {info['started']}")
         return " ".join(parts)
 
+    @staticmethod
+    def is_held(folder: str | os.PathLike[str]) -> bool:
+        """Whether a live process holds ``folder`` now (a read-only probe: nothing is written)."""
+        try:
+            fd = os.open(Path(folder) / CLAIM_FILE, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            _lock(fd)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)  # drops the probe's own lock, if it got one
+        return False
+
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the lock; the file stays (removing it would race)

@@ -64,13 +64,15 @@ from layerkit.training.checkpoint import (
     qualified_spec,
 )
 from layerkit.training.plots import MISSING_PLOT, write_curves
-from layerkit.training.trainer import Trainer
+from layerkit.training.trainer import Diverged, Trainer
 
 __all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "checkpoint_spec"]
 
 #: Default parent of run folders (relative to the working directory).
 RUNS_DIR = Path("runs")
-_RUN_FILES = ("spec.yaml", "lock.json", "metrics.csv", "checkpoints")
+#: How a run stands: ``{"status": "running" | "finished" | "failed" | "diverged" | "interrupted", ...}``.
+STATUS_FILE = "status.json"
+_RUN_FILES = ("spec.yaml", "lock.json", "metrics.csv", "checkpoints", STATUS_FILE)
 
 
 @dataclass(frozen=True)
@@ -423,19 +425,26 @@ def _run(
     trainer.callbacks = chain
     if checkpoint is not None:
         trainer.restore(checkpoint)
+    _write_status(run_dir, "running", epochs=config.epochs)
     try:
         trainer.fit()
     except RunFailed as exc:
         exc.args = (_with_checkpoint_note(str(exc), ckpt_dir, run_dir),)
+        _write_status(run_dir, "diverged" if isinstance(exc, Diverged) else "failed", epochs=config.epochs, message=str(exc))
         raise
     except KeyboardInterrupt:
         # Ctrl-C loses at most the epoch in progress: say where the run stands and how to go on.
-        raise KeyboardInterrupt(_resume_note(ckpt_dir, run_dir)) from None
+        note = _resume_note(ckpt_dir, run_dir)
+        _write_status(run_dir, "interrupted", epochs=config.epochs, message=note)
+        raise KeyboardInterrupt(note) from None
     except OSError as exc:
         # A full disk (or a folder removed under the run) while writing metrics or a checkpoint:
         # the file that failed, and the checkpoint the run can go on from once there is room.
         where = f"{exc.filename}: " if exc.filename else ""
-        raise RunFailed(f"{where}{exc.strerror or exc}; {_resume_note(ckpt_dir, run_dir)}") from None
+        message = f"{where}{exc.strerror or exc}; {_resume_note(ckpt_dir, run_dir)}"
+        _write_status(run_dir, "failed", epochs=config.epochs, message=message)
+        raise RunFailed(message) from None
+    _write_status(run_dir, "finished", epochs=config.epochs, stop_reason=trainer.stop_reason)
     if plot:
         _plot(trainer.history, run_dir, spec.name, quiet=quiet, stream=stream)
     last = list_checkpoints(ckpt_dir)
@@ -447,6 +456,21 @@ def _run(
         stop_reason=trainer.stop_reason,
         network=trainer.network,
     )
+
+
+def _write_status(run_dir: Path, status: str, **details: Any) -> None:
+    """Record how the run stands in ``status.json`` (``runs compare`` marks unfinished runs).
+
+    A run killed outright leaves ``running`` behind with no process holding the folder: that
+    reads as incomplete. Failing to write it (a full disk) never hides the run's own error.
+    """
+    record = {"status": status, **{k: v for k, v in details.items() if v is not None}}
+    record["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        atomic_write_json(run_dir / STATUS_FILE, record)
+    except OSError:
+        if status == "running":
+            raise
 
 
 def _last_checkpoint_name(ckpt_dir: Path, run_dir: Path) -> str | None:
