@@ -16,6 +16,7 @@ bit for bit where the uninterrupted run would have.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -24,8 +25,8 @@ import re
 import secrets
 import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import IO, Any
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from layerkit.data.base import DatasetInfo
-from layerkit.errors import CheckpointError, ConfigError, RunFailed
+from layerkit.errors import CheckpointError, ConfigError, RunFailed, SpecError
 from layerkit.fileio import (
     FolderBusy,
     FolderClaim,
@@ -131,7 +132,8 @@ def checkpoint_spec(checkpoint: Checkpoint, *, source: str | None = None) -> Spe
     raw = checkpoint.manifest.get("spec")
     if not isinstance(raw, Mapping):
         raise CheckpointError(f"{checkpoint.path}: the manifest holds no spec (received {type(raw).__name__})")
-    return validate_spec(qualified_spec(checkpoint.manifest), filename=str(checkpoint.path))
+    with _from_checkpoint(checkpoint):
+        return validate_spec(qualified_spec(checkpoint.manifest), filename=str(checkpoint.path))
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -424,7 +426,8 @@ def _run(
     chain += default_progress(quiet, stream)
     trainer.callbacks = chain
     if checkpoint is not None:
-        trainer.restore(checkpoint)
+        with _from_checkpoint(checkpoint):
+            trainer.restore(checkpoint)
     _write_status(run_dir, "running", epochs=config.epochs)
     try:
         trainer.fit()
@@ -531,6 +534,21 @@ def restore_network(checkpoint: Checkpoint, spec: Spec | None = None) -> Network
     """
     if spec is None:
         spec = checkpoint_spec(checkpoint)
-    network = build_network(spec, _recorded_info(checkpoint))
-    network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
+    with _from_checkpoint(checkpoint):
+        network = build_network(spec, _recorded_info(checkpoint))
+        network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
     return network
+
+
+@contextlib.contextmanager
+def _from_checkpoint(checkpoint: Checkpoint) -> Iterator[None]:
+    """Errors about a checkpoint's contents name its file (its spec has no YAML marks)."""
+    where = str(checkpoint.path)
+    try:
+        yield
+    except SpecError as exc:
+        raise SpecError([i if i.file else replace(i, file=where) for i in exc.issues]) from None
+    except CheckpointError as exc:
+        if where in str(exc):
+            raise
+        raise CheckpointError(f"{where}: {exc}") from None
