@@ -123,11 +123,11 @@ _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4
           "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
 
 
-def parse_bytes(text: str) -> int | None:
-    """``"4GiB"`` -> 4294967296, ``"500MB"`` -> 500000000; ``"none"``/``"0"``: no limit (None)."""
+def parse_bytes(text: str) -> int:
+    """``"4GiB"`` -> 4294967296, ``"500MB"`` -> 500000000; ``"none"``/``"0"``: no limit (0)."""
     value = text.strip().lower().replace("_", "").replace(" ", "")
     if value in ("none", "0", "unlimited"):
-        return None
+        return 0
     match = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)([kmgt]i?b|b)?", value)
     if not match:
         raise ConfigError(
@@ -139,8 +139,9 @@ def parse_bytes(text: str) -> int | None:
     return int(number)
 
 
-def memory_budget_from_env() -> int | None:
-    """The budget in bytes: ``LAYERKIT_MEMORY_BUDGET`` when set, else :data:`DEFAULT_MEMORY_BUDGET`."""
+def memory_budget_from_env() -> int:
+    """The budget in bytes (0: no limit): ``LAYERKIT_MEMORY_BUDGET`` when set, else
+    :data:`DEFAULT_MEMORY_BUDGET`."""
     text = os.environ.get(MEMORY_BUDGET_ENV)
     return DEFAULT_MEMORY_BUDGET if text is None or not text.strip() else parse_bytes(text)
 
@@ -153,10 +154,11 @@ def _size(n: float) -> str:
 
 
 def _check_budget(
-    planned: list[tuple[Shape, Shape, dict[str, Shape] | None]], dtype: np.dtype, budget: int | None
+    planned: list[tuple[Shape, Shape, dict[str, Shape] | None]], dtype: np.dtype, budget: int
 ) -> None:
-    """Refuse weights (and their gradients) larger than ``budget`` bytes, with the arithmetic."""
-    if budget is None:
+    """Refuse weights (and their gradients) larger than ``budget`` bytes (0: no limit), with the
+    arithmetic."""
+    if budget <= 0:
         return
     counts = [sum(math.prod(s) for s in (shapes or {}).values()) for _, _, shapes in planned]
     total = sum(counts)
@@ -262,7 +264,7 @@ class Network:
         """Infer every layer's shapes and allocate the weights; return the scores' shape.
 
         Shapes and parameter counts are worked out first, without allocating anything, and the
-        weights with their gradients must fit ``memory_budget`` bytes (default: the
+        weights with their gradients must fit ``memory_budget`` bytes (0: no limit; default: the
         ``LAYERKIT_MEMORY_BUDGET`` environment variable, else :data:`DEFAULT_MEMORY_BUDGET`).
         ``allocate=False`` stops there: shapes and :meth:`summary` without any weight (what
         ``layerkit validate`` shows); such a network cannot run until built again.

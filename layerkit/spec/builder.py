@@ -14,7 +14,7 @@ from layerkit._validation import format_loc
 from layerkit.data.base import Dataset, DatasetInfo
 from layerkit.errors import LayerkitError, MemoryBudgetError, SpecError, SpecIssue
 from layerkit.layers.base import Layer
-from layerkit.network import Network
+from layerkit.network import Network, memory_budget_from_env
 from layerkit.spec.loader import validate_spec
 from layerkit.spec.locate import locate
 from layerkit.spec.models import Spec
@@ -89,8 +89,9 @@ def build_network(spec: Spec, info: DatasetInfo | None = None, *, allocate: bool
     shape = _input_shape(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
     network = Network(layers, dtype=spec.dtype, seed=spec.seed)
+    budget = memory_budget_from_env()  # a bad setting is its own error, not the network's
     try:
-        network.build(shape, num_classes=info.num_classes, allocate=allocate)
+        network.build(shape, num_classes=info.num_classes, allocate=allocate, memory_budget=budget)
     except Exception as exc:  # located below: a shape, an allocation, or a layer's own bug
         failing = exc.layer_index if isinstance(exc, MemoryBudgetError) else network.failing_layer
         if failing is None:  # every layer built: the loss rejected the scores
