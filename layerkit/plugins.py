@@ -50,6 +50,7 @@ from pydantic import BaseModel
 from layerkit import hookspecs
 from layerkit._validation import did_you_mean, short_repr
 from layerkit._version import __version__
+from layerkit.component import record_origin
 from layerkit.errors import PluginError, PluginWarning
 
 __all__ = [
@@ -552,6 +553,7 @@ class _Loader:
     def _add(self, candidate: _Candidate, plugin: object, entries: list[Entry]) -> None:
         for entry in entries:
             self.registry.by_group[entry.group].append(entry)
+            record_origin(entry.component, entry.distribution, entry.version, entry.module)
         hooks = tuple(sorted(hc.name for hc in self.pm.get_hookcallers(plugin) or ()))
         self.registry.plugins.append(
             PluginInfo(
