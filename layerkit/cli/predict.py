@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from layerkit.training.config import EVAL_BATCH_SIZE
+
 __all__ = ["configure", "run", "read_inputs"]
 
 
@@ -25,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-k", "--top-k", type=int, default=1, metavar="K", help="classes per sample (default 1)"
     )
-    parser.add_argument("--batch-size", type=int, default=1000, metavar="N", help="samples per forward pass")
+    parser.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE, metavar="N", help="samples per forward pass")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 

@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from layerkit._validation import StrictModel
 from layerkit.component import Component
 from layerkit.errors import DataError
 
 __all__ = ["Dataset", "DatasetInfo", "DatasetParams", "Location", "Split"]
 
 
-class DatasetParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class DatasetParams(StrictModel):
+    """Base of every dataset's option model: strict, immutable, no unknown keys."""
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ from __future__ import annotations
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from layerkit._validation import StrictModel
 from layerkit.component import Component
 from layerkit.errors import ShapeError
 
@@ -65,10 +65,8 @@ __all__ = ["LayerParams", "LayerParamsT", "Layer", "Loss", "Node", "Shape"]
 Shape = tuple[int, ...]
 
 
-class LayerParams(BaseModel):
+class LayerParams(StrictModel):
     """Base of every layer's hyperparameter model: strict, immutable, no unknown keys."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 #: The hyperparameter model of a layer class: ``class Affine(Layer[AffineParams])``.

@@ -21,7 +21,7 @@ Schema of the built-ins. The classes are built once per registry by :func:`spec_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -29,20 +29,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
     TypeAdapter,
-    ValidationError,
     WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from layerkit._validation import StrictInt, strict_numbers
+from layerkit._validation import StrictInt, StrictModel, located_error, strict_numbers
 from layerkit.component import Component
 from layerkit.data.base import Dataset
 from layerkit.errors import PluginError
@@ -101,23 +98,6 @@ SpecName = Annotated[
     WithJsonSchema({"type": "string", "pattern": SPEC_NAME_PATTERN, "maxLength": 100}),
 ]
 Dim = Annotated[StrictInt, Field(gt=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-def located_error(title: str, errors: Sequence[tuple[tuple[str | int, ...], str, str, Any]]) -> ValidationError:
-    """A ValidationError with ``(loc, kind, message, input)`` errors, for validators to raise.
-
-    pydantic prefixes ``loc`` with the location of the value being validated, so the spec
-    loader reports ``model.layers[3].type`` rather than the whole ``model`` section.
-    """
-    details = [
-        InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
-        for loc, kind, message, value in errors
-    ]
-    return ValidationError.from_exception_data(title, details)
 
 
 # -- entries: one model per registered component ---------------------------------------------
@@ -313,7 +293,7 @@ def _canonical_names(registry: Registry, group: str, disc: str) -> Any:
 # -- sections -------------------------------------------------------------------------------
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     """The ``model`` section: the layers in order (a loss last) and, optionally, the input shape."""
 
     input_shape: Annotated[tuple[Dim, ...], Field(min_length=1, max_length=8)] | None = Field(
@@ -331,7 +311,7 @@ class ModelSpec(_Strict):
         return self
 
 
-class Spec(_Strict):
+class Spec(StrictModel):
     """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
 
     ``data`` is a :class:`DataSpec`, ``model.layers`` are :class:`LayerSpec` entries and
