@@ -364,8 +364,17 @@ class Trainer:
         try:
             net.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
             slots: dict[str, dict[str, np.ndarray]] = {}
+            params = net.params
             for name, arr in checkpoint.group("optimizer").items():
                 slot, key = name.split(":", 1)
+                target = params.get(key)
+                # an optimizer slot mirrors its parameter: same shape, same kind of numbers
+                if target is None or arr.shape != target.shape or arr.dtype.kind != target.dtype.kind:
+                    raise CheckpointError(
+                        f"optimizer:{name}: {arr.dtype}{list(arr.shape)} does not match the "
+                        + (f"parameter {key} ({target.dtype}{list(target.shape)})" if target is not None
+                           else f"network (no parameter {key})")
+                    )
                 slots.setdefault(slot, {})[key] = arr
             opt_manifest = manifest["optimizer"]
             self.optimizer.load_state_dict(
