@@ -115,3 +115,14 @@ def test_a_cosine_floor_above_the_learning_rate_is_refused(cli, spec_file: Path)
     assert "train.schedule.min_lr" in err and "0.1" in err
     code, _, err = cli("validate", spec_file, "--set", "train.schedule={type: cosine, min_lr: 0.01}")
     assert code == 0, err
+
+
+def test_predict_batch_size_larger_than_the_input_works(cli, trained: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.zeros((4, 784), dtype=np.float32))
+    code, out, err, peak = _peak(cli, "predict", trained, path, "--batch-size", "1000000000000", "--json")
+    assert code == 0, err
+    assert json.loads(out)["samples"] == 4
+    assert peak < 100 * 1024**2
