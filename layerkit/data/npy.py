@@ -38,7 +38,9 @@ def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
             data_bytes = path.stat().st_size - fh.tell()
             if dtype is not None and shape is not None:
                 if dtype.hasobject:
-                    raise DataError(f"{path}: holds Python objects (dtype {dtype}); inputs must be numbers")
+                    raise DataError(
+                        f"{path}: holds Python objects (dtype {dtype}); inputs must be numbers"
+                    )
                 items = math.prod(shape)
                 needed = items * dtype.itemsize
                 if needed != data_bytes:

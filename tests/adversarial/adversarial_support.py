@@ -26,14 +26,24 @@ train:
 
 
 def layerkit(
-    *args: object, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300, **popen: object
+    *args: object,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    **popen: object,
 ) -> subprocess.CompletedProcess[str]:
     """The real command in a child process (for races, kills and installed plugins)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("LAYERKIT_")}
     full.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "layerkit", *map(str, args)],
-        cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout, check=False, **popen,  # type: ignore[arg-type]
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        **popen,  # type: ignore[arg-type]
     )
 
 

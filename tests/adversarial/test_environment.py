@@ -28,7 +28,8 @@ def test_the_lock_pins_every_requirement_the_tests_install() -> None:
     for extra in ("plot", "dev"):
         wanted |= {_name(r) for r in project["optional-dependencies"][extra]}
     pinned = {
-        _name(line) for line in (ROOT / "constraints.txt").read_text().splitlines()
+        _name(line)
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
         if "==" in line and not line.startswith("#")
     }
     assert wanted <= pinned, f"run scripts/lock.sh: not pinned: {sorted(wanted - pinned)}"

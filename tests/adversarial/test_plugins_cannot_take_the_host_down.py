@@ -45,25 +45,40 @@ def layerkit_add_layers():
 """
 
 FAILURES = {
-    "raises": ("raise ValueError('operands could not be broadcast together')", "forward raised ValueError"),
-    "wrong-shape": ("return x[:, :5]", "forward returned shape (20, 5), expected an output of shape (20, 784)"),
+    "raises": (
+        "raise ValueError('operands could not be broadcast together')",
+        "forward raised ValueError",
+    ),
+    "wrong-shape": (
+        "return x[:, :5]",
+        "forward returned shape (20, 5), expected an output of shape (20, 784)",
+    ),
     "returns-none": ("return None", "forward returned a NoneType"),
 }
 
 
 def _spec_with(tmp_path: Path, layer: str) -> Path:
     spec = tmp_path / "spec.yaml"
-    spec.write_text(SPEC.replace("    - {type: Affine, id: fc1", f"    - {{type: {layer}, id: odd}}\n    - {{type: Affine, id: fc1"))
+    spec.write_text(
+        SPEC.replace(
+            "    - {type: Affine, id: fc1",
+            f"    - {{type: {layer}, id: odd}}\n    - {{type: Affine, id: fc1",
+        )
+    )
     return spec
 
 
 @pytest.mark.parametrize("case", list(FAILURES))
-def test_a_plugin_layer_failing_at_run_time_is_its_own_one_line_error(tmp_path: Path, case: str) -> None:
+def test_a_plugin_layer_failing_at_run_time_is_its_own_one_line_error(
+    tmp_path: Path, case: str
+) -> None:
     failure, expected = FAILURES[case]
     source = FAILING_LAYER.format(name="Flaky", failure=failure)
     write_dist(tmp_path, "flaky-dist", {"flaky": "flakymod"}, {"flakymod": source}, "0.3")
     out = tmp_path / "run"
-    result = layerkit(tmp_path, "train", _spec_with(tmp_path, "Flaky"), "--out", str(out), "--no-plot", "-q")
+    result = layerkit(
+        tmp_path, "train", _spec_with(tmp_path, "Flaky"), "--out", str(out), "--no-plot", "-q"
+    )
     assert result.returncode == 1, result.stderr
     line = one_line_error(result.stderr)
     assert "layer odd (Flaky from flaky-dist 0.3)" in line and expected in line
@@ -73,7 +88,9 @@ def test_a_plugin_layer_failing_at_run_time_is_its_own_one_line_error(tmp_path: 
 
 
 def test_gradcheck_reports_a_plugin_layer_of_the_wrong_shape(tmp_path: Path) -> None:
-    source = FAILING_LAYER.format(name="Shrink", failure="pass").replace("return x\n", "return x[:, :5]\n")
+    source = FAILING_LAYER.format(name="Shrink", failure="pass").replace(
+        "return x\n", "return x[:, :5]\n"
+    )
     write_dist(tmp_path, "shrink-dist", {"shrink": "shrinkmod"}, {"shrinkmod": source})
     result = layerkit(tmp_path, "gradcheck", _spec_with(tmp_path, "Shrink"))
     assert result.returncode == 1, result.stderr
@@ -82,7 +99,9 @@ def test_gradcheck_reports_a_plugin_layer_of_the_wrong_shape(tmp_path: Path) -> 
 
 
 EXIT_AT_IMPORT = "import sys\nsys.exit(0)\n"
-HOOK_RAISES = "from layerkit import hookimpl\n\n@hookimpl\ndef layerkit_add_layers():\n    raise {exc}\n"
+HOOK_RAISES = (
+    "from layerkit import hookimpl\n\n@hookimpl\ndef layerkit_add_layers():\n    raise {exc}\n"
+)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +112,9 @@ HOOK_RAISES = "from layerkit import hookimpl\n\n@hookimpl\ndef layerkit_add_laye
         (HOOK_RAISES.format(exc="KeyboardInterrupt()"), "KeyboardInterrupt"),
     ],
 )
-def test_a_plugin_exiting_or_interrupting_at_load_is_quarantined(tmp_path: Path, source: str, cause: str) -> None:
+def test_a_plugin_exiting_or_interrupting_at_load_is_quarantined(
+    tmp_path: Path, source: str, cause: str
+) -> None:
     write_dist(tmp_path, "exits-dist", {"exits": "exitsmod"}, {"exitsmod": source})
     result = layerkit(tmp_path, "layers", "--json")
     assert result.returncode == 0, result.stderr
@@ -105,11 +126,15 @@ def test_a_plugin_exiting_or_interrupting_at_load_is_quarantined(tmp_path: Path,
     assert layerkit(tmp_path, "validate", spec).returncode == 0
 
 
-def test_a_plugin_calling_sys_exit_while_a_command_runs_never_reports_success(tmp_path: Path) -> None:
+def test_a_plugin_calling_sys_exit_while_a_command_runs_never_reports_success(
+    tmp_path: Path,
+) -> None:
     source = FAILING_LAYER.format(name="Quitter", failure="sys.exit(0)")
     write_dist(tmp_path, "quit-dist", {"quit": "quitmod"}, {"quitmod": source})
     out = tmp_path / "run"
-    result = layerkit(tmp_path, "train", _spec_with(tmp_path, "Quitter"), "--out", str(out), "--no-plot", "-q")
+    result = layerkit(
+        tmp_path, "train", _spec_with(tmp_path, "Quitter"), "--out", str(out), "--no-plot", "-q"
+    )
     assert result.returncode == 1
     assert "did not finish" in one_line_error(result.stderr)
 
@@ -119,8 +144,11 @@ def test_a_real_ctrl_c_while_plugins_load_still_stops(tmp_path: Path) -> None:
     source = f"import pathlib, time\npathlib.Path({str(mark)!r}).write_text('x')\ntime.sleep(120)\n"
     write_dist(tmp_path, "slow-dist", {"slow": "slowmod"}, {"slowmod": source})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "layerkit", "layers"], env=clean_env(tmp_path),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "layerkit", "layers"],
+        env=clean_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     deadline = time.monotonic() + 60
     while not mark.exists():
@@ -132,10 +160,17 @@ def test_a_real_ctrl_c_while_plugins_load_still_stops(tmp_path: Path) -> None:
     assert "interrupted" in err
 
 
-@pytest.mark.parametrize("env", [{}, {"LAYERKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}, {"LAYERKIT_DISABLE_PLUGINS": "bad"}])
+@pytest.mark.parametrize(
+    "env", [{}, {"LAYERKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}, {"LAYERKIT_DISABLE_PLUGINS": "bad"}]
+)
 def test_a_malformed_entry_point_is_quarantined(tmp_path: Path, env: dict[str, str]) -> None:
     write_dist(tmp_path, "bad-dist", {"bad": "not a valid value!"}, {})
-    write_dist(tmp_path, "good-dist", {"good": "goodmod"}, {"goodmod": FAILING_LAYER.format(name="Fine", failure="pass")})
+    write_dist(
+        tmp_path,
+        "good-dist",
+        {"good": "goodmod"},
+        {"goodmod": FAILING_LAYER.format(name="Fine", failure="pass")},
+    )
     result = layerkit(tmp_path, "layers", "--json", **env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -145,7 +180,12 @@ def test_a_malformed_entry_point_is_quarantined(tmp_path: Path, env: dict[str, s
 
 
 def test_the_name_builtins_is_reserved(tmp_path: Path) -> None:
-    write_dist(tmp_path, "impostor-dist", {"builtins": "impostormod"}, {"impostormod": FAILING_LAYER.format(name="Fake", failure="pass")})
+    write_dist(
+        tmp_path,
+        "impostor-dist",
+        {"builtins": "impostormod"},
+        {"impostormod": FAILING_LAYER.format(name="Fake", failure="pass")},
+    )
     result = layerkit(tmp_path, "layers", "--json")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)

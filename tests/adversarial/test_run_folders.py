@@ -27,9 +27,22 @@ def test_two_trainings_into_the_same_out_never_interleave(spec_file: Path, tmp_p
     # Three epochs each: long enough to overlap, short enough for the suite.
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "layerkit", "train", str(spec_file), "--out", str(out),
-             "--set", f"seed={seed}", "--no-plot", "-q"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "layerkit",
+                "train",
+                str(spec_file),
+                "--out",
+                str(out),
+                "--set",
+                f"seed={seed}",
+                "--no-plot",
+                "-q",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for seed in (11, 22)
     ]
@@ -44,7 +57,9 @@ def test_two_trainings_into_the_same_out_never_interleave(spec_file: Path, tmp_p
     assert f"seed: {seeds.pop()}" in (out / "spec.yaml").read_text()
 
 
-def test_a_claimed_folder_names_the_process_holding_it(cli, spec_file: Path, tmp_path: Path) -> None:
+def test_a_claimed_folder_names_the_process_holding_it(
+    cli, spec_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "busy"
     out.mkdir()
     with FolderClaim(out).acquire({"pid": os.getpid(), "command": "layerkit train other.yaml"}):
@@ -65,8 +80,19 @@ def test_a_killed_run_releases_its_folder(spec_file: Path, tmp_path: Path) -> No
     slow = spec_file.read_text().replace("epochs: 3", "epochs: 100000")
     spec_file.write_text(slow)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "layerkit", "train", str(spec_file), "--out", str(out), "--no-plot", "-q"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "layerkit",
+            "train",
+            str(spec_file),
+            "--out",
+            str(out),
+            "--no-plot",
+            "-q",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 120
@@ -85,7 +111,9 @@ def test_a_killed_run_releases_its_folder(spec_file: Path, tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize("out", ["", "   "])
-def test_an_empty_out_is_refused(cli, spec_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str) -> None:
+def test_an_empty_out_is_refused(
+    cli, spec_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
     monkeypatch.chdir(tmp_path)
     before = sorted(os.listdir(tmp_path))
     code, _, err = cli("train", spec_file, "--out", out)
@@ -93,14 +121,20 @@ def test_an_empty_out_is_refused(cli, spec_file: Path, tmp_path: Path, monkeypat
     assert sorted(os.listdir(tmp_path)) == before
 
 
-def test_an_over_long_out_name_is_a_user_error_at_the_option(cli, spec_file: Path, tmp_path: Path) -> None:
+def test_an_over_long_out_name_is_a_user_error_at_the_option(
+    cli, spec_file: Path, tmp_path: Path
+) -> None:
     code, _, err = cli("train", spec_file, "--out", tmp_path / ("x" * 300), "-q")
     assert code == 2 and "--out" in one_line_error(err)
 
 
 def test_stale_temp_files_are_removed_on_resume(cli, run_copy: Path) -> None:
     ckpts = run_copy / "checkpoints"
-    stale = [ckpts / ".epoch-0004.npz.k1ll3d.tmp", ckpts / ".epoch-0004.json.x.tmp", run_copy / ".metrics.csv.y.tmp"]
+    stale = [
+        ckpts / ".epoch-0004.npz.k1ll3d.tmp",
+        ckpts / ".epoch-0004.json.x.tmp",
+        run_copy / ".metrics.csv.y.tmp",
+    ]
     for path in stale:
         path.write_bytes(b"\0" * 1000)
     spec = run_copy / "spec.yaml"
@@ -121,8 +155,22 @@ def test_a_full_disk_names_the_file_and_how_to_resume(spec_file: Path, tmp_path:
     spec_file.write_text(SPEC.replace("units: 8", "units: 400"))
     out = tmp_path / "full"
     result = subprocess.run(
-        [sys.executable, "-m", "layerkit", "train", str(spec_file), "--out", str(out), "--no-plot", "-q"],
-        capture_output=True, text=True, timeout=300, preexec_fn=lambda: _fill_disk_at(512 * 1024), check=False,
+        [
+            sys.executable,
+            "-m",
+            "layerkit",
+            "train",
+            str(spec_file),
+            "--out",
+            str(out),
+            "--no-plot",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=lambda: _fill_disk_at(512 * 1024),
+        check=False,
     )
     assert result.returncode == 1, result.stderr
     line = one_line_error(result.stderr)
@@ -130,9 +178,13 @@ def test_a_full_disk_names_the_file_and_how_to_resume(spec_file: Path, tmp_path:
     assert not list((out / "checkpoints").glob(".*.tmp"))
 
 
-def test_runs_compare_marks_diverged_and_unfinished_runs(cli, trained: Path, spec_file: Path, tmp_path: Path) -> None:
+def test_runs_compare_marks_diverged_and_unfinished_runs(
+    cli, trained: Path, spec_file: Path, tmp_path: Path
+) -> None:
     diverged = tmp_path / "diverged"
-    code, _, err = cli("train", spec_file, "--out", diverged, "--set", "train.optimizer.lr=1e30", "--no-plot", "-q")
+    code, _, err = cli(
+        "train", spec_file, "--out", diverged, "--set", "train.optimizer.lr=1e30", "--no-plot", "-q"
+    )
     assert code == 1, err
     never = tmp_path / "never"  # died before its first epoch ended
     never.mkdir()

@@ -22,8 +22,12 @@ def _peak(cli, *args: object) -> tuple[int, str, str, int]:
     return code, out, err, peak
 
 
-def test_validate_refuses_a_layer_beyond_the_budget_without_allocating(cli, spec_file: Path) -> None:
-    code, _, err, peak = _peak(cli, "validate", spec_file, "--set", "model.layers.fc1.units=10000000")
+def test_validate_refuses_a_layer_beyond_the_budget_without_allocating(
+    cli, spec_file: Path
+) -> None:
+    code, _, err, peak = _peak(
+        cli, "validate", spec_file, "--set", "model.layers.fc1.units=10000000"
+    )
     assert code == 2
     assert peak < 50 * 1024**2
     message = err.splitlines()[0]
@@ -37,22 +41,32 @@ def test_the_budget_is_settable_and_validate_never_allocates_weights(
     cli, spec_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("LAYERKIT_MEMORY_BUDGET", "100GiB")
-    code, out, err, peak = _peak(cli, "validate", spec_file, "--set", "model.layers.fc1.units=10000000", "--json")
+    code, out, err, peak = _peak(
+        cli, "validate", spec_file, "--set", "model.layers.fc1.units=10000000", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["total_params"] == 7_880_000_003
     assert peak < 50 * 1024**2  # 31 GB of weights were never allocated
 
 
 @pytest.mark.parametrize("value", ["lots", "-1GB", "1e999"])
-def test_a_bad_budget_names_the_variable(cli, spec_file: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_a_bad_budget_names_the_variable(
+    cli, spec_file: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     monkeypatch.setenv("LAYERKIT_MEMORY_BUDGET", value)
     code, _, err = cli("validate", spec_file)
     assert code == 2 and "LAYERKIT_MEMORY_BUDGET" in one_line_error(err)
 
 
-@pytest.mark.parametrize("setting", ["train.batch_size=1000000000", "train.eval_batch_size=1000000000"])
-def test_batches_larger_than_the_data_are_clamped_and_said(cli, spec_file: Path, tmp_path: Path, setting: str) -> None:
-    code, _, err, peak = _peak(cli, "train", spec_file, "--out", tmp_path / "run", "--set", setting, "--no-plot", "-q")
+@pytest.mark.parametrize(
+    "setting", ["train.batch_size=1000000000", "train.eval_batch_size=1000000000"]
+)
+def test_batches_larger_than_the_data_are_clamped_and_said(
+    cli, spec_file: Path, tmp_path: Path, setting: str
+) -> None:
+    code, _, err, peak = _peak(
+        cli, "train", spec_file, "--out", tmp_path / "run", "--set", setting, "--no-plot", "-q"
+    )
     assert code == 0, err
     assert peak < 100 * 1024**2
     if "train.batch_size" in setting:
@@ -86,15 +100,22 @@ def test_eval_refuses_a_batch_size_below_one(cli, trained: Path, size: str) -> N
         ("train.batch_size=false", "train.batch_size"),
     ],
 )
-def test_a_bool_or_a_string_set_as_a_number_is_a_located_error(cli, spec_file: Path, setting: str, where: str) -> None:
+def test_a_bool_or_a_string_set_as_a_number_is_a_located_error(
+    cli, spec_file: Path, setting: str, where: str
+) -> None:
     code, _, err = cli("validate", spec_file, "--set", setting)
     assert code == 2
     first = err.splitlines()[0]
     assert first.startswith(f"--set {setting}") and where in first
 
 
-@pytest.mark.parametrize(("text", "where"), [("units: '100'", "units"), ("units: '1_0'", "units"), ("units: true", "units")])
-def test_a_bool_or_a_string_written_as_a_number_is_a_located_error(cli, spec_file: Path, text: str, where: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [("units: '100'", "units"), ("units: '1_0'", "units"), ("units: true", "units")],
+)
+def test_a_bool_or_a_string_written_as_a_number_is_a_located_error(
+    cli, spec_file: Path, text: str, where: str
+) -> None:
     spec_file.write_text(spec_file.read_text().replace("units: 8", text))
     code, _, err = cli("validate", spec_file)
     assert code == 2
@@ -103,17 +124,26 @@ def test_a_bool_or_a_string_written_as_a_number_is_a_located_error(cli, spec_fil
 
 def test_numbers_still_validate_as_before(cli, spec_file: Path) -> None:
     # integers where floats are expected, and the usual notations, are numbers
-    code, _, err = cli("validate", spec_file, "--set", "train.optimizer.lr=1", "--set", "train.epochs=0x2")
+    code, _, err = cli(
+        "validate", spec_file, "--set", "train.optimizer.lr=1", "--set", "train.epochs=0x2"
+    )
     assert code == 0, err
 
 
 def test_a_cosine_floor_above_the_learning_rate_is_refused(cli, spec_file: Path) -> None:
     code, _, err = cli(
-        "validate", spec_file, "--set", "train.schedule={type: cosine, min_lr: 5}", "--set", "train.optimizer.lr=0.1"
+        "validate",
+        spec_file,
+        "--set",
+        "train.schedule={type: cosine, min_lr: 5}",
+        "--set",
+        "train.optimizer.lr=0.1",
     )
     assert code == 2
     assert "train.schedule.min_lr" in err and "0.1" in err
-    code, _, err = cli("validate", spec_file, "--set", "train.schedule={type: cosine, min_lr: 0.01}")
+    code, _, err = cli(
+        "validate", spec_file, "--set", "train.schedule={type: cosine, min_lr: 0.01}"
+    )
     assert code == 0, err
 
 
@@ -122,7 +152,9 @@ def test_predict_batch_size_larger_than_the_input_works(cli, trained: Path, tmp_
 
     path = tmp_path / "x.npy"
     np.save(path, np.zeros((4, 784), dtype=np.float32))
-    code, out, err, peak = _peak(cli, "predict", trained, path, "--batch-size", "1000000000000", "--json")
+    code, out, err, peak = _peak(
+        cli, "predict", trained, path, "--batch-size", "1000000000000", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["samples"] == 4
     assert peak < 100 * 1024**2

@@ -50,7 +50,9 @@ def _break(run: Path, epoch: int, how: Callable[[Manifest], Any] | str) -> Path:
 
 
 @pytest.mark.parametrize("case", [*BROKEN, "deep"])
-def test_a_broken_manifest_is_a_one_line_error_naming_file_and_field(cli, run_copy: Path, case: str) -> None:
+def test_a_broken_manifest_is_a_one_line_error_naming_file_and_field(
+    cli, run_copy: Path, case: str
+) -> None:
     how, field = BROKEN[case] if case != "deep" else ("deep", "nested")
     path = _break(run_copy, 3, how)
     for command in (["eval", path], ["predict", path, _sample(run_copy)]):
@@ -61,7 +63,9 @@ def test_a_broken_manifest_is_a_one_line_error_naming_file_and_field(cli, run_co
 
 
 @pytest.mark.parametrize("case", ["string-epoch", "plugin-list-garbage", "deep"])
-def test_an_invalid_latest_manifest_falls_back_with_a_warning(cli, run_copy: Path, case: str) -> None:
+def test_an_invalid_latest_manifest_falls_back_with_a_warning(
+    cli, run_copy: Path, case: str
+) -> None:
     how = BROKEN[case][0] if case != "deep" else "deep"
     path = _break(run_copy, 3, how)
     code, out, err = cli("eval", run_copy, "--json")
@@ -114,7 +118,9 @@ def _sample(run: Path) -> Path:
     return path
 
 
-def test_an_npy_header_claiming_a_huge_shape_is_refused_before_allocating(cli, trained: Path, tmp_path: Path) -> None:
+def test_an_npy_header_claiming_a_huge_shape_is_refused_before_allocating(
+    cli, trained: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "huge.npy"
     with path.open("wb") as fh:
         np.lib.format.write_array_header_1_0(
@@ -129,7 +135,9 @@ def test_an_npy_header_claiming_a_huge_shape_is_refused_before_allocating(cli, t
 
 def test_an_idx_file_with_255_dimensions_is_refused(cli, trained: Path, tmp_path: Path) -> None:
     path = tmp_path / "many-dims-idx3-ubyte.gz"
-    path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 255]) + struct.pack(">255I", *([1] * 255)) + b"\0"))
+    path.write_bytes(
+        gzip.compress(bytes([0, 0, 0x08, 255]) + struct.pack(">255I", *([1] * 255)) + b"\0")
+    )
     code, _, err = cli("predict", trained, path)
     assert code == 2
     assert "255 dimensions" in one_line_error(err)
@@ -147,7 +155,9 @@ def test_an_array_of_one_samples_size_but_another_shape_is_refused(
 
 
 @pytest.mark.parametrize("shape", [(784,), (1, 784), (5, 784)])
-def test_samples_shaped_like_the_input_are_predicted(cli, trained: Path, tmp_path: Path, shape: tuple[int, ...]) -> None:
+def test_samples_shaped_like_the_input_are_predicted(
+    cli, trained: Path, tmp_path: Path, shape: tuple[int, ...]
+) -> None:
     path = tmp_path / "x.npy"
     np.save(path, np.zeros(shape, dtype=np.float32))
     code, out, err = cli("predict", trained, path, "--json")
@@ -169,14 +179,24 @@ def test_a_deeply_nested_sweep_manifest_is_a_one_line_error(cli, tmp_path: Path)
 
 
 @pytest.mark.parametrize("content", [None, "{}", "[]", '{"address": ""}', "not json"])
-def test_a_bad_dask_scheduler_file_is_a_one_line_error(cli, spec_file: Path, tmp_path: Path, content: str | None) -> None:
+def test_a_bad_dask_scheduler_file_is_a_one_line_error(
+    cli, spec_file: Path, tmp_path: Path, content: str | None
+) -> None:
     pytest.importorskip("distributed")
     scheduler = tmp_path / "scheduler.json"
     if content is not None:
         scheduler.write_text(content)
     code, _, err = cli(
-        "sweep", spec_file, "--grid", "train.optimizer.lr=0.1,0.2", "--executor", "dask",
-        "--scheduler", scheduler, "--out", tmp_path / "sweep",
+        "sweep",
+        spec_file,
+        "--grid",
+        "train.optimizer.lr=0.1,0.2",
+        "--executor",
+        "dask",
+        "--scheduler",
+        scheduler,
+        "--out",
+        tmp_path / "sweep",
     )
     assert code == 2, err
     assert str(scheduler) in one_line_error(err)
