@@ -39,7 +39,8 @@ def read_npy(path: str | os.PathLike[str]) -> np.ndarray:
             if dtype is not None and shape is not None:
                 if dtype.hasobject:
                     raise DataError(
-                        f"{path}: holds Python objects (dtype {dtype}); inputs must be numbers"
+                        f"{path}: not a plain .npy array: it holds Python objects (dtype {dtype}), "
+                        "which are never loaded; inputs must be numbers"
                     )
                 items = math.prod(shape)
                 needed = items * dtype.itemsize
