@@ -44,8 +44,8 @@ class _Init(BaseModel):
 class NormalInit(_Init):
     """Gaussian with a fixed standard deviation (the textbook's ``weight_init_std = 0.01``)."""
 
-    type: Literal["normal"] = "normal"
-    std: float = Field(0.01, gt=0, description="standard deviation")
+    type: Literal["normal"] = Field("normal", description="normal: N(0, std^2) with a fixed std")
+    std: float = Field(0.01, gt=0, description="standard deviation of the weights (the textbook uses 0.01)")
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         return self.std
@@ -54,7 +54,7 @@ class NormalInit(_Init):
 class HeInit(_Init):
     """He et al. (2015) for ReLU networks: std = sqrt(2 / fan_in)."""
 
-    type: Literal["he"] = "he"
+    type: Literal["he"] = Field("he", description="he: N(0, 2 / fan_in), for ReLU networks")
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         return math.sqrt(2.0 / fan_in)
@@ -67,8 +67,11 @@ class XavierInit(_Init):
     textbook's simplification): std = sqrt(1 / fan_in).
     """
 
-    type: Literal["xavier"] = "xavier"
-    mode: Literal["fan_avg", "fan_in"] = "fan_avg"
+    type: Literal["xavier"] = Field("xavier", description="xavier: Glorot's N(0, 2 / (fan_in + fan_out)), for sigmoid/tanh")
+    mode: Literal["fan_avg", "fan_in"] = Field(
+        "fan_avg",
+        description="fan_avg: std = sqrt(2 / (fan_in + fan_out)) (the paper); fan_in: std = sqrt(1 / fan_in) (the textbook)",
+    )
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         if self.mode == "fan_in":
@@ -83,12 +86,14 @@ def _expand_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+_Keyed = Annotated[NormalInit | HeInit | XavierInit, Field(discriminator="type")]
+
 #: A field type for layer hyperparameters: one of the initialisers, chosen by ``type``.
 Initializer = Annotated[
-    NormalInit | HeInit | XavierInit,
-    Field(discriminator="type"),
+    _Keyed,
     BeforeValidator(
         _expand_shorthand,
-        json_schema_input_type=NormalInit | HeInit | XavierInit | Literal["normal", "he", "xavier"],
+        # Keyed on type in the JSON Schema too (type is required there, as the loader requires it).
+        json_schema_input_type=_Keyed | Literal["normal", "he", "xavier"],
     ),
 ]
