@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -334,15 +335,25 @@ def layerkit_add_layers():
 '''
 
 
+def _schema_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "LAYERKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "layerkit", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
 def test_a_plugins_components_and_unions_flow_into_the_schema(tmp_path: Path) -> None:
     (tmp_path / "gateplugin.py").write_text(PLUGIN)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "LAYERKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
     out = tmp_path / "schema.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "layerkit", "-p", "gateplugin", "schema", "-o", str(out)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )
+    before = _schema_cli(tmp_path, "schema", "-o", str(out))
+    assert before.returncode == 0 and "plugins: builtins)" in before.stderr, before.stderr
+    assert "gateplugin" not in out.read_text()
+    # after "installing" the plugin, the same command refreshes the file in place
+    result = _schema_cli(tmp_path, "-p", "gateplugin", "schema", "-o", str(out))
     assert result.returncode == 0, result.stderr
+    builtin_layers = int(re.search(r": (\d+) layers", before.stderr).group(1))  # type: ignore[union-attr]
+    assert f"wrote {out}: {builtin_layers + 1} layers" in result.stderr
+    assert "(plugins: builtins, gateplugin)" in result.stderr
     schema = json.loads(out.read_text())
     assert list(_undescribed(schema, "#")) == []
     validator = jsonschema.Draft202012Validator(schema)
@@ -364,3 +375,16 @@ def test_a_plugins_components_and_unions_flow_into_the_schema(tmp_path: Path) ->
     assert _errors(validator, spec("{type: gateplugin:Affine, gate: {kind: learned, value: 2}}")) == [
         ("$.model.layers[0].gate", "Additional properties are not allowed ('value' was unexpected)")
     ]
+
+
+def test_schema_output_errors_are_user_errors_and_keep_the_old_file(tmp_path: Path) -> None:
+    missing = _schema_cli(tmp_path, "schema", "-o", str(tmp_path / "no" / "such" / "dir.json"))
+    assert missing.returncode == 2 and "cannot write" in missing.stderr and "Traceback" not in missing.stderr
+    assert not (tmp_path / "no").exists()
+    out = tmp_path / "schema.json"
+    out.write_text("{}\n")
+    (tmp_path / "schema.json.d").mkdir()
+    onto_dir = _schema_cli(tmp_path, "schema", "-o", str(tmp_path / "schema.json.d"))
+    assert onto_dir.returncode == 2 and "Traceback" not in onto_dir.stderr
+    assert out.read_text() == "{}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["schema.json", "schema.json.d"]  # no temporary left

@@ -4,6 +4,8 @@
 ``# yaml-language-server: $schema=layerkit-spec.schema.json`` in a spec give completion,
 hover help and checking in editors using the YAML language server (VS Code, Neovim, Helix...).
 The schema describes what the installed plugins provide: regenerate it after installing one.
+The repository ships the one for the built-ins and the example plugin at its root (a test
+keeps it current), which every spec in ``model_specs/`` names in its first line.
 
 pydantic describes a union discriminated by ``type`` with OpenAPI's ``discriminator`` keyword
 beside a plain ``oneOf``. Ordinary JSON Schema validators ignore that keyword, try every branch
@@ -146,7 +148,7 @@ def _resolve(member: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 def _key_on_name(node: dict[str, Any], defs: dict[str, Any]) -> None:
     prop = node["discriminator"]["propertyName"]
-    members = node.get("oneOf", node.get("anyOf"))
+    members: list[dict[str, Any]] = node["oneOf"] if "oneOf" in node else node["anyOf"]
     branches: list[dict[str, Any]] = []
     names: list[str] = []
     docs: list[str] = []
@@ -210,4 +212,5 @@ def _one_of_pattern(words: Iterable[str]) -> str:
 
 
 def _first_line(text: str) -> str:
-    return text.strip().split("\n\n", 1)[0].replace("\n", " ")
+    """A docstring's first paragraph on one line, without reST's double backquotes."""
+    return text.strip().split("\n\n", 1)[0].replace("\n", " ").replace("``", "")
