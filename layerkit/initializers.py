@@ -12,14 +12,14 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
+
+from layerkit._validation import StrictModel
 
 __all__ = ["INITIALIZERS", "HeInit", "Initializer", "NormalInit", "XavierInit"]
 
 
-class _Init(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+class _Init(StrictModel):
     def stddev(self, fan_in: int, fan_out: int) -> float:
         raise NotImplementedError
 
@@ -44,7 +44,8 @@ class _Init(BaseModel):
 class NormalInit(_Init):
     """Gaussian with a fixed standard deviation (the textbook's ``weight_init_std = 0.01``)."""
 
-    type: Literal["normal"] = Field("normal", description="normal: N(0, std^2) with a fixed std")
+    # (Annotated, so that type checkers keep the Literal type of the default)
+    type: Annotated[Literal["normal"], Field(description="normal: N(0, std^2) with a fixed std")] = "normal"
     std: float = Field(0.01, gt=0, description="standard deviation of the weights (the textbook uses 0.01)")
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
@@ -54,7 +55,7 @@ class NormalInit(_Init):
 class HeInit(_Init):
     """He et al. (2015) for ReLU networks: std = sqrt(2 / fan_in)."""
 
-    type: Literal["he"] = Field("he", description="he: N(0, 2 / fan_in), for ReLU networks")
+    type: Annotated[Literal["he"], Field(description="he: N(0, 2 / fan_in), for ReLU networks")] = "he"
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         return math.sqrt(2.0 / fan_in)
@@ -67,7 +68,10 @@ class XavierInit(_Init):
     textbook's simplification): std = sqrt(1 / fan_in).
     """
 
-    type: Literal["xavier"] = Field("xavier", description="xavier: Glorot's N(0, 2 / (fan_in + fan_out)), for sigmoid/tanh")
+    type: Annotated[
+        Literal["xavier"],
+        Field(description="xavier: Glorot's N(0, 2 / (fan_in + fan_out)), for sigmoid/tanh"),
+    ] = "xavier"
     mode: Literal["fan_avg", "fan_in"] = Field(
         "fan_avg",
         description="fan_avg: std = sqrt(2 / (fan_in + fan_out)) (the paper); fan_in: std = sqrt(1 / fan_in) (the textbook)",
@@ -86,14 +90,15 @@ def _expand_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
-_Keyed = Annotated[NormalInit | HeInit | XavierInit, Field(discriminator="type")]
+# Keyed on type in the JSON Schema too (type is required there, as the loader requires it).
+_KEYED_INPUT: Any = (
+    Annotated[NormalInit | HeInit | XavierInit, Field(discriminator="type")]
+    | Literal["normal", "he", "xavier"]
+)
 
 #: A field type for layer hyperparameters: one of the initialisers, chosen by ``type``.
 Initializer = Annotated[
-    _Keyed,
-    BeforeValidator(
-        _expand_shorthand,
-        # Keyed on type in the JSON Schema too (type is required there, as the loader requires it).
-        json_schema_input_type=_Keyed | Literal["normal", "he", "xavier"],
-    ),
+    NormalInit | HeInit | XavierInit,
+    Field(discriminator="type"),
+    BeforeValidator(_expand_shorthand, json_schema_input_type=_KEYED_INPUT),
 ]

@@ -72,7 +72,9 @@ class LspClient:
                     "textDocument": {
                         "publishDiagnostics": {},
                         "hover": {"contentFormat": ["markdown", "plaintext"]},
-                        "completion": {"completionItem": {"documentationFormat": ["markdown", "plaintext"]}},
+                        "completion": {
+                            "completionItem": {"documentationFormat": ["markdown", "plaintext"]}
+                        },
                     },
                 },
                 "workspaceFolders": [{"uri": root.as_uri(), "name": root.name}],
@@ -108,7 +110,12 @@ class LspClient:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if "id" in message and "method" in message:  # a request from the server
-            self._send({"id": message["id"], "result": self._answer(message["method"], message.get("params"))})
+            self._send(
+                {
+                    "id": message["id"],
+                    "result": self._answer(message["method"], message.get("params")),
+                }
+            )
         elif "id" in message:
             with self._lock:
                 box = self._responses.get(message["id"])

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lsp_support import ROOT, LspClient, yaml_language_server
 
 from layerkit.plugins import get_registry
-from lsp_support import ROOT, LspClient, yaml_language_server
 
 MODEL_SPECS = sorted((ROOT / "model_specs").glob("*.yaml"))
 HAS_EXAMPLE_PLUGIN = any(e.plugin == "activations" for e in get_registry().entries("layers"))
@@ -63,14 +63,19 @@ def _where(text: str, needle: str, skip: int = 0) -> tuple[int, int]:
 
 
 def _located(diagnostics: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
-    return sorted((d["range"]["start"]["line"], d["range"]["start"]["character"], d["message"]) for d in diagnostics)
+    return sorted(
+        (d["range"]["start"]["line"], d["range"]["start"]["character"], d["message"])
+        for d in diagnostics
+    )
 
 
 @pytest.mark.parametrize("path", MODEL_SPECS, ids=[p.stem for p in MODEL_SPECS])
 def test_model_specs_open_clean_through_their_modeline(server: LspClient, path: Path) -> None:
     if path.name == "activations_plugin.yaml" and not HAS_EXAMPLE_PLUGIN:
         pytest.skip("needs the example plugin")
-    uri = server.open(path, path.read_text())  # at its real place: the relative modeline must resolve
+    uri = server.open(
+        path, path.read_text()
+    )  # at its real place: the relative modeline must resolve
     assert server.diagnostics(uri) == []
 
 
@@ -92,19 +97,26 @@ train:
 """
 
 
-def test_mistakes_are_flagged_at_their_line_with_a_precise_message(server: LspClient, spec_dir: Path) -> None:
+def test_mistakes_are_flagged_at_their_line_with_a_precise_message(
+    server: LspClient, spec_dir: Path
+) -> None:
     uri, text = _open(server, spec_dir / "wrong.yaml", WRONG)
     found = _located(server.diagnostics(uri))
     expected = [
         (*_where(text, "noise: -1", len("noise: ")), "Value is below the minimum of 0."),
         (*_where(text, "rate: 1.5", len("rate: ")), "Value is above the exclusive maximum of 1."),
         (*_where(text, "Affin,"), "Value is not accepted. Valid values: "),
-        (*_where(text, "id: 1x", len("id: ")), 'String does not match the pattern of "^[A-Za-z_][A-Za-z0-9_-]*$".'),
+        (
+            *_where(text, "id: 1x", len("id: ")),
+            'String does not match the pattern of "^[A-Za-z_][A-Za-z0-9_-]*$".',
+        ),
         (*_where(text, "batch_sise"), "Property batch_sise is not allowed."),
         (*_where(text, "momentum"), "Property momentum is not allowed."),
         (*_where(text, "step_size: 0", len("step_size: ")), "Value is below the minimum of 1."),
     ]
-    assert [(line, col) for line, col, _ in found] == sorted((line, col) for line, col, _ in expected)
+    assert [(line, col) for line, col, _ in found] == sorted(
+        (line, col) for line, col, _ in expected
+    )
     for (_, _, message), (_, _, wanted) in zip(found, sorted(expected)):
         assert message.startswith(wanted), (message, wanted)
     unknown = next(m for _, _, m in found if m.startswith("Value is not accepted"))
@@ -131,19 +143,19 @@ def test_plugin_layers_and_qualified_names_are_accepted(server: LspClient, spec_
     assert server.diagnostics(uri) == []
 
 
-COMPLETE = """\
-data:
-  dataset: spiral
-model:
-  layers:
-    - type: Affine
-      units: 3
-    - type: Dropout
-      rate: 0.3
-    - type: 
-train:
-  epochs: 3
-"""
+COMPLETE = (
+    "data:\n"
+    "  dataset: spiral\n"
+    "model:\n"
+    "  layers:\n"
+    "    - type: Affine\n"
+    "      units: 3\n"
+    "    - type: Dropout\n"
+    "      rate: 0.3\n"
+    "    - type: \n"  # the cursor goes after the space
+    "train:\n"
+    "  epochs: 3\n"
+)
 
 
 def test_completion_offers_layer_types_and_a_layers_keys(server: LspClient, spec_dir: Path) -> None:

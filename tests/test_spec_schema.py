@@ -48,7 +48,9 @@ def _doc(text: str) -> dict[str, Any]:
     return plain(parse_document(textwrap.dedent(text), filename="<test>"))  # type: ignore[no-any-return]
 
 
-def _errors(validator: jsonschema.Draft202012Validator, doc: dict[str, Any]) -> list[tuple[str, str]]:
+def _errors(
+    validator: jsonschema.Draft202012Validator, doc: dict[str, Any]
+) -> list[tuple[str, str]]:
     """(path, message) of each error, descending into anyOf the way check-jsonschema's best match does."""
     out = []
     for error in validator.iter_errors(doc):
@@ -97,16 +99,25 @@ def test_plugin_layers_are_in_the_schema(schema: dict[str, Any]) -> None:
     if not HAS_EXAMPLE_PLUGIN:
         pytest.skip("the example plugin plugins/layerkit-activations is not installed")
     assert {"GELU", "SiLU", "Swish"} <= set(_branch_names(_layer_entry(schema)))
-    assert "Swish: x * sigmoid(beta * x)" in " ".join(_layer_entry(schema)["properties"]["type"]["anyOf"][0]["enumDescriptions"])
+    assert "Swish: x * sigmoid(beta * x)" in " ".join(
+        _layer_entry(schema)["properties"]["type"]["anyOf"][0]["enumDescriptions"]
+    )
 
 
 def test_the_model_specs_are_all_there() -> None:
     names = {p.name for p in MODEL_SPECS}
-    assert {"two_layer_net.yaml", "mlp_fashion.yaml", "spiral.yaml", "activations_plugin.yaml"} <= names
+    assert {
+        "two_layer_net.yaml",
+        "mlp_fashion.yaml",
+        "spiral.yaml",
+        "activations_plugin.yaml",
+    } <= names
 
 
 @pytest.mark.parametrize("path", MODEL_SPECS, ids=[p.stem for p in MODEL_SPECS])
-def test_model_specs_match_the_schema_and_build(path: Path, validator: jsonschema.Draft202012Validator) -> None:
+def test_model_specs_match_the_schema_and_build(
+    path: Path, validator: jsonschema.Draft202012Validator
+) -> None:
     assert not _errors(validator, _raw(path))
     network = build_network(load_spec(path))
     assert network.built
@@ -128,7 +139,9 @@ QUALIFIED = """
 """
 
 
-def test_qualified_names_validate_accepts_are_valid(validator: jsonschema.Draft202012Validator) -> None:
+def test_qualified_names_validate_accepts_are_valid(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
     loads_spec(QUALIFIED)  # validate accepts these spellings...
     assert _errors(validator, _doc(QUALIFIED)) == []  # ...and so does the schema
     if HAS_EXAMPLE_PLUGIN:
@@ -139,9 +152,18 @@ def test_qualified_names_validate_accepts_are_valid(validator: jsonschema.Draft2
 
 @pytest.mark.parametrize(
     ("name", "accepted"),
-    [("Affine", True), ("builtins:Affine", True), ("affine", False), ("AFFINE", False),
-     ("builtins:affine", False), ("Builtins:Affine", False), ("builtins:", False), (":Affine", False),
-     ("builtins:Affine:", False), ("xbuiltins:Affine", False)],
+    [
+        ("Affine", True),
+        ("builtins:Affine", True),
+        ("affine", False),
+        ("AFFINE", False),
+        ("builtins:affine", False),
+        ("Builtins:Affine", False),
+        ("builtins:", False),
+        (":Affine", False),
+        ("builtins:Affine:", False),
+        ("xbuiltins:Affine", False),
+    ],
 )
 def test_the_schema_has_validates_case_and_qualification_rules(
     name: str, accepted: bool, validator: jsonschema.Draft202012Validator
@@ -157,18 +179,36 @@ def test_the_schema_has_validates_case_and_qualification_rules(
 
 
 WRONG = {
-    "dropout_rate": ("- {type: Dropout, rate: 1.5}", "$.model.layers[1].rate", "1.5 is greater than or equal to the maximum of 1"),
+    "dropout_rate": (
+        "- {type: Dropout, rate: 1.5}",
+        "$.model.layers[1].rate",
+        "1.5 is greater than or equal to the maximum of 1",
+    ),
     "unknown_key": ("- {type: Dropout, rat: 0.5}", "$.model.layers[1]", "'rat' was unexpected"),
-    "unknown_type": ("- {type: Dropoutt}", "$.model.layers[1].type", "'Dropoutt' is not one of ['Mul', 'Add', 'Affine'"),
+    "unknown_type": (
+        "- {type: Dropoutt}",
+        "$.model.layers[1].type",
+        "'Dropoutt' is not one of ['Mul', 'Add', 'Affine'",
+    ),
     "missing_units": ("- {type: Affine}", "$.model.layers[1]", "'units' is a required property"),
     "bad_id": ("- {type: Relu, id: 1x}", "$.model.layers[1].id", "'1x' does not match"),
-    "init_mode": ("- {type: Affine, units: 4, init: {type: xavier, mode: fan_out}}", "$.model.layers[1].init.mode", "'fan_out' is not one of ['fan_avg', 'fan_in']"),
-    "init_name": ("- {type: Affine, units: 4, init: hee}", "$.model.layers[1].init", "'hee' is not one of ['normal', 'he', 'xavier']"),
+    "init_mode": (
+        "- {type: Affine, units: 4, init: {type: xavier, mode: fan_out}}",
+        "$.model.layers[1].init.mode",
+        "'fan_out' is not one of ['fan_avg', 'fan_in']",
+    ),
+    "init_name": (
+        "- {type: Affine, units: 4, init: hee}",
+        "$.model.layers[1].init",
+        "'hee' is not one of ['normal', 'he', 'xavier']",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(WRONG))
-def test_wrong_layers_are_reported_at_the_right_key(case: str, validator: jsonschema.Draft202012Validator) -> None:
+def test_wrong_layers_are_reported_at_the_right_key(
+    case: str, validator: jsonschema.Draft202012Validator
+) -> None:
     line, path, message = WRONG[case]
     doc = _doc(f"""
         data: {{dataset: spiral}}
@@ -185,7 +225,9 @@ def test_wrong_layers_are_reported_at_the_right_key(case: str, validator: jsonsc
     assert errors[0][0] == path and message in errors[0][1], errors
 
 
-def test_wrong_sections_are_reported_at_the_right_key(validator: jsonschema.Draft202012Validator) -> None:
+def test_wrong_sections_are_reported_at_the_right_key(
+    validator: jsonschema.Draft202012Validator,
+) -> None:
     doc = _doc("""
         data: {dataset: spiral, noise: -1}
         model: {layers: [{type: Affine, units: 3}, {type: SoftmaxWithLoss}]}
@@ -281,7 +323,10 @@ def test_check_jsonschema_accepts_the_model_specs_and_reports_wrong_ones(tmp_pat
         pytest.skip("check-jsonschema is not installed (pip install -e '.[dev]')")
     ok = subprocess.run(
         [exe, "--schemafile", str(SCHEMA_FILE), *map(str, MODEL_SPECS)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     bad = tmp_path / "bad.yaml"
@@ -294,11 +339,17 @@ def test_check_jsonschema_accepts_the_model_specs_and_reports_wrong_ones(tmp_pat
         "    - {type: SoftmaxWithLoss}\n"
     )
     wrong = subprocess.run(
-        [exe, "--schemafile", str(SCHEMA_FILE), str(bad)], capture_output=True, text=True, timeout=120, check=False
+        [exe, "--schemafile", str(SCHEMA_FILE), str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert wrong.returncode == 1
     reported = [line.strip() for line in wrong.stdout.splitlines() if "::" in line]
-    assert reported == [f"{bad}::$.model.layers[1].rate: 1.5 is greater than or equal to the maximum of 1"]
+    assert reported == [
+        f"{bad}::$.model.layers[1].rate: 1.5 is greater than or equal to the maximum of 1"
+    ]
 
 
 # -- components a plugin adds flow in with their own unions and descriptions ----------------
@@ -348,7 +399,12 @@ def layerkit_add_layers():
 def _schema_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "LAYERKIT_DISABLE_PLUGIN_AUTOLOAD": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        [sys.executable, "-m", "layerkit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -369,7 +425,9 @@ def test_a_plugins_components_and_unions_flow_into_the_schema(tmp_path: Path) ->
     validator = jsonschema.Draft202012Validator(schema)
     layers = _layer_entry(schema)
     # Affine is now ambiguous: like validate, the schema wants it qualified
-    assert {"builtins:Affine", "gateplugin:Affine"} <= set(_branch_names(layers)) and "Affine" not in _branch_names(layers)
+    assert {"builtins:Affine", "gateplugin:Affine"} <= set(
+        _branch_names(layers)
+    ) and "Affine" not in _branch_names(layers)
 
     def spec(entry: str) -> dict[str, Any]:
         return _doc(f"""
@@ -377,19 +435,27 @@ def test_a_plugins_components_and_unions_flow_into_the_schema(tmp_path: Path) ->
             model: {{layers: [{entry}, {{type: builtins:Affine, units: 3}}, {{type: SoftmaxWithLoss}}]}}
         """)
 
-    assert _errors(validator, spec("{type: gateplugin:Affine, gate: {kind: fixed, value: 0.5}}")) == []
+    assert (
+        _errors(validator, spec("{type: gateplugin:Affine, gate: {kind: fixed, value: 0.5}}")) == []
+    )
     assert _errors(validator, spec("{type: Affine, units: 3}"))[0][0] == "$.model.layers[0].type"
     assert _errors(validator, spec("{type: gateplugin:Affine, gate: {kind: fixed, value: 2}}")) == [
         ("$.model.layers[0].gate.value", "2 is greater than the maximum of 1")
     ]
-    assert _errors(validator, spec("{type: gateplugin:Affine, gate: {kind: learned, value: 2}}")) == [
+    assert _errors(
+        validator, spec("{type: gateplugin:Affine, gate: {kind: learned, value: 2}}")
+    ) == [
         ("$.model.layers[0].gate", "Additional properties are not allowed ('value' was unexpected)")
     ]
 
 
 def test_schema_output_errors_are_user_errors_and_keep_the_old_file(tmp_path: Path) -> None:
     missing = _schema_cli(tmp_path, "schema", "-o", str(tmp_path / "no" / "such" / "dir.json"))
-    assert missing.returncode == 2 and "cannot write" in missing.stderr and "Traceback" not in missing.stderr
+    assert (
+        missing.returncode == 2
+        and "cannot write" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
     assert not (tmp_path / "no").exists()
     out = tmp_path / "schema.json"
     out.write_text("{}\n")
@@ -397,4 +463,7 @@ def test_schema_output_errors_are_user_errors_and_keep_the_old_file(tmp_path: Pa
     onto_dir = _schema_cli(tmp_path, "schema", "-o", str(tmp_path / "schema.json.d"))
     assert onto_dir.returncode == 2 and "Traceback" not in onto_dir.stderr
     assert out.read_text() == "{}\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["schema.json", "schema.json.d"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "schema.json",
+        "schema.json.d",
+    ]  # no temporary left

@@ -95,13 +95,20 @@ def _nodes(node: Any) -> Iterable[dict[str, Any]]:
             yield from _nodes(value)
 
 
-_BOUNDS = (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
+_BOUNDS = (
+    ("minimum", ">="),
+    ("exclusiveMinimum", ">"),
+    ("maximum", "<="),
+    ("exclusiveMaximum", "<"),
+)
 
 
 def _limits(prop: dict[str, Any]) -> list[str]:
     # Bounds sit on the property, or on its numeric branch when null is allowed too.
     numeric = [prop] + [
-        b["then"] for b in prop.get("allOf", []) if b.get("if", {}).get("type") in ("integer", "number")
+        b["then"]
+        for b in prop.get("allOf", [])
+        if b.get("if", {}).get("type") in ("integer", "number")
     ]
     bounds = [f"{op} {_number(n[key])}" for n in numeric for key, op in _BOUNDS if key in n]
     hints = [" and ".join(bounds)] if bounds else []
@@ -142,7 +149,7 @@ def _visit(node: Any, defs: dict[str, Any]) -> None:
 def _resolve(member: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     ref = member.get("$ref")
     if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        return defs[ref.removeprefix("#/$defs/")]  # type: ignore[no-any-return]
+        return defs[ref.removeprefix("#/$defs/")]
     return member
 
 
@@ -156,17 +163,25 @@ def _key_on_name(node: dict[str, Any], defs: dict[str, Any]) -> None:
     for member in members:
         target = _resolve(member, defs)
         name_schema = target.get("properties", {}).get(prop, {})
-        values = [name_schema["const"]] if "const" in name_schema else list(name_schema.get("enum", []))
+        values = (
+            [name_schema["const"]] if "const" in name_schema else list(name_schema.get("enum", []))
+        )
         if not values:
             return  # not keyed on a fixed name: leave the union as pydantic wrote it
         names.append(values[0])
-        docs.append(_first_line(target.get("description", "")) or _first_line(name_schema.get("description", "")))
+        docs.append(
+            _first_line(target.get("description", ""))
+            or _first_line(name_schema.get("description", ""))
+        )
         aliases.extend((alias, values[0]) for alias in values[1:])
         # A pattern, not the branch's enum: yaml-language-server adds every tested condition to
         # its hovers, which would then list every name of every branch.
         condition = {"type": "string", "pattern": _one_of_pattern(values)}
         branches.append(
-            {"if": {"type": "object", "required": [prop], "properties": {prop: condition}}, "then": member}
+            {
+                "if": {"type": "object", "required": [prop], "properties": {prop: condition}},
+                "then": member,
+            }
         )
     name_doc = "selects which one this entry is; the other keys are its options"
     if aliases:
@@ -201,7 +216,9 @@ def _key_on_json_type(node: dict[str, Any], defs: dict[str, Any]) -> None:
         return
     node.pop("anyOf")
     node["type"] = types
-    branches = [{"if": {"type": t}, "then": m} for t, m in zip(types, members) if set(m) != {"type"}]
+    branches = [
+        {"if": {"type": t}, "then": m} for t, m in zip(types, members) if set(m) != {"type"}
+    ]
     if branches:
         node["allOf"] = [*node.get("allOf", []), *branches]
 
