@@ -58,8 +58,9 @@ _EXPORTS: dict[str, str] = {
     "Reshape": "layerkit.layers.reshape",
     # networks
     "Network": "layerkit.network",
-    "gradcheck_layer": "layerkit.gradcheck",
-    "GradcheckReport": "layerkit.gradcheck",
+    "gradcheck": "layerkit.gradient_check",
+    "gradcheck_layer": "layerkit.gradient_check",
+    "GradcheckReport": "layerkit.gradient_check",
     # numerically stable functions and weight initialisers
     "softmax": "layerkit.functions",
     "log_softmax": "layerkit.functions",
@@ -98,6 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
         ShapeError,
         SpecError,
     )
+    from layerkit.gradient_check import GradcheckReport, gradcheck, gradcheck_layer  # noqa: F401
     from layerkit.hookspecs import hookimpl  # noqa: F401
     from layerkit.layers.base import Layer, LayerParams, Loss, Node  # noqa: F401
     from layerkit.plugins import get_registry  # noqa: F401

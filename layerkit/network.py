@@ -302,10 +302,10 @@ class Network:
         """Gradients by central differences over every weight (the textbook's slow reference).
 
         Dropout masks and BatchNorm statistics are replayed identically for every evaluation,
-        and the network's state is left as it was. Use :func:`layerkit.gradcheck.gradcheck` to
+        and the network's state is left as it was. Use :func:`layerkit.gradcheck` to
         compare against backprop quickly.
         """
-        from layerkit.gradcheck import loss_function, numerical_gradient
+        from layerkit.gradient_check import loss_function, numerical_gradient
 
         f, restore = loss_function(self, x, t, train=train)
         try:

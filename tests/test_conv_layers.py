@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerkit.gradcheck import gradcheck_layer
+from layerkit.gradient_check import gradcheck_layer
 from layerkit.layers.conv import Conv2D
 from layerkit.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from layerkit.layers.reshape import Flatten, Reshape

@@ -24,7 +24,7 @@ from layerkit import (
     Relu,
     SoftmaxWithLoss,
 )
-from layerkit.gradcheck import gradcheck
+from layerkit import gradcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")

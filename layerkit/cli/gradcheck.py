@@ -28,7 +28,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the batch choice and the sampled entries"
     )
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _batch(spec, network, args):  # type: ignore[no-untyped-def]
@@ -65,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from layerkit.errors import ConfigError, RunFailed
-    from layerkit.gradcheck import DEFAULT_TOL, gradcheck
+    from layerkit.gradient_check import DEFAULT_TOL, gradcheck
     from layerkit.spec import build_network, load_spec
 
     if args.batch <= 0:
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(report.table())
     if not report.passed:
-        worst = max(report.checks, key=lambda c: c.rel_error)
+        worst = max((c for c in report.checks if not c.passed), key=lambda c: c.rel_error)
         hint = ""
         if source == "data":
             # Real images put ReLU inputs within h of 0 and tie max-pool windows: kinks, where

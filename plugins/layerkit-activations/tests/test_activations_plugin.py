@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from layerkit_activations.layers import ELU, GELU, LAYERS, SiLU, Softplus, Swish
 
-from layerkit import Network
-from layerkit.gradcheck import gradcheck
+from layerkit import Network, gradcheck
 from layerkit.plugins import get_registry
 from layerkit.testing import check_layer, parametrize_with_checks
 
