@@ -29,8 +29,8 @@ def test_local_sweep_of_six_trials(tmp_path: Path) -> None:
     done = layerkit("sweep", str(SPIRAL), *SPIRAL_SWEEP, "--set", "train.epochs=4", "--workers", "2",
                     "--out", str(out), "--json")
     assert done.returncode == 0, done.stdout + done.stderr
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["trials"] == summary["ok"] == 6 and summary["failed"] == 0
+    summary = json.loads(done.stdout)  # the whole of stdout
+    assert summary["ok"] and summary["trials"] == summary["succeeded"] == 6 and summary["failed"] == 0
 
     records = raw_records(out)
     assert len(records) == 6 and len({r["id"] for r in records}) == 6
@@ -54,7 +54,7 @@ def test_local_sweep_of_six_trials(tmp_path: Path) -> None:
     assert summary["best"]["id"] == rows[0]["id"]
     assert summary["best"]["metrics"]["test_accuracy"] == max(r["metrics"]["test_accuracy"] for r in records)
     assert (out / "sweep.png").stat().st_size > 0
-    assert f"best: {rows[0]['id']}" in done.stdout
+    assert f"best: {rows[0]['id']}" in done.stderr  # human text: stderr under --json
 
     # runs compare: the sweep folder stands for its trials, best first, curves overlaid
     compare = layerkit("runs", "compare", str(out), "--plot", str(tmp_path / "compare.png"), "--json")
@@ -116,7 +116,7 @@ def test_worker_killed_then_driver_killed_then_resumed(tmp_path: Path) -> None:
 
     resumed = layerkit("sweep", "--resume", str(out), "--workers", "2", "--threads", "1", "--json")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert f"8 trials, {len(committed)} already committed" in resumed.stdout
+    assert f"8 trials, {len(committed)} already committed" in resumed.stderr  # human text: stderr under --json
 
     records = raw_records(out)
     assert sorted(r["id"] for r in records) == sorted({r["id"] for r in records})  # no duplicates

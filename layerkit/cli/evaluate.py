@@ -20,11 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--split", choices=("test", "train"), default="test", help="which split to evaluate (default test)"
     )
     parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="evaluation batch size")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerkit.cli.train import json_safe
+    from layerkit.cli.output import json_safe
     from layerkit.data.batches import BatchIterator
     from layerkit.errors import ConfigError, DataError
     from layerkit.training.checkpoint import load_checkpoint

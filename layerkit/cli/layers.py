@@ -11,7 +11,6 @@ KINDS = ("layer", "loss", "node", "optimizer", "dataset")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     parser.add_argument(
         "--kind",
         action="append",
@@ -37,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
             {**e.to_dict(), "ambiguous": registry.is_ambiguous(e.group, e.name)}
             for e in entries
         ]
-        print(json.dumps(doc, indent=2))
+        print(json.dumps({"components": doc}))
         return 0
     # A name two plugins share is shown qualified: that is what a spec must use.
     rows = [

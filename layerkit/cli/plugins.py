@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    """No options of its own: the common ones (``--json``, ``-p``) are added by the CLI."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             "disabled": registry.disabled,
             "settings": settings,
         }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc))
         return 0
 
     width = terminal_width()

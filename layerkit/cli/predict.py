@@ -26,7 +26,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "-k", "--top-k", type=int, default=1, metavar="K", help="classes per sample (default 1)"
     )
     parser.add_argument("--batch-size", type=int, default=1000, metavar="N", help="samples per forward pass")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> Any:

@@ -19,7 +19,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--plot", metavar="PATH", default="compare.png", help="where to draw the curves (default: compare.png)"
     )
     compare.add_argument("--no-plot", action="store_true", help="print the table only")
-    compare.add_argument("--json", action="store_true", help="end with one JSON line of every run's final metrics")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,6 +31,9 @@ def run(args: argparse.Namespace) -> int:
         runs_json,
     )
 
+    import sys
+
+    human = sys.stderr if args.json else sys.stdout  # --json: stdout is the result document only
     runs = expand_runs(args.runs)
     names = final_metric_names(runs)
     if args.sort:
@@ -40,15 +42,15 @@ def run(args: argparse.Namespace) -> int:
         sign = 1.0 if args.sort.endswith("loss") else -1.0
         runs.sort(key=lambda r: (r.final.get(args.sort) is None, sign * float(r.final.get(args.sort) or 0.0)))
     rows = [[r.label, r.epochs, *(_fmt(r.final.get(n)) for n in names)] for r in runs]
-    print(render_table(["run", "epochs", *names], rows))
+    print(render_table(["run", "epochs", *names], rows), file=human)
     if not args.no_plot:
         drawn = plot_runs(runs, args.plot)
         if drawn is None:
             from layerkit.training.plots import missing_plot
 
-            print(missing_plot(str(args.plot)))
+            print(missing_plot(str(args.plot)), file=human)
         else:
-            print(f"curves: {drawn}")
+            print(f"curves: {drawn}", file=human)
     if args.json:
         print(runs_json(runs))
     return 0

@@ -28,9 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.spec.schema import spec_schema
 
     registry = get_registry()
-    text = json.dumps(spec_schema(registry), indent=args.indent if args.indent > 0 else None) + "\n"
+    schema = spec_schema(registry)
+    text = json.dumps(schema, indent=args.indent if args.indent > 0 else None) + "\n"
     if args.output is None:
-        sys.stdout.write(text)
+        # --json: the schema is the document's "schema" (its own keys never mix with "ok")
+        sys.stdout.write(json.dumps({"schema": schema}) + "\n" if args.json else text)
         return 0
     from layerkit.errors import LayerkitError
     from layerkit.fileio import atomic_write_text
@@ -40,4 +42,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise LayerkitError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
     print(f"wrote {args.output}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"path": str(args.output)}))
     return 0

@@ -50,7 +50,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument("--out", metavar="DIR", help="the sweep folder (default sweeps/<name>/<timestamp>/)")
     out.add_argument("--resume", metavar="DIR", help="continue the sweep in DIR: run only trials not yet committed")
     out.add_argument("--dry-run", action="store_true", help="validate and list the trials, run nothing")
-    out.add_argument("--json", action="store_true", help="end with one JSON line: the sweep folder, counts, best trial")
 
 
 def _plan(args: argparse.Namespace) -> Any:
@@ -127,10 +126,15 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.sweep.report import best_summary, print_progress, write_report
     from layerkit.sweep.runner import collect, run_sweep
 
+    human = sys.stderr if args.json else sys.stdout  # --json: stdout is the result document only
     plan = _plan(args)
     if args.dry_run:
-        print(render_table(*_trial_rows(plan)))
-        print(f"{len(plan.trials)} valid trials" + (f" ({plan.merged} duplicate draws merged)" if plan.merged else ""))
+        print(render_table(*_trial_rows(plan)), file=human)
+        print(f"{len(plan.trials)} valid trials" + (f" ({plan.merged} duplicate draws merged)" if plan.merged else ""),
+              file=human)
+        if args.json:
+            print(json.dumps({"name": plan.name, "trials": [{"id": t.id, "params": t.params} for t in plan.trials],
+                              "merged": plan.merged}, default=str))
         return 0
     with make_executor(args.executor, workers=args.workers, scheduler=args.scheduler) as executor:
         where = executor.describe()  # connects first: a wrong address leaves no folder behind
@@ -139,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
         todo = len(plan.trials) - committed
         merged = f", {plan.merged} duplicate draws merged" if plan.merged else ""
         resumed = f", {committed} already committed" if committed else ""
-        print(f"sweep {plan.name}: {len(plan.trials)} trials{resumed}{merged} -> {sweep_dir}", flush=True)
+        print(f"sweep {plan.name}: {len(plan.trials)} trials{resumed}{merged} -> {sweep_dir}", flush=True, file=human)
         if todo:
-            print(f"running {todo} on {where}", flush=True)
+            print(f"running {todo} on {where}", flush=True, file=human)
         try:
             result = run_sweep(
                 plan,
@@ -149,7 +153,9 @@ def run(args: argparse.Namespace) -> int:
                 executor,
                 resume=bool(args.resume),
                 threads=args.threads,
-                progress=lambda record, done, total: print_progress(record, done, total, metric=plan.metric),
+                progress=lambda record, done, total: print_progress(
+                    record, done, total, metric=plan.metric, stream=human
+                ),
             )
         except KeyboardInterrupt:
             if (sweep_dir / "sweep.json").is_file():
@@ -157,14 +163,14 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr, flush=True)
             raise
     files = write_report(result)
-    print()
-    print(_summary_table(result))
+    print(file=human)
+    print(_summary_table(result), file=human)
     best = result.best
     if best is not None:
         print(f"best: {best['id']} {plan.metric}={best['metrics'][plan.metric]:.4f} "
               + " ".join(f"{k}={v}" for k, v in best["params"].items())
-              + f"  ({sweep_dir / best['run_dir']})")
-    print(f"summary: {files['summary']}" + (f", plot: {files['plot']}" if files["plot"] else ""))
+              + f"  ({sweep_dir / best['run_dir']})", file=human)
+    print(f"summary: {files['summary']}" + (f", plot: {files['plot']}" if files["plot"] else ""), file=human)
     if args.json:
         print(json.dumps(best_summary(result)))
     if result.failed:

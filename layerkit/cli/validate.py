@@ -16,7 +16,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("spec", metavar="SPEC", help="the YAML spec file")
     add_spec_options(parser)  # --set PATH=VALUE, --set-file FILE
-    parser.add_argument("--json", action="store_true", help="print the result (or the errors) as JSON")
     parser.add_argument(
         "--print-resolved",
         action="store_true",
@@ -24,11 +23,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "instead of the summary",
     )
 
-
-def _issue_dict(issue: object) -> dict[str, object]:
-    from dataclasses import asdict
-
-    return asdict(issue)  # type: ignore[call-overload, no-any-return]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,17 +38,15 @@ def run(args: argparse.Namespace) -> int:
         info = dataset_info(spec)
     except SpecError as exc:
         if args.json:
-            print(json.dumps({"ok": False, "errors": [_issue_dict(i) for i in exc.issues]}, indent=2))
-        else:
-            for issue in exc.issues:
-                print(issue, file=sys.stderr)
-            n = len(exc.issues)
-            print(f"{args.spec}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
+            raise  # one JSON document with every issue, written by the CLI's main
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        n = len(exc.issues)
+        print(f"{args.spec}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return exc.exit_code
 
     if args.json:
         doc = {
-            "ok": True,
             "name": spec.name,
             "dataset": spec.data.dataset,
             "input_shape": list(network.input_shape),
@@ -67,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         }
         if args.print_resolved:
             doc["spec"] = spec.to_dict()
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc))
         return 0
 
     if args.print_resolved:  # YAML only, so that it can be saved and used as a spec

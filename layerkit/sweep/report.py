@@ -125,7 +125,7 @@ def best_summary(result: SweepResult) -> dict[str, Any]:
         "metric": result.plan.metric,
         "mode": result.plan.mode,
         "trials": len(result.plan.trials),
-        "ok": len(result.ok),
+        "succeeded": len(result.ok),  # not "ok": the --json contract reserves it
         "failed": len(result.failed),
         "missing": len(result.missing),
         "best": None
