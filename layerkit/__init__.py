@@ -73,6 +73,7 @@ _EXPORTS: dict[str, str] = {
     # components
     "Optimizer": "layerkit.optimizers.base",
     "Dataset": "layerkit.data.base",
+    "load_dataset": "layerkit.data.loading",
     # specs
     "Spec": "layerkit.spec.models",
     "load_spec": "layerkit.spec.loader",
@@ -100,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
         SpecError,
     )
     from layerkit.gradient_check import GradcheckReport, gradcheck, gradcheck_layer  # noqa: F401
+    from layerkit.data.loading import load_dataset  # noqa: F401
     from layerkit.hookspecs import hookimpl  # noqa: F401
     from layerkit.layers.base import Layer, LayerParams, Loss, Node  # noqa: F401
     from layerkit.plugins import get_registry  # noqa: F401

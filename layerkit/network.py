@@ -220,6 +220,13 @@ class Network:
         return shape
 
     def _prepare(self, x: Any) -> np.ndarray:
+        if getattr(x, "dtype", None) == np.uint8:
+            # Raw pixels (0-255) would be used as they are, 255 times too large for a network
+            # trained on [0, 1]: the network cannot know the scale, so it asks.
+            raise ConfigError(
+                "input: received raw uint8 values; scale them like the training data first "
+                "(x / 255 for pixels), or load data with layerkit.load_dataset(name, normalize=True)"
+            )
         x = np.asarray(x, dtype=self.dtype)
         if self.input_shape is None:
             if x.ndim < 2:
