@@ -143,6 +143,19 @@ class Network:
     on the first batch it sees. ``seed`` makes weight initialisation and dropout reproducible:
     each layer gets its own generator spawned from it. ``num_classes``, when known, is checked
     against the loss layer's input (e.g. the last Affine's units).
+
+    Examples
+    --------
+    >>> from layerkit import Affine, Network, Relu, SoftmaxWithLoss, load_dataset
+    >>> (x, t), (x_test, t_test) = load_dataset("fashion_mnist")
+    >>> net = Network([Affine(units=50), Relu(), Affine(units=10), SoftmaxWithLoss()],
+    ...               input_shape=(784,), seed=0)
+    >>> loss = net.loss(x[:100], t[:100])       # forward in training mode
+    >>> net.backward()                          # fills net.grads ("affine1.W", ...)
+    >>> for key, p in net.params.items():
+    ...     p -= 0.1 * net.grads[key]            # params are live arrays
+    >>> net.accuracy(x_test, t_test), net.predict_proba(x_test[:5]).shape
+    >>> print(net.summary())
     """
 
     def __init__(
