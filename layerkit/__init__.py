@@ -87,6 +87,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
+    from layerkit.data.loading import load_dataset  # noqa: F401
     from layerkit.errors import (  # noqa: F401
         CheckpointError,
         CheckpointWarning,
@@ -101,7 +102,6 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
         SpecError,
     )
     from layerkit.gradient_check import GradcheckReport, gradcheck, gradcheck_layer  # noqa: F401
-    from layerkit.data.loading import load_dataset  # noqa: F401
     from layerkit.hookspecs import hookimpl  # noqa: F401
     from layerkit.layers.base import Layer, LayerParams, Loss, Node  # noqa: F401
     from layerkit.plugins import get_registry  # noqa: F401

@@ -23,8 +23,8 @@ from layerkit import (
     Network,
     Relu,
     SoftmaxWithLoss,
+    gradcheck,
 )
-from layerkit import gradcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")

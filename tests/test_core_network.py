@@ -20,8 +20,8 @@ from layerkit import (
     ShapeError,
     Sigmoid,
     SoftmaxWithLoss,
+    gradcheck,
 )
-from layerkit import gradcheck
 
 
 def two_layer_net(seed=0, **kw):

@@ -56,7 +56,6 @@ def test_help_of_the_main_classes_has_examples(obj: object) -> None:
 
 def test_gradcheck_is_the_function_even_after_its_module_is_imported() -> None:
     import layerkit.gradient_check as module
-
     from layerkit import gradcheck
 
     assert gradcheck is module.gradcheck and callable(gradcheck)

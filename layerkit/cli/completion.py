@@ -88,7 +88,7 @@ def spec_paths(spec_file: str) -> dict[str, Any]:
                 out.update(_leaves(value, f"model.{key}"))
     if isinstance(layers, list):
         out["model.layers"] = None
-        for layer_id, layer in zip(auto_layer_ids(layers), layers):
+        for layer_id, layer in zip(auto_layer_ids(layers), layers, strict=True):
             if layer_id is not None:
                 out.update(_leaves(layer, f"model.layers.{layer_id}"))
     return out

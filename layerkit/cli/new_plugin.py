@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     root = write_plugin(args.name, args.output, force=args.force)
     names = _names(args.name)
     if args.json:
-        doc = {"directory": str(root), "distribution": args.name, "package": names["package"], "plugin": names["plugin"]}
-        print(json.dumps(doc))
+        doc = {"directory": str(root), "distribution": args.name}
+        print(json.dumps({**doc, "package": names["package"], "plugin": names["plugin"]}))
         return 0
     print(
         f"wrote {root}/ (plugin {names['plugin']!r}, module {names['package']}); next:\n"

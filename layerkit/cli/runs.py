@@ -22,6 +22,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from layerkit._table import render_table
     from layerkit.errors import LayerkitError
     from layerkit.sweep.runs import (
@@ -30,8 +32,6 @@ def run(args: argparse.Namespace) -> int:
         plot_runs,
         runs_json,
     )
-
-    import sys
 
     human = sys.stderr if args.json else sys.stdout  # --json: stdout is the result document only
     runs = expand_runs(args.runs)

@@ -19,7 +19,9 @@ __all__ = ["load_dataset"]
 Arrays = tuple[np.ndarray, np.ndarray]
 
 
-def _arrays(split: Split, *, normalize: bool, flatten: bool, one_hot_label: bool, num_classes: int, dtype: Any) -> Arrays:
+def _arrays(
+    split: Split, *, normalize: bool, flatten: bool, one_hot_label: bool, num_classes: int, dtype: Any
+) -> Arrays:
     x = split.x.astype(dtype)  # a new array: the loaded (read-only, shared) one is never touched
     if normalize and split.scale != 1.0:
         x *= split.scale
@@ -76,8 +78,15 @@ def load_dataset(
     if missing:
         raise DataError(f"dataset {name!r} has no {' or '.join(missing)} split (it has: {', '.join(splits)})")
     classes = dataset.describe().num_classes
-    kw = {"normalize": normalize, "flatten": flatten, "one_hot_label": one_hot_label, "dtype": dtype}
-    return (
-        _arrays(splits["train"], num_classes=classes, **kw),
-        _arrays(splits["test"], num_classes=classes, **kw),
+    train, test = (
+        _arrays(
+            splits[split],
+            normalize=normalize,
+            flatten=flatten,
+            one_hot_label=one_hot_label,
+            num_classes=classes,
+            dtype=dtype,
+        )
+        for split in ("train", "test")
     )
+    return train, test
