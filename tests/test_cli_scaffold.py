@@ -124,3 +124,9 @@ def test_mypy_accepts_the_example_plugin_without_import_untyped(tmp_path: Path) 
     done = run(sys.executable, "-m", "mypy", "--cache-dir", tmp_path, "--no-incremental", plugin, cwd=tmp_path,
                timeout=900)
     assert "import-untyped" not in done.stdout and done.returncode == 0, done.stdout + done.stderr
+
+
+def test_init_lists_the_shipped_specs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--list"]) == 0
+    assert set(capsys.readouterr().out.split()) == {p.stem for p in (ROOT / "model_specs").glob("*.yaml")}
+    assert main(["init"]) == 2 and "--list" in capsys.readouterr().err

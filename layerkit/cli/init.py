@@ -18,7 +18,7 @@ __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help="the spec's name (names its run folders)")
+    parser.add_argument("name", nargs="?", metavar="NAME", help="the spec's name (names its run folders)")
     parser.add_argument(
         "--from",
         dest="source",
@@ -42,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             print("\n".join(specs))
         return 0
+    if not args.name:
+        raise ConfigError("NAME: give the new spec's name (or --list to see the shipped specs)")
     text = starter_spec(args.name, args.source)
     target = Path(args.output or f"{args.name}.yaml")
     if target.exists() and not args.force:
