@@ -21,7 +21,7 @@ from layerkit.errors import PluginError
 from layerkit.layers.base import Layer
 from layerkit.plugins import PluginSettings, Registry, get_registry
 
-EXAMPLE_LAYERS = {"SiLU", "Swish", "GELU", "ELU", "Softplus"}
+EXAMPLE_LAYERS = {"SiLU", "Swish", "GELU", "ELU", "Softplus", "LayerNorm"}
 
 
 @pytest.fixture
