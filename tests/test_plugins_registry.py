@@ -101,7 +101,7 @@ def test_qualified_name_errors_say_what_is_wrong(registry: Registry) -> None:
         registry.layer("activation:GELU")
     with pytest.raises(
         PluginError,
-        match=r"plugin 'activations' \(layerkit-activations .*\) provides no layer 'Relu'; it is 'builtins:Relu' \(its layers: ELU, GELU, SiLU, Softplus, Swish\)",
+        match=r"plugin 'activations' \(layerkit-activations .*\) provides no layer 'Relu'; it is 'builtins:Relu' \(its layers: ELU, GELU, LayerNorm, SiLU, Softplus, Swish\)",
     ):
         registry.layer("activations:Relu")
     with pytest.raises(PluginError, match=r"provides no layer 'Gelu'; did you mean 'GELU'\?"):
@@ -172,7 +172,7 @@ def test_layers_command_lists_plugin_layers_with_provenance() -> None:
     result = run_cli("layers", "--json")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    rows = {r["name"]: r for r in json.loads(result.stdout)["components"]}
     assert EXAMPLE_LAYERS | {"Relu", "SGD"} <= set(rows)
     gelu = rows["GELU"]
     assert {k: gelu[k] for k in ("kind", "plugin", "distribution", "version", "module", "ambiguous")} == {
@@ -196,7 +196,7 @@ def test_layers_command_lists_plugin_layers_with_provenance() -> None:
 def test_layers_command_filters_by_kind() -> None:
     result = run_cli("layers", "--json", "--kind", "optimizer", "--kind", "loss")
     assert result.returncode == 0, result.stderr
-    kinds = {r["kind"] for r in json.loads(result.stdout)}
+    kinds = {r["kind"] for r in json.loads(result.stdout)["components"]}
     assert kinds == {"optimizer", "loss"}
     bad = run_cli("layers", "--kind", "activation")
     assert bad.returncode == 2 and "invalid choice: 'activation'" in bad.stderr
