@@ -63,7 +63,8 @@ def test_validate_overrides_and_print_resolved(tmp_path: Path) -> None:
     resolved = result.stdout
     assert "- {type: Affine, id: fc1, units: 100, init: {type: normal, std: 0.01}}" in resolved
     assert yaml.safe_load(resolved)["train"]["optimizer"] == {
-        "type": "Adam", "lr": 0.001, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-07
+        "type": "Adam", "lr": 0.001, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-07,
+        "form": "textbook",
     }
     # the output is a spec: saved, it validates to the same network
     saved = tmp_path / "resolved.yaml"

@@ -62,7 +62,7 @@ def test_a_valid_spec_is_typed_by_its_components() -> None:
 
 def test_a_spec_without_train_section_gets_every_default() -> None:
     spec = loads_spec("data: {dataset: spiral}\nmodel: {layers: [{type: Affine, units: 3}, {type: SoftmaxWithLoss}]}\n")
-    assert spec.train.optimizer == {"type": "SGD", "lr": 0.01, "weight_decay": 0.0}
+    assert spec.train.optimizer == {"type": "SGD", "lr": 0.01, "weight_decay": 0.0, "momentum": 0.0, "nesterov": False}
     assert (spec.train.epochs, spec.name, spec.seed) == (10, "spec", None)
     assert loads_spec(spec.to_yaml()) == spec
 

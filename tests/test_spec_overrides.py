@@ -76,7 +76,7 @@ def test_values_are_yaml_and_layers_are_found_by_id_index_or_network_id() -> Non
 def test_overrides_are_revalidated_and_located_at_the_option() -> None:
     assert issues(overrides=["train.optimizer.lrr=0.01", "model.layers.fc1.units=0"]) == [
         "--set train.optimizer.lrr=0.01: train.optimizer.lrr: unknown key; did you mean 'lr'? "
-        "(valid keys: type, lr, weight_decay)",
+        "(valid keys: type, lr, weight_decay, momentum, nesterov)",
         "--set model.layers.fc1.units=0: model.layers[0].units: must be > 0 (received 0)",
     ]
 
@@ -113,7 +113,7 @@ def test_set_file_patches_merge_and_are_located_in_the_patch(tmp_path: Path) -> 
     assert [str(i) for i in info.value.issues] == [f"{patch}:6:22: model.layers[2].units: must be > 0 (received 0)"]
     spec = loads_spec(SPEC, set_files=[patch], overrides=["model.layers.affine2.units=3"])
     assert spec.train.optimizer == {"type": "Adam", "lr": 0.001, "weight_decay": 0.0, "beta1": 0.9,
-                                    "beta2": 0.999, "eps": 1e-07}
+                                    "beta2": 0.999, "eps": 1e-07, "form": "textbook"}
     assert [getattr(e, "units", None) for e in spec.model.layers] == [32, None, 3, None]
 
 

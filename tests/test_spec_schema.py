@@ -66,6 +66,6 @@ def test_the_schema_rejects_what_the_loader_rejects(validator: jsonschema.Draft2
     bad_units = {**raw, "model": {"layers": [{"type": "Affine", "units": 0}, {"type": "SoftmaxWithLoss"}]}}
     unknown = {**raw, "model": {"layers": [{"type": "Affin", "units": 3}, {"type": "SoftmaxWithLoss"}]}}
     extra_key = {**raw, "trian": {}}
-    bad_optimizer = {**raw, "train": {"optimizer": {"type": "SGD", "momentum": 0.9}}}
+    bad_optimizer = {**raw, "train": {"optimizer": {"type": "SGD", "beta1": 0.9}}}
     for doc in (bad_units, unknown, extra_key, bad_optimizer):
         assert not validator.is_valid(doc)
