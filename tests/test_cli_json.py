@@ -63,11 +63,15 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_parser_knows_every_command() -> None:
-    assert {("train",), ("validate",), ("runs", "compare"), ("data", "fetch"), ("init",)} <= set(COMMANDS)
+    assert {("train",), ("validate",), ("runs", "compare"), ("data", "fetch"), ("init",)} <= set(
+        COMMANDS
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
-def test_usage_errors_are_one_json_document(command: tuple[str, ...], capfd: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_are_one_json_document(
+    command: tuple[str, ...], capfd: pytest.CaptureFixture[str]
+) -> None:
     code, doc, err = run_json(capfd, *command, "--no-such-option")
     assert code == 2 and doc["error"]  # the option, or a missing argument reported first
     # the usage and the prefix are those of the (sub)command, on stderr
@@ -77,7 +81,10 @@ def test_usage_errors_are_one_json_document(command: tuple[str, ...], capfd: pyt
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_help_and_bare_invocations_are_one_json_document(
-    command: tuple[str, ...], capfd: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    command: tuple[str, ...],
+    capfd: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     code, doc, err = run_json(capfd, *command, "--help")
@@ -91,7 +98,10 @@ def _cases(w: Path) -> dict[tuple[str, ...], tuple[list[str], list[str]]]:
     """command -> (arguments that succeed, arguments that fail), for the commands known today."""
     run = str(w / "run")
     return {
-        ("train",): ([SPIRAL, *QUICK, "--out", str(w / "t"), "--no-plot"], [str(w / "missing.yaml")]),
+        ("train",): (
+            [SPIRAL, *QUICK, "--out", str(w / "t"), "--no-plot"],
+            [str(w / "missing.yaml")],
+        ),
         ("eval",): ([run], [str(w / "nothing-here")]),
         ("predict",): ([run, str(w / "x.npy")], [run, str(w / "missing.npy")]),
         ("validate",): ([SPIRAL], [SPIRAL, "--set", "train.epochs=0"]),
@@ -103,7 +113,10 @@ def _cases(w: Path) -> dict[tuple[str, ...], tuple[list[str], list[str]]]:
         ("data", "fetch"): (["fashion_mnist"], ["no_such_dataset"]),
         ("sweep",): ([SPIRAL, "--grid", "train.optimizer.lr=0.1,0.01", "--dry-run"], []),
         ("runs", "compare"): ([run, "--no-plot"], [str(w / "nothing-here")]),
-        ("init",): (["starter", "-o", str(w / "starter.yaml"), "--force"], ["x", "--from", "no_such_spec"]),
+        ("init",): (
+            ["starter", "-o", str(w / "starter.yaml"), "--force"],
+            ["x", "--from", "no_such_spec"],
+        ),
         ("new-plugin",): (["layerkit-demo", "-o", str(w / "demo"), "--force"], ["not a name"]),
         ("completion",): (["bash"], ["tcsh"]),
     }
@@ -115,7 +128,9 @@ def test_success_and_failure_paths(
 ) -> None:
     case = _cases(workdir).get(command)
     if case is None:
-        pytest.skip(f"no recorded case for the new command {' '.join(command)} (generic checks above)")
+        pytest.skip(
+            f"no recorded case for the new command {' '.join(command)} (generic checks above)"
+        )
     good, bad = case
     code, doc, _ = run_json(capfd, *command, *good)
     assert code == 0, doc
@@ -125,8 +140,12 @@ def test_success_and_failure_paths(
         assert doc["error"].splitlines()[0] in err  # the same message, for people, on stderr
 
 
-def test_results_and_errors_carry_their_data(workdir: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    _, doc, _ = run_json(capfd, "validate", SPIRAL, "--set", "train.epochs=0", "--set", "train.batch_size=0")
+def test_results_and_errors_carry_their_data(
+    workdir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _, doc, _ = run_json(
+        capfd, "validate", SPIRAL, "--set", "train.epochs=0", "--set", "train.batch_size=0"
+    )
     assert [e["path"] for e in doc["errors"]] == ["train.epochs", "train.batch_size"]
     assert all(e["file"] == f"--set {e['path']}=0" for e in doc["errors"])
     code, doc, _ = run_json(capfd, "gradcheck", SPIRAL, *QUICK, "--batch", "2")
@@ -151,15 +170,28 @@ def test_an_os_error_is_a_json_error(tmp_path: Path, capfd: pytest.CaptureFixtur
 def layerkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "layerkit", *args],
-        cwd=cwd, capture_output=True, text=True, check=False, timeout=300,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
 
 
 def test_a_real_pipe_gets_only_the_document(tmp_path: Path) -> None:
     """Child processes write to the descriptor, not sys.stdout: that output goes to stderr too."""
     done = layerkit(
-        "sweep", SPIRAL, *QUICK, "--grid", "train.optimizer.lr=0.1,0.01", "--workers", "2",
-        "--out", "sw", "--json", cwd=tmp_path,
+        "sweep",
+        SPIRAL,
+        *QUICK,
+        "--grid",
+        "train.optimizer.lr=0.1,0.01",
+        "--workers",
+        "2",
+        "--out",
+        "sw",
+        "--json",
+        cwd=tmp_path,
     )
     doc = json.loads(done.stdout)
     assert done.returncode == 0 and doc["ok"] and doc["exit_code"] == 0, done.stderr
@@ -174,9 +206,13 @@ def test_no_command_is_a_usage_error(capfd: pytest.CaptureFixture[str]) -> None:
     assert out == "" and "usage: layerkit" in err and "train" in err
 
 
-def test_errors_use_the_subcommand_prefix(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_errors_use_the_subcommand_prefix(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     assert main(["runs", "compare", str(tmp_path / "none")]) == 2
     assert "layerkit runs compare: error:" in capfd.readouterr().err
     assert main(["runs", "compare", "--sorted"]) == 2
     err = capfd.readouterr().err
-    assert err.startswith("usage: layerkit runs compare ") and "layerkit runs compare: error:" in err
+    assert (
+        err.startswith("usage: layerkit runs compare ") and "layerkit runs compare: error:" in err
+    )

@@ -25,14 +25,23 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-def run(*cmd: str | Path, cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess[str]:
+def run(
+    *cmd: str | Path, cwd: Path, timeout: float = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout,
+        [str(c) for c in cmd],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
         env={**os.environ, **env},
     )
 
 
-def test_init_writes_a_starter_spec_that_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_writes_a_starter_spec_that_validates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["init", "my_net"]) == 0
     text = (tmp_path / "my_net.yaml").read_text()
@@ -46,8 +55,18 @@ def test_init_writes_a_starter_spec_that_validates(tmp_path: Path, monkeypatch: 
 
 
 def test_the_wheel_ships_the_model_specs_and_templates(tmp_path: Path) -> None:
-    done = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", tmp_path, ROOT,
-               cwd=tmp_path)
+    done = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-build-isolation",
+        "-w",
+        tmp_path,
+        ROOT,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     (wheel,) = tmp_path.glob("layerkit-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -65,11 +84,27 @@ def test_new_plugin_installs_and_passes_its_own_tests(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     assert run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path).returncode == 0
     python = venv / "bin" / "python"
-    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=tmp_path)
-    base = [sysconfig.get_path("purelib"), str(Path(layerkit.__file__).resolve().parents[1]), *site.getsitepackages()]
+    purelib = run(
+        python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=tmp_path
+    )
+    base = [
+        sysconfig.get_path("purelib"),
+        str(Path(layerkit.__file__).resolve().parents[1]),
+        *site.getsitepackages(),
+    ]
     Path(purelib.stdout.strip(), "base.pth").write_text("\n".join(dict.fromkeys(base)) + "\n")
-    installed = run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
-                    "--no-build-isolation", dist, cwd=tmp_path)
+    installed = run(
+        sys.executable,
+        "-m",
+        "pip",
+        "--python",
+        python,
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        dist,
+        cwd=tmp_path,
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     shutil.rmtree(dist / "src")  # the tests must use the installed distribution
     tested = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=dist)
@@ -116,17 +151,30 @@ comp "layerkit validate SPECDIR/two_"
 def test_zsh_and_fish_scripts(shell: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["completion", shell]) == 0
     out = capsys.readouterr().out
-    assert "layerkit" in out and ("compdef" in out if shell == "zsh" else "complete --command layerkit" in out)
+    assert "layerkit" in out and (
+        "compdef" in out if shell == "zsh" else "complete --command layerkit" in out
+    )
 
 
 def test_mypy_accepts_the_example_plugin_without_import_untyped(tmp_path: Path) -> None:
     plugin = ROOT / "plugins" / "layerkit-activations" / "src" / "layerkit_activations"
-    done = run(sys.executable, "-m", "mypy", "--cache-dir", tmp_path, "--no-incremental", plugin, cwd=tmp_path,
-               timeout=900)
+    done = run(
+        sys.executable,
+        "-m",
+        "mypy",
+        "--cache-dir",
+        tmp_path,
+        "--no-incremental",
+        plugin,
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert "import-untyped" not in done.stdout and done.returncode == 0, done.stdout + done.stderr
 
 
 def test_init_lists_the_shipped_specs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", "--list"]) == 0
-    assert set(capsys.readouterr().out.split()) == {p.stem for p in (ROOT / "model_specs").glob("*.yaml")}
+    assert set(capsys.readouterr().out.split()) == {
+        p.stem for p in (ROOT / "model_specs").glob("*.yaml")
+    }
     assert main(["init"]) == 2 and "--list" in capsys.readouterr().err

@@ -12,8 +12,14 @@ import layerkit
 from layerkit.optimizers import SGD, Adam, Optimizer
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md"),
-                *(ROOT / "plugins").glob("*/README.md")])
+PAGES = sorted(
+    [
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        *(ROOT / "docs").glob("*.md"),
+        *(ROOT / "plugins").glob("*/README.md"),
+    ]
+)
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 
@@ -46,8 +52,19 @@ def test_every_relative_link_resolves(page: Path) -> None:
 
 @pytest.mark.parametrize(
     "obj",
-    [layerkit.Network, layerkit.Layer, layerkit.Affine, layerkit.SoftmaxWithLoss, Optimizer, SGD, Adam,
-     layerkit.Dataset, layerkit.Spec, layerkit.gradcheck, layerkit.load_dataset],
+    [
+        layerkit.Network,
+        layerkit.Layer,
+        layerkit.Affine,
+        layerkit.SoftmaxWithLoss,
+        Optimizer,
+        SGD,
+        Adam,
+        layerkit.Dataset,
+        layerkit.Spec,
+        layerkit.gradcheck,
+        layerkit.load_dataset,
+    ],
     ids=lambda o: o.__name__,
 )
 def test_help_of_the_main_classes_has_examples(obj: object) -> None:

@@ -23,6 +23,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 
+from layerkit._version import __version__
 from layerkit.cli.output import JsonCapture, UsageError
 
 __all__ = ["main", "COMMANDS", "build_parser", "full_parser", "leaf_parsers"]
@@ -41,7 +42,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("sweep", "run a sweep of trials over a spec (locally or on Dask)"),
     "runs": ("runs", "inspect and compare run folders"),
     "init": ("init", "write a starter spec (from a shipped model spec)"),
-    "new-plugin": ("new_plugin", "write a plugin distribution skeleton (layer, entry point, tests)"),
+    "new-plugin": (
+        "new_plugin",
+        "write a plugin distribution skeleton (layer, entry point, tests)",
+    ),
     "completion": ("completion", "print the shell completion script for bash, zsh or fish"),
 }
 
@@ -56,20 +60,13 @@ class Parser(argparse.ArgumentParser):
     with the usage and prefix of the (sub)command at fault, in JSON when asked."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("allow_abbrev", False)  # "--js" is not "--json": scripts spell options out
+        kwargs.setdefault(
+            "allow_abbrev", False
+        )  # "--js" is not "--json": scripts spell options out
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(self, message)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("layerkit")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
 
 
 def _add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +99,7 @@ def _add_common_options(parser: argparse.ArgumentParser) -> None:
         group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse._SubParsersAction]:  # type: ignore[type-arg]
+def _subparsers(parser: argparse.ArgumentParser) -> Iterator[argparse._SubParsersAction]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             yield action
@@ -149,7 +146,7 @@ def build_parser(
         epilog="With --json, every command prints exactly one JSON document on stdout "
         "(see 'The --json contract' in the README).",
     )
-    parser.add_argument("--version", action="version", version=f"layerkit {_version()}")
+    parser.add_argument("--version", action="version", version=f"layerkit {__version__}")
     _add_common_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _find_command(argv)
@@ -166,7 +163,9 @@ def full_parser() -> argparse.ArgumentParser:
     return build_parser((), configure_all=True)[0]
 
 
-def _chosen_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+def _chosen_parser(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.ArgumentParser:
     """The deepest (sub)parser the command line selected, e.g. the one of ``runs compare``."""
     for action in _subparsers(parser):
         name = getattr(args, action.dest, None) if action.dest != argparse.SUPPRESS else None

@@ -162,15 +162,34 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.dir is None and not args.force:
         found = dataset.locate()
         if found is not None:
-            print(f"{dataset.name}: already available in {found}", file=sys.stderr if args.json else sys.stdout)
+            print(
+                f"{dataset.name}: already available in {found}",
+                file=sys.stderr if args.json else sys.stdout,
+            )
             if args.json:
-                print(json.dumps({"dataset": dataset.name, "directory": str(found.directory), "fetched": False}))
+                print(
+                    json.dumps(
+                        {
+                            "dataset": dataset.name,
+                            "directory": str(found.directory),
+                            "fetched": False,
+                        }
+                    )
+                )
             return 0
     location = dataset.fetch(args.dir, force=args.force, progress=args.progress)
     if args.json:
         files = {role: str(path) for role, path in location.files.items()}
-        print(json.dumps({"dataset": dataset.name, "directory": str(location.directory), "fetched": True,
-                          "files": files}))
+        print(
+            json.dumps(
+                {
+                    "dataset": dataset.name,
+                    "directory": str(location.directory),
+                    "fetched": True,
+                    "files": files,
+                }
+            )
+        )
         return 0
     print(f"{dataset.name}: files in {location.directory}")
     for role, path in location.files.items():

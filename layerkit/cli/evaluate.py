@@ -15,36 +15,44 @@ __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="a run folder or a checkpoint file")
     parser.add_argument(
-        "--split", choices=("test", "train"), default="test", help="which split to evaluate (default test)"
+        "checkpoint", metavar="RUN_OR_CHECKPOINT", help="a run folder or a checkpoint file"
     )
-    parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="evaluation batch size")
+    parser.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="which split to evaluate (default test)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, metavar="N", help="evaluation batch size"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from layerkit.cli.output import json_safe
     from layerkit.data.batches import BatchIterator
     from layerkit.errors import ConfigError, DataError
+    from layerkit.run import checkpoint_spec, restore_network
     from layerkit.training.checkpoint import load_checkpoint
-    from layerkit.training.run import build_data, restore_network
     from layerkit.training.trainer import evaluate
 
     ckpt = load_checkpoint(args.checkpoint)
-    network = restore_network(ckpt)
-    spec = ckpt.spec
-    dataset = build_data(spec)
-    splits = dataset.load()
+    spec = checkpoint_spec(ckpt)
+    network = restore_network(ckpt, spec)
+    splits = spec.data.create().load()
     split = splits.get(args.split)
     if split is None or not len(split):
-        raise DataError(f"dataset {spec['data']['dataset']!r} has no {args.split} split to evaluate")
-    batch_size = args.batch_size or spec.get("train", {}).get("eval_batch_size", 1000)
+        raise DataError(f"dataset {spec.data.dataset!r} has no {args.split} split to evaluate")
+    batch_size = args.batch_size or spec.train.eval_batch_size
     if batch_size <= 0:
         raise ConfigError(f"--batch-size: must be > 0 (received {batch_size})")
     info = ckpt.manifest.get("input", {})
     names = info.get("class_names")
-    classes = int(info.get("num_classes") or network.output_shape[-1])
-    result = evaluate(network, BatchIterator(split, batch_size, dtype=network.dtype), num_classes=classes)
+    classes = int(info.get("num_classes") or network.shapes()[1][-1])
+    result = evaluate(
+        network, BatchIterator(split, batch_size, dtype=network.dtype), num_classes=classes
+    )
     per_class = result.per_class_accuracy()
     if args.json:
         payload = {
@@ -67,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         from layerkit._table import render_table
 
         header = ("class", *(("name",) if names else ()), f"{args.split} accuracy")
-        rows = [(i, *((names[i],) if names else ()), f"{acc:.4f}") for i, acc in enumerate(per_class)]
+        rows = [
+            (i, *((names[i],) if names else ()), f"{acc:.4f}") for i, acc in enumerate(per_class)
+        ]
         print(render_table(header, rows))
     print(
         f"{args.split} accuracy {result.accuracy:.4f}  {args.split} loss {result.loss:.4f}  ({result.samples:,} samples)"

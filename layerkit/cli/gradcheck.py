@@ -20,8 +20,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("spec", metavar="SPEC", help="the YAML spec whose network to check")
     add_spec_options(parser)
-    parser.add_argument("--batch", type=int, default=3, metavar="N", help="samples in the batch (default 3)")
-    parser.add_argument("--random", action="store_true", help="use random inputs instead of the spec's data")
+    parser.add_argument(
+        "--batch", type=int, default=3, metavar="N", help="samples in the batch (default 3)"
+    )
+    parser.add_argument(
+        "--random", action="store_true", help="use random inputs instead of the spec's data"
+    )
     parser.add_argument(
         "--tol", type=float, default=None, metavar="TOL", help="max relative error (default 1e-6)"
     )
@@ -33,11 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _batch(spec, network, args):  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from layerkit.training.run import build_data
-
     rng = np.random.default_rng(args.seed)
     if not args.random:
-        splits = build_data(spec.to_dict()).load()
+        splits = spec.data.create().load()
         train = splits["train"]
         idx = np.sort(rng.choice(len(train), size=min(args.batch, len(train)), replace=False))
         x = train.x[idx].astype(np.float64) * train.scale
@@ -78,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
     x, t, source = _batch(spec, network, args)
     report = gradcheck(network, x, t, tol=tol, seed=args.seed)
     if args.json:
-        print(json.dumps({"spec": args.spec, "inputs": source, "batch": int(x.shape[0]), **report.to_dict()}))
+        print(
+            json.dumps(
+                {"spec": args.spec, "inputs": source, "batch": int(x.shape[0]), **report.to_dict()}
+            )
+        )
     else:
         print(
             f"{spec.name}: {x.shape[0]} samples ({'spec data' if source == 'data' else 'random inputs'}), float64"

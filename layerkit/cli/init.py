@@ -18,7 +18,9 @@ __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", metavar="NAME", help="the spec's name (names its run folders)")
+    parser.add_argument(
+        "name", nargs="?", metavar="NAME", help="the spec's name (names its run folders)"
+    )
     parser.add_argument(
         "--from",
         dest="source",
@@ -52,5 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"spec": str(target), "name": args.name, "from": args.source}))
     else:
-        print(f"wrote {target} (from {args.source}); next: layerkit validate {target}", file=sys.stderr)
+        print(
+            f"wrote {target} (from {args.source}); next: layerkit validate {target}",
+            file=sys.stderr,
+        )
     return 0

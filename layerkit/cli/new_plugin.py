@@ -38,10 +38,14 @@ _DIST_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_.][A-Za-z0-9]+)*")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "name", metavar="NAME", help="distribution name, e.g. layerkit-mylayers (module layerkit_mylayers)"
+        "name",
+        metavar="NAME",
+        help="distribution name, e.g. layerkit-mylayers (module layerkit_mylayers)",
     )
     parser.add_argument("-o", "--output", metavar="DIR", help="where to write it (default ./NAME)")
-    parser.add_argument("--force", action="store_true", help="write into an existing, non-empty folder")
+    parser.add_argument(
+        "--force", action="store_true", help="write into an existing, non-empty folder"
+    )
 
 
 def _names(dist: str) -> dict[str, str]:

@@ -68,7 +68,10 @@ def split_result(captured: str) -> tuple[dict[str, Any], str]:
     text = captured.strip()
     if not text:
         return {}, ""
-    for doc_text, rest in ((text, ""), (text.splitlines()[-1], captured.rstrip().rpartition("\n")[0])):
+    for doc_text, rest in (
+        (text, ""),
+        (text.splitlines()[-1], captured.rstrip().rpartition("\n")[0]),
+    ):
         try:
             doc = json.loads(doc_text)
         except ValueError:
@@ -135,7 +138,10 @@ class JsonCapture:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self._stdout is None:
             return
@@ -152,7 +158,9 @@ class JsonCapture:
         if exc is not None:  # a bug, not a user mistake: the traceback follows on stderr
             code, error = 1, f"internal error: {exc_type.__name__ if exc_type else ''}: {exc}"
         if code != 0 and error is None:
-            error = result.get("error") if isinstance(result.get("error"), str) else f"exit code {code}"
+            error = (
+                result.get("error") if isinstance(result.get("error"), str) else f"exit code {code}"
+            )
         doc = {"ok": code == 0, "exit_code": code, "error": error}
         doc.update((k, v) for k, v in result.items() if k not in RESERVED)
         doc.update(self.extra)

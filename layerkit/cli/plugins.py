@@ -49,14 +49,20 @@ def run(args: argparse.Namespace) -> int:
         )
         for p in registry.plugins
     ]
-    print(render_table(("plugin", "distribution", "version", "module", "provides"), rows, width=width))
+    print(
+        render_table(("plugin", "distribution", "version", "module", "provides"), rows, width=width)
+    )
     if registry.failures:
         count = len(registry.failures)
         print(f"\n{count} plugin{'s' if count > 1 else ''} failed to load (quarantined):")
-        failed = [(f.plugin, f.distribution or "-", f.version or "-", f.cause) for f in registry.failures]
+        failed = [
+            (f.plugin, f.distribution or "-", f.version or "-", f.cause) for f in registry.failures
+        ]
         print(render_table(("plugin", "distribution", "version", "cause"), failed, width=width))
     if registry.disabled:
         print(f"\ndisabled ({ENV_DISABLE} / -p no:NAME): {', '.join(registry.disabled)}")
     if registry.settings and not registry.settings.autoload:
-        print(f"\nentry-point autoload is off ({ENV_NO_AUTOLOAD}); only plugins named by -p are loaded")
+        print(
+            f"\nentry-point autoload is off ({ENV_NO_AUTOLOAD}); only plugins named by -p are loaded"
+        )
     return 0

@@ -14,9 +14,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "of final metrics and their loss/accuracy curves overlaid in one PNG.",
     )
     compare.add_argument("runs", nargs="+", metavar="RUN", help="run folder or sweep folder")
-    compare.add_argument("--sort", metavar="METRIC", help="order rows by this final metric (best first)")
     compare.add_argument(
-        "--plot", metavar="PATH", default="compare.png", help="where to draw the curves (default: compare.png)"
+        "--sort", metavar="METRIC", help="order rows by this final metric (best first)"
+    )
+    compare.add_argument(
+        "--plot",
+        metavar="PATH",
+        default="compare.png",
+        help="where to draw the curves (default: compare.png)",
     )
     compare.add_argument("--no-plot", action="store_true", help="print the table only")
 
@@ -38,9 +43,16 @@ def run(args: argparse.Namespace) -> int:
     names = final_metric_names(runs)
     if args.sort:
         if args.sort not in names:
-            raise LayerkitError(f"--sort: no run has a final {args.sort!r} (available: {', '.join(names)})")
+            raise LayerkitError(
+                f"--sort: no run has a final {args.sort!r} (available: {', '.join(names)})"
+            )
         sign = 1.0 if args.sort.endswith("loss") else -1.0
-        runs.sort(key=lambda r: (r.final.get(args.sort) is None, sign * float(r.final.get(args.sort) or 0.0)))
+        runs.sort(
+            key=lambda r: (
+                r.final.get(args.sort) is None,
+                sign * float(r.final.get(args.sort) or 0.0),
+            )
+        )
     rows = [[r.label, r.epochs, *(_fmt(r.final.get(n)) for n in names)] for r in runs]
     print(render_table(["run", "epochs", *names], rows), file=human)
     if not args.no_plot:

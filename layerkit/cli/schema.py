@@ -15,9 +15,14 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-o", "--output", metavar="FILE", help="write the schema to FILE (atomically) instead of stdout"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the schema to FILE (atomically) instead of stdout",
     )
-    parser.add_argument("--indent", type=int, default=2, metavar="N", help="JSON indentation (default 2)")
+    parser.add_argument(
+        "--indent", type=int, default=2, metavar="N", help="JSON indentation (default 2)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

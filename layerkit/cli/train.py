@@ -36,7 +36,9 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="the YAML spec to train")
     add_spec_options(parser)
-    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<name>/<timestamp>/)")
+    parser.add_argument(
+        "--out", metavar="DIR", help="run folder (default runs/<name>/<timestamp>/)"
+    )
     parser.add_argument(
         "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
@@ -52,11 +54,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-
 def run(args: argparse.Namespace) -> int:
     from layerkit.cli.output import json_safe
     from layerkit.errors import ConfigError
-    from layerkit.training.run import train
+    from layerkit.run import train
 
     if args.spec is None and args.resume is None:
         raise ConfigError("a SPEC to train is required (or --resume RUN_DIR)")

@@ -24,7 +24,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
@@ -49,11 +48,12 @@ def run(args: argparse.Namespace) -> int:
         doc = {
             "name": spec.name,
             "dataset": spec.data.dataset,
-            "input_shape": list(network.input_shape),
+            "input_shape": list(network.shapes()[0]),
             "num_classes": info.num_classes,
             "dtype": spec.dtype,
             "layers": [
-                {**row, "output_shape": list(row["output_shape"] or ())} for row in network.summary_rows()
+                {**row, "output_shape": list(row["output_shape"] or ())}
+                for row in network.summary_rows()
             ],
             "total_params": network.param_count(),
         }
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{spec.name}: {spec.data.dataset} ({info.train_size:,} train / {info.test_size:,} test, "
-        f"input {tuple(network.input_shape)}, {info.num_classes} classes), {spec.dtype}"
+        f"input {network.shapes()[0]}, {info.num_classes} classes), {spec.dtype}"
     )
     print(network.summary())
     return 0

@@ -20,7 +20,13 @@ Arrays = tuple[np.ndarray, np.ndarray]
 
 
 def _arrays(
-    split: Split, *, normalize: bool, flatten: bool, one_hot_label: bool, num_classes: int, dtype: Any
+    split: Split,
+    *,
+    normalize: bool,
+    flatten: bool,
+    one_hot_label: bool,
+    num_classes: int,
+    dtype: Any,
 ) -> Arrays:
     x = split.x.astype(dtype)  # a new array: the loaded (read-only, shared) one is never touched
     if normalize and split.scale != 1.0:
@@ -76,7 +82,9 @@ def load_dataset(
     splits = dataset.load()
     missing = [s for s in ("train", "test") if s not in splits]
     if missing:
-        raise DataError(f"dataset {name!r} has no {' or '.join(missing)} split (it has: {', '.join(splits)})")
+        raise DataError(
+            f"dataset {name!r} has no {' or '.join(missing)} split (it has: {', '.join(splits)})"
+        )
     classes = dataset.describe().num_classes
     train, test = (
         _arrays(

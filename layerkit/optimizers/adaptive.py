@@ -17,7 +17,7 @@ class AdaGradParams(OptimizerParams):
     eps: float = Field(1e-7, gt=0, description="added to sqrt(h) to avoid dividing by zero")
 
 
-class AdaGrad(Optimizer):
+class AdaGrad(Optimizer[AdaGradParams]):
     """AdaGrad: ``h += dW * dW; W -= lr * dW / (sqrt(h) + eps)``."""
 
     Params: ClassVar[type[OptimizerParams]] = AdaGradParams
@@ -36,7 +36,7 @@ class RMSpropParams(OptimizerParams):
     eps: float = Field(1e-7, gt=0, description="added to sqrt(h) to avoid dividing by zero")
 
 
-class RMSprop(Optimizer):
+class RMSprop(Optimizer[RMSpropParams]):
     """RMSprop: ``h = rho * h + (1 - rho) * dW * dW; W -= lr * dW / (sqrt(h) + eps)``."""
 
     Params: ClassVar[type[OptimizerParams]] = RMSpropParams
@@ -58,7 +58,9 @@ class AdamParams(OptimizerParams):
     beta1: float = Field(0.9, ge=0, lt=1, description="decay of the first-moment estimate")
     beta2: float = Field(0.999, ge=0, lt=1, description="decay of the second-moment estimate")
     eps: float = Field(
-        1e-7, gt=0, description="added to sqrt(v) to avoid dividing by zero (form pytorch: default 1e-8)"
+        1e-7,
+        gt=0,
+        description="added to sqrt(v) to avoid dividing by zero (form pytorch: default 1e-8)",
     )
     form: Literal["textbook", "pytorch"] = Field(
         "textbook",
@@ -74,7 +76,7 @@ class AdamParams(OptimizerParams):
         return data
 
 
-class Adam(Optimizer):
+class Adam(Optimizer[AdamParams]):
     """Adam (Kingma & Ba), with the textbook's bias correction folded into the step size.
 
     The textbook adds ``eps`` to ``sqrt(v)`` and scales the step by

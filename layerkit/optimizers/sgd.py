@@ -26,10 +26,14 @@ __all__ = ["SGD", "SGDParams", "Momentum", "Nesterov", "MomentumParams"]
 
 class SGDParams(OptimizerParams):
     momentum: float = Field(
-        0.0, ge=0, lt=1, description="PyTorch-style momentum: b = momentum * b + dW; W -= lr * b (0: plain SGD)"
+        0.0,
+        ge=0,
+        lt=1,
+        description="PyTorch-style momentum: b = momentum * b + dW; W -= lr * b (0: plain SGD)",
     )
     nesterov: bool = Field(
-        False, description="PyTorch-style Nesterov momentum: W -= lr * (dW + momentum * b); needs momentum > 0"
+        False,
+        description="PyTorch-style Nesterov momentum: W -= lr * (dW + momentum * b); needs momentum > 0",
     )
 
     @model_validator(mode="after")
@@ -39,7 +43,7 @@ class SGDParams(OptimizerParams):
         return self
 
 
-class SGD(Optimizer):
+class SGD(Optimizer[SGDParams]):
     """Stochastic gradient descent: ``W -= lr * dW``; with ``momentum``, PyTorch's SGD.
 
     Examples
@@ -74,7 +78,7 @@ class MomentumParams(OptimizerParams):
     momentum: float = Field(0.9, ge=0, lt=1, description="fraction of the velocity kept per step")
 
 
-class Momentum(Optimizer):
+class Momentum(Optimizer[MomentumParams]):
     """SGD with momentum, the textbook's form: ``v = momentum * v - lr * dW; W += v``.
 
     ``lr`` is inside the velocity; for PyTorch's form use ``SGD(momentum=...)``.
@@ -92,7 +96,7 @@ class Momentum(Optimizer):
         param += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(Optimizer[MomentumParams]):
     """Nesterov's accelerated gradient, in the textbook's form (one gradient per step).
 
     ``W += mu^2 v - (1 + mu) lr dW`` with the updated velocity ``v``; PyTorch's form is

@@ -9,11 +9,20 @@ import math
 
 import numpy as np
 import pytest
-from layerkit_activations.layers import ACTIVATIONS, ELU, GELU, LAYERS, LayerNorm, SiLU, Softplus, Swish
 
 from layerkit import Affine, Network, SoftmaxWithLoss, gradcheck
 from layerkit.plugins import get_registry
 from layerkit.testing import check_layer, parametrize_with_checks
+from layerkit_activations.layers import (
+    ACTIVATIONS,
+    ELU,
+    GELU,
+    LAYERS,
+    LayerNorm,
+    SiLU,
+    Softplus,
+    Swish,
+)
 
 
 @parametrize_with_checks(LAYERS)
@@ -23,7 +32,9 @@ def test_layer_contract(check) -> None:  # type: ignore[no-untyped-def]
 
 def test_every_check_passes_on_an_extra_shape() -> None:
     for cls in LAYERS:
-        results = check_layer(cls, {}, (3, 1, 4), checks=["shapes-dtypes", "gradient", "inputs-not-mutated"])
+        results = check_layer(
+            cls, {}, (3, 1, 4), checks=["shapes-dtypes", "gradient", "inputs-not-mutated"]
+        )
         assert [r.status for r in results] == ["passed"] * 3, [str(r) for r in results]
 
 
@@ -85,16 +96,19 @@ def test_registered_through_the_entry_point_and_usable_in_a_network() -> None:
         assert entry.component is cls
         assert (entry.plugin, entry.distribution) == ("activations", "layerkit-activations")
 
-    net = Network(
-        [
-            {"type": "Affine", "units": 6},
-            {"type": "GELU"},
-            {"type": "Affine", "units": 5},
-            {"type": "ELU", "alpha": 0.5},
-            {"type": "Affine", "units": 3},
-            {"type": "SoftmaxWithLoss"},
-        ],
-        input_shape=(4,),
+    net = Network.from_config(
+        {
+            "input_shape": [4],
+            "layers": [
+                {"type": "Affine", "units": 6},
+                {"type": "GELU"},
+                {"type": "Affine", "units": 5},
+                {"type": "ELU", "alpha": 0.5},
+                {"type": "Affine", "units": 3},
+                {"type": "SoftmaxWithLoss"},
+            ],
+        },
+        registry=registry,
         seed=0,
     )
     rng = np.random.default_rng(0)
@@ -118,5 +132,10 @@ def test_layer_norm_matches_the_formula_and_learns_its_weights() -> None:
     layer.backward(np.ones_like(x))
     assert {k: id(g) for k, g in layer.grads.items()} == grads  # written in place
     np.testing.assert_allclose(layer.grads["beta"], np.full((2, 3), 4.0))
-    net = Network([LayerNorm(), Affine(units=3), SoftmaxWithLoss()], input_shape=(2, 3), seed=0, dtype="float64")
+    net = Network(
+        [LayerNorm(), Affine(units=3), SoftmaxWithLoss()],
+        input_shape=(2, 3),
+        seed=0,
+        dtype="float64",
+    )
     assert gradcheck(net, x, np.array([0, 1, 2, 0])).passed

@@ -43,7 +43,7 @@ def _swish_grad(x: np.ndarray, s: np.ndarray, beta: float, dout: np.ndarray) -> 
     return dx
 
 
-class SiLU(Layer):
+class SiLU(Layer[LayerParams]):
     """Sigmoid linear unit (Swish with beta=1): x * sigmoid(x)."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
@@ -61,7 +61,7 @@ class SwishParams(LayerParams):
     beta: float = Field(1.0, gt=0, description="slope of the gate sigmoid(beta * x)")
 
 
-class Swish(Layer):
+class Swish(Layer[SwishParams]):
     """Swish: x * sigmoid(beta * x); beta=1 is SiLU, large beta approaches ReLU."""
 
     Params: ClassVar[type[LayerParams]] = SwishParams
@@ -69,7 +69,11 @@ class Swish(Layer):
         {"params": {}, "input_shape": (5,)},
         {"params": {"beta": 1.702}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"beta": 0.0}, {"beta": -1.0}, {"beta": "one"})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"beta": 0.0},
+        {"beta": -1.0},
+        {"beta": "one"},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         y, s = _swish(x, self.hp.beta)
@@ -84,7 +88,7 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
 
 
-class GELU(Layer):
+class GELU(Layer[LayerParams]):
     """Gaussian error linear unit, tanh approximation: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
@@ -123,7 +127,7 @@ class ELUParams(LayerParams):
     alpha: float = Field(1.0, gt=0, description="saturation value -alpha for x -> -inf")
 
 
-class ELU(Layer):
+class ELU(Layer[ELUParams]):
     """Exponential linear unit: x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
     Params: ClassVar[type[LayerParams]] = ELUParams
@@ -131,7 +135,11 @@ class ELU(Layer):
         {"params": {}, "input_shape": (5,)},
         {"params": {"alpha": 0.5}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"alpha": 0.0}, {"alpha": -1.0}, {"alpha": [1]})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"alpha": 0.0},
+        {"alpha": -1.0},
+        {"alpha": [1]},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         alpha = self.hp.alpha
@@ -152,7 +160,7 @@ class SoftplusParams(LayerParams):
     beta: float = Field(1.0, gt=0, description="sharpness: log(1 + exp(beta * x)) / beta")
 
 
-class Softplus(Layer):
+class Softplus(Layer[SoftplusParams]):
     """Softplus: log(1 + exp(beta * x)) / beta, a smooth ReLU; stable for any x."""
 
     Params: ClassVar[type[LayerParams]] = SoftplusParams
@@ -160,7 +168,11 @@ class Softplus(Layer):
         {"params": {}, "input_shape": (5,)},
         {"params": {"beta": 2.0}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"beta": 0.0}, {"beta": -2.0}, {"beta": None})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"beta": 0.0},
+        {"beta": -2.0},
+        {"beta": None},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         beta = self.hp.beta
@@ -194,13 +206,20 @@ class LayerNorm(Layer):
         {"params": {}, "input_shape": (5,)},
         {"params": {"eps": 1e-3}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"eps": 0.0}, {"eps": -1e-5}, {"momentum": 0.9})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"eps": 0.0},
+        {"eps": -1e-5},
+        {"momentum": 0.9},
+    )
 
     def create_params(
         self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
     ) -> dict[str, np.ndarray]:
         self._axes = tuple(range(1, len(input_shape) + 1))  # every axis of a sample
-        return {"gamma": np.ones(input_shape, dtype=dtype), "beta": np.zeros(input_shape, dtype=dtype)}
+        return {
+            "gamma": np.ones(input_shape, dtype=dtype),
+            "beta": np.zeros(input_shape, dtype=dtype),
+        }
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         mean = x.mean(axis=self._axes, keepdims=True)
