@@ -185,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "_ARGCOMPLETE" in os.environ:  # invoked by the shell's completion function
         from layerkit.cli.completion import complete
 
-        complete(full_parser())
+        parser = full_parser()
+        complete(parser, leaf_parsers(parser))
     with JsonCapture(enabled=_wants_json(argv)) as out:
         out.exit_code = _main(argv, out)
     return out.exit_code

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 __all__ = ["SHELLS", "configure", "run", "complete", "spec_paths"]
@@ -106,15 +106,16 @@ def _set_completer(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> li
     return [f"{path}=" for path in paths if path.startswith(prefix)]
 
 
-def complete(parser: argparse.ArgumentParser) -> None:
-    """Answer the shell's completion request (``_ARGCOMPLETE`` is set) and exit."""
+def complete(parser: argparse.ArgumentParser, leaves: Iterable[argparse.ArgumentParser]) -> None:
+    """Answer the shell's completion request (``_ARGCOMPLETE`` is set) and exit.
+
+    ``leaves`` are the parsers that run something (:func:`layerkit.cli.leaf_parsers`).
+    """
     import argcomplete  # only imported when the shell asks for completions
     from argcomplete.completers import FilesCompleter
 
-    from layerkit.cli import leaf_parsers
-
     yaml_files = FilesCompleter(allowednames=("yaml", "yml"))
-    for sub in leaf_parsers(parser):
+    for sub in leaves:
         for action in sub._actions:
             if action.dest == "overrides":
                 action.completer = _set_completer  # type: ignore[attr-defined]
