@@ -53,8 +53,9 @@ _EXPORTS: dict[str, str] = {
     "Reshape": "layerkit.layers.reshape",
     # networks
     "Network": "layerkit.network",
-    "gradcheck_layer": "layerkit.gradcheck",
-    "GradcheckReport": "layerkit.gradcheck",
+    "gradcheck": "layerkit.gradient_check",
+    "gradcheck_layer": "layerkit.gradient_check",
+    "GradcheckReport": "layerkit.gradient_check",
     # numerically stable functions and weight initialisers
     "softmax": "layerkit.functions",
     "log_softmax": "layerkit.functions",
@@ -67,6 +68,7 @@ _EXPORTS: dict[str, str] = {
     # components
     "Optimizer": "layerkit.optimizers.base",
     "Dataset": "layerkit.data.base",
+    "load_dataset": "layerkit.data.loading",
     # specs
     "Spec": "layerkit.spec.models",
     "load_spec": "layerkit.spec.loader",
@@ -83,6 +85,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
 
 
 if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
+    from layerkit.data.loading import load_dataset  # noqa: F401
     from layerkit.errors import (  # noqa: F401
         CheckpointError,
         CheckpointWarning,
@@ -96,6 +99,7 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
         ShapeError,
         SpecError,
     )
+    from layerkit.gradient_check import GradcheckReport, gradcheck, gradcheck_layer  # noqa: F401
     from layerkit.hookspecs import hookimpl  # noqa: F401
     from layerkit.layers.base import Layer, LayerParams, Loss, Node  # noqa: F401
     from layerkit.plugins import get_registry  # noqa: F401

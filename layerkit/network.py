@@ -212,6 +212,19 @@ class Network:
     on the first batch it sees. ``seed`` makes weight initialisation and dropout reproducible:
     each layer gets its own generator spawned from it. ``num_classes``, when known, is checked
     against the loss layer's input (e.g. the last Affine's units).
+
+    Examples
+    --------
+    >>> from layerkit import Affine, Network, Relu, SoftmaxWithLoss, load_dataset
+    >>> (x, t), (x_test, t_test) = load_dataset("fashion_mnist")
+    >>> net = Network([Affine(units=50), Relu(), Affine(units=10), SoftmaxWithLoss()],
+    ...               input_shape=(784,), seed=0)
+    >>> loss = net.loss(x[:100], t[:100])       # forward in training mode
+    >>> net.backward()                          # fills net.grads ("affine1.W", ...)
+    >>> for key, p in net.params.items():
+    ...     p -= 0.1 * net.grads[key]            # params are live arrays
+    >>> net.accuracy(x_test, t_test), net.predict_proba(x_test[:5]).shape
+    >>> print(net.summary())
     """
 
     def __init__(
@@ -339,6 +352,13 @@ class Network:
         if not self._allocated:
             raise ConfigError(
                 "this network was built without weights (allocate=False); build it again to run it"
+            )
+        if getattr(x, "dtype", None) == np.uint8:
+            # Raw pixels (0-255) would be used as they are, 255 times too large for a network
+            # trained on [0, 1]: the network cannot know the scale, so it asks.
+            raise ConfigError(
+                "input: received raw uint8 values; scale them like the training data first "
+                "(x / 255 for pixels), or load data with layerkit.load_dataset(name, normalize=True)"
             )
         x = np.asarray(x, dtype=self.dtype)
         if self.input_shape is None:

@@ -46,7 +46,7 @@ from typing import Any, cast
 import numpy as np
 
 from layerkit.errors import ConfigError
-from layerkit.gradcheck import DEFAULT_TOL, gradcheck_layer
+from layerkit.gradient_check import DEFAULT_TOL, gradcheck_layer
 from layerkit.layers.base import Layer, LayerParams, Loss, Node
 
 __all__ = [

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerkit.gradcheck import gradcheck_layer
+from layerkit.gradient_check import gradcheck_layer
 from layerkit.layers.conv import Conv2D
 from layerkit.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from layerkit.layers.reshape import Flatten, Reshape
@@ -63,8 +63,12 @@ def ref_pool(x, kind, k, stride, pads):
             for i in range(oh):
                 for j in range(ow):
                     r0, c0 = i * sh - top, j * sw - left
-                    cells = [(r, q) for r in range(r0, r0 + kh) for q in range(c0, c0 + kw)
-                             if 0 <= r < h and 0 <= q < w]
+                    cells = [
+                        (r, q)
+                        for r in range(r0, r0 + kh)
+                        for q in range(c0, c0 + kw)
+                        if 0 <= r < h and 0 <= q < w
+                    ]
                     vals = [x[a, ch, r, q] for r, q in cells]
                     if kind == "max":
                         best = int(np.argmax(vals))
@@ -144,7 +148,9 @@ def test_maxpool_ties_route_the_gradient_to_the_first_maximum_only() -> None:
     pool.build((1, 2, 2), dtype=np.float64)
     x = np.array([[[[0.0, 5.0], [5.0, 5.0]]]])
     pool.forward(x)
-    np.testing.assert_array_equal(pool.backward(np.array([[[[1.0]]]])), [[[[0.0, 1.0], [0.0, 0.0]]]])
+    np.testing.assert_array_equal(
+        pool.backward(np.array([[[[1.0]]]])), [[[[0.0, 1.0], [0.0, 0.0]]]]
+    )
 
 
 def test_maxpool_padding_never_wins() -> None:
@@ -169,7 +175,9 @@ def test_global_avgpool_hand_computed() -> None:
     assert pool.build((2, 2, 2), dtype=np.float64) == (2,)
     x = np.array([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 0.0], [0.0, 8.0]]]])
     np.testing.assert_array_equal(pool.forward(x), [[2.5, 2.0]])
-    np.testing.assert_array_equal(pool.backward(np.array([[4.0, -8.0]])), [[[[1, 1], [1, 1]], [[-2, -2], [-2, -2]]]])
+    np.testing.assert_array_equal(
+        pool.backward(np.array([[4.0, -8.0]])), [[[[1, 1], [1, 1]], [[-2, -2], [-2, -2]]]]
+    )
 
 
 def test_flatten_and_reshape_round_trip() -> None:
@@ -203,8 +211,13 @@ def _tiling_window(draw, max_kernel: int) -> tuple[list[int], list[int], list[in
 def conv_cases(draw):
     kernel, stride, padding, h, w = _tiling_window(draw, max_kernel=4)
     return {
-        "params": {"filters": draw(st.integers(1, 4)), "kernel_size": kernel, "stride": stride,
-                   "padding": padding, "use_bias": draw(st.booleans())},
+        "params": {
+            "filters": draw(st.integers(1, 4)),
+            "kernel_size": kernel,
+            "stride": stride,
+            "padding": padding,
+            "use_bias": draw(st.booleans()),
+        },
         "shape": (draw(st.integers(1, 3)), h, w),
         "n": draw(st.integers(1, 3)),
         "seed": draw(st.integers(0, 2**16)),
@@ -309,7 +322,9 @@ def test_chunked_batches_give_the_same_results() -> None:
     # per sample: 3*3*3 column rows + 4 filter rows of 36 doubles, so 3 samples per chunk
     chunked.max_workspace_bytes = 3 * (3 * 3 * 3 + 4) * 36 * 8
     assert [s.stop - s.start for s in chunked._chunks(7)] == [3, 3, 1]
-    np.testing.assert_allclose(chunked.forward(x, train=True), whole.forward(x, train=True), rtol=1e-13)
+    np.testing.assert_allclose(
+        chunked.forward(x, train=True), whole.forward(x, train=True), rtol=1e-13
+    )
     np.testing.assert_allclose(chunked.backward(dout), whole.backward(dout), rtol=1e-13)
     for key in ("W", "b"):
         np.testing.assert_allclose(chunked.grads[key], whole.grads[key], rtol=1e-12)
@@ -367,8 +382,11 @@ def test_batch_size_can_change_between_calls() -> None:
         np.testing.assert_allclose(conv.forward(x), y_ref, rtol=1e-12)
 
 
-@pytest.mark.parametrize("layer", [Conv2D(filters=2, kernel_size=3), MaxPool2D(), AvgPool2D(), GlobalAvgPool2D()],
-                         ids=lambda v: v.name)
+@pytest.mark.parametrize(
+    "layer",
+    [Conv2D(filters=2, kernel_size=3), MaxPool2D(), AvgPool2D(), GlobalAvgPool2D()],
+    ids=lambda v: v.name,
+)
 def test_float32_layers_return_float32_for_any_float_input(layer) -> None:
     layer.build((2, 4, 4), dtype=np.float32)
     y = layer.forward(np.ones((3, 2, 4, 4), dtype=np.float64), train=True)

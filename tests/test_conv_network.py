@@ -23,8 +23,8 @@ from layerkit import (
     Network,
     Relu,
     SoftmaxWithLoss,
+    gradcheck,
 )
-from layerkit.gradcheck import gradcheck
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -33,10 +33,17 @@ FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 def small_cnn(seed: int = 0, *, dropout: bool = True) -> Network:
     return Network(
         [
-            Conv2D(filters=4, kernel_size=3, padding=1), BatchNorm(), Relu(), MaxPool2D(),
-            Conv2D(filters=6, kernel_size=[3, 2], stride=[1, 2], padding="same"), Relu(),
-            AvgPool2D(pool_size=2, stride=1), *([Dropout(rate=0.2)] if dropout else []), Flatten(),
-            Affine(units=5), SoftmaxWithLoss(),
+            Conv2D(filters=4, kernel_size=3, padding=1),
+            BatchNorm(),
+            Relu(),
+            MaxPool2D(),
+            Conv2D(filters=6, kernel_size=[3, 2], stride=[1, 2], padding="same"),
+            Relu(),
+            AvgPool2D(pool_size=2, stride=1),
+            *([Dropout(rate=0.2)] if dropout else []),
+            Flatten(),
+            Affine(units=5),
+            SoftmaxWithLoss(),
         ],
         input_shape=(2, 8, 8),
         seed=seed,
@@ -50,13 +57,25 @@ def test_a_cnn_with_batchnorm_passes_the_float64_gradient_check() -> None:
     t = rng.integers(0, 5, size=4)
     report = gradcheck(net, x, t)
     assert report.passed, str(report)
-    assert {c.name for c in report.checks} >= {"conv2d1.W", "conv2d1.b", "batchnorm1.gamma", "conv2d2.W"}
+    assert {c.name for c in report.checks} >= {
+        "conv2d1.W",
+        "conv2d1.b",
+        "batchnorm1.gamma",
+        "conv2d2.W",
+    }
 
 
 def test_global_average_pooling_head() -> None:
     net = Network(
-        [Conv2D(filters=3, kernel_size=3), Relu(), GlobalAvgPool2D(), Affine(units=2), SoftmaxWithLoss()],
-        input_shape=(1, 5, 5), seed=1,
+        [
+            Conv2D(filters=3, kernel_size=3),
+            Relu(),
+            GlobalAvgPool2D(),
+            Affine(units=2),
+            SoftmaxWithLoss(),
+        ],
+        input_shape=(1, 5, 5),
+        seed=1,
     )
     rng = np.random.default_rng(1)
     report = gradcheck(net, rng.standard_normal((3, 1, 5, 5)), rng.integers(0, 2, size=3))
@@ -92,10 +111,28 @@ def test_the_shipped_cnn_spec_trains_through_the_cli(tmp_path) -> None:
     # one BLAS thread: two threads busy-wait against whatever else shares this 2-core machine
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-m", "layerkit", "train", str(ROOT / "model_specs" / "cnn_fashion.yaml"),
-         "--set", "data.train_size=3000", "--set", "data.test_size=1000", "--set", "train.epochs=2",
-         "--out", str(out), "-q"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "layerkit",
+            "train",
+            str(ROOT / "model_specs" / "cnn_fashion.yaml"),
+            "--set",
+            "data.train_size=3000",
+            "--set",
+            "data.test_size=1000",
+            "--set",
+            "train.epochs=2",
+            "--out",
+            str(out),
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     with open(out / "metrics.csv", newline="") as f:

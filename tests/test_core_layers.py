@@ -22,6 +22,7 @@ from layerkit import (
     Tanh,
     get_registry,
 )
+from layerkit.gradient_check import gradcheck_layer
 from layerkit.testing import parametrize_with_checks
 
 # -- one table over every registered layer (built-ins and installed plugins) -------------------
@@ -335,3 +336,25 @@ def test_loss_check_targets():
     with pytest.raises(ShapeError, match=r"one score per class"):
         SoftmaxWithLoss(id="loss").check_targets((2, 5), None)
     SoftmaxWithLoss().check_targets((10,), 10)
+
+
+def test_softmax_with_loss_soft_labels_get_the_true_gradient() -> None:
+    """Label rows that are not distributions: the loss was right, dx = softmax - t was not."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3))
+    for t in (
+        np.full((4, 3), 0.5),
+        rng.uniform(0, 2, (4, 3)),
+        np.eye(3)[[0, 2, 1, 1]] * 0.9 + 0.05,
+    ):
+        loss = SoftmaxWithLoss()
+        loss.build((3,), dtype="float64")
+        report = gradcheck_layer(loss, x, t=t)
+        assert report.passed, report.table()
+        y = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+        loss.forward(x, t)
+        np.testing.assert_allclose(
+            loss.backward(), (y * t.sum(axis=1, keepdims=True) - t) / 4, rtol=1e-12
+        )
+    with pytest.raises(ShapeError, match="class weights >= 0"):
+        SoftmaxWithLoss().forward(x, -np.ones((4, 3)))

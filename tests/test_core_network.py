@@ -21,8 +21,9 @@ from layerkit import (
     Sigmoid,
     SoftmaxWithLoss,
     get_registry,
+    gradcheck,
 )
-from layerkit.gradcheck import gradcheck, network_numerical_gradient
+from layerkit.gradient_check import network_numerical_gradient
 
 
 def two_layer_net(seed=0, **kw):
@@ -343,8 +344,16 @@ def test_lazy_build_on_first_batch(data):
             ConfigError,
             r"layers\[0\]\.id: must start with a letter or '_' .*\(received 'fc\.1'\)",
         ),
-        (["Affine", SoftmaxWithLoss()], ConfigError, r"layers\[0\]: expected a Layer \(received str\)"),
-        ([{"type": "Affine", "units": 3}, SoftmaxWithLoss()], ConfigError, r"layers\[0\]: expected a Layer"),
+        (
+            ["Affine", SoftmaxWithLoss()],
+            ConfigError,
+            r"layers\[0\]: expected a Layer \(received str\)",
+        ),
+        (
+            [{"type": "Affine", "units": 3}, SoftmaxWithLoss()],
+            ConfigError,
+            r"layers\[0\]: expected a Layer",
+        ),
     ],
 )
 def test_structure_errors(layers, error, match):
@@ -397,3 +406,22 @@ def test_from_config_errors():
 def test_backward_needs_a_loss_first():
     with pytest.raises(RuntimeError, match=r"needs a preceding Network\.loss"):
         two_layer_net().backward()
+
+
+def test_gradcheck_reports_the_true_relative_error_whatever_the_tolerance() -> None:
+    """The reported error is measured, not scaled by ``tol`` (a --tol 1e-30 showed 8.8e-32)."""
+    import layerkit
+    import layerkit.gradient_check  # importing the module does not shadow the function
+
+    assert layerkit.gradcheck is gradcheck and callable(gradcheck)
+    net = two_layer_net(dtype="float64")
+    x = np.random.default_rng(1).standard_normal((3, 784))
+    t = np.array([1, 2, 3])
+    usual = gradcheck(net, x, t, seed=0)
+    strict = gradcheck(net, x, t, seed=0, tol=1e-30)
+    assert usual.passed and usual.max_rel_error > 1e-14
+    assert strict.max_rel_error == usual.max_rel_error
+    assert "tolerance 1e-30" in strict.table() and f"{usual.max_rel_error:.2e}" in strict.table()
+    # below any tolerance only rounding noise is left, and the report says that is why it passed
+    assert strict.passed and all(c.at_noise_level for c in strict.checks)
+    assert "yes (noise)" in strict.table() and "yes (noise)" not in usual.table()

@@ -87,7 +87,7 @@ def python(path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str
 def listed(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object]]:
     """``layerkit layers --json`` output keyed by the name a user would type."""
     assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["components"]
     return {(r["qualified_name"] if r["ambiguous"] else r["name"]): r for r in rows}
 
 

@@ -21,13 +21,18 @@ from layerkit.errors import PluginError
 from layerkit.layers.base import Layer
 from layerkit.plugins import PluginSettings, Registry, get_registry
 
-EXAMPLE_LAYERS = {"SiLU", "Swish", "GELU", "ELU", "Softplus"}
+EXAMPLE_LAYERS = {"SiLU", "Swish", "GELU", "ELU", "Softplus", "LayerNorm"}
 
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Registry]:
     """A registry built from the installed distributions, with no LAYERKIT_* setting in force."""
-    for var in (plugins.ENV_DISABLE, plugins.ENV_NO_AUTOLOAD, plugins.ENV_PLUGINS, plugins.ENV_STRICT):
+    for var in (
+        plugins.ENV_DISABLE,
+        plugins.ENV_NO_AUTOLOAD,
+        plugins.ENV_PLUGINS,
+        plugins.ENV_STRICT,
+    ):
         monkeypatch.delenv(var, raising=False)
     plugins.configure()
     yield get_registry(reload=True)
@@ -38,7 +43,9 @@ def example_version() -> str:
     try:
         return metadata.version("layerkit-activations")
     except metadata.PackageNotFoundError:
-        pytest.fail("the example plugin is not installed: pip install ./plugins/layerkit-activations")
+        pytest.fail(
+            "the example plugin is not installed: pip install ./plugins/layerkit-activations"
+        )
 
 
 def test_example_plugin_is_discovered_with_provenance(registry: Registry) -> None:
@@ -52,17 +59,29 @@ def test_example_plugin_is_discovered_with_provenance(registry: Registry) -> Non
         assert entry.summary  # first docstring line
     info = registry.plugin("activations")
     assert info is not None
-    assert (info.module, info.distribution, info.version) == ("layerkit_activations", "layerkit-activations", version)
+    assert (info.module, info.distribution, info.version) == (
+        "layerkit_activations",
+        "layerkit-activations",
+        version,
+    )
     assert info.hooks == ("layerkit_add_layers",)
 
 
 def test_builtins_register_through_the_same_hooks(registry: Registry) -> None:
     info = registry.plugin("builtins")
     assert info is not None
-    assert (info.module, info.distribution, info.version) == ("layerkit.builtins", "layerkit", layerkit.__version__)
+    assert (info.module, info.distribution, info.version) == (
+        "layerkit.builtins",
+        "layerkit",
+        layerkit.__version__,
+    )
     assert set(info.hooks) == set(plugins.GROUPS.values())
     relu = registry.lookup("layers", "Relu")
-    assert (relu.plugin, relu.distribution, relu.qualified_name) == ("builtins", "layerkit", "builtins:Relu")
+    assert (relu.plugin, relu.distribution, relu.qualified_name) == (
+        "builtins",
+        "layerkit",
+        "builtins:Relu",
+    )
     assert registry.plugins[0].name == "builtins"  # loaded first
     assert registry.failures == []
 
@@ -88,7 +107,9 @@ def test_every_group_lists_its_builtins(registry: Registry) -> None:
 
 
 def test_unknown_name_suggests_the_closest(registry: Registry) -> None:
-    with pytest.raises(PluginError, match=r"unknown layer 'gelu'; did you mean 'GELU'\? \(available: .*SiLU"):
+    with pytest.raises(
+        PluginError, match=r"unknown layer 'gelu'; did you mean 'GELU'\? \(available: .*SiLU"
+    ):
         registry.layer("gelu")
     with pytest.raises(PluginError, match=r"unknown optimizer 'Adamm'; did you mean 'Adam'\?"):
         registry.optimizer("Adamm")
@@ -97,11 +118,14 @@ def test_unknown_name_suggests_the_closest(registry: Registry) -> None:
 
 
 def test_qualified_name_errors_say_what_is_wrong(registry: Registry) -> None:
-    with pytest.raises(PluginError, match=r"unknown plugin 'activation' in 'activation:GELU'; did you mean 'activations'\?"):
+    with pytest.raises(
+        PluginError,
+        match=r"unknown plugin 'activation' in 'activation:GELU'; did you mean 'activations'\?",
+    ):
         registry.layer("activation:GELU")
     with pytest.raises(
         PluginError,
-        match=r"plugin 'activations' \(layerkit-activations .*\) provides no layer 'Relu'; it is 'builtins:Relu' \(its layers: ELU, GELU, SiLU, Softplus, Swish\)",
+        match=r"plugin 'activations' \(layerkit-activations .*\) provides no layer 'Relu'; it is 'builtins:Relu' \(its layers: ELU, GELU, LayerNorm, SiLU, Softplus, Swish\)",
     ):
         registry.layer("activations:Relu")
     with pytest.raises(PluginError, match=r"provides no layer 'Gelu'; did you mean 'GELU'\?"):
@@ -138,7 +162,10 @@ def test_settings_merge_environment_and_options() -> None:
     assert settings.strict is False
     assert PluginSettings.resolve(strict=True, environ={}).strict is True
     assert PluginSettings.resolve(environ={"LAYERKIT_STRICT_PLUGINS": "yes"}).strict is True
-    assert PluginSettings.resolve(environ={"LAYERKIT_DISABLE_PLUGIN_AUTOLOAD": "false"}).autoload is True
+    assert (
+        PluginSettings.resolve(environ={"LAYERKIT_DISABLE_PLUGIN_AUTOLOAD": "false"}).autoload
+        is True
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,7 +191,14 @@ def test_hookimpl_marker_is_exported() -> None:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("LAYERKIT_")}
-    return subprocess.run([sys.executable, "-m", "layerkit", *args], check=False, capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "layerkit", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_layers_command_lists_plugin_layers_with_provenance() -> None:
@@ -172,10 +206,12 @@ def test_layers_command_lists_plugin_layers_with_provenance() -> None:
     result = run_cli("layers", "--json")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    rows = {r["name"]: r for r in json.loads(result.stdout)["components"]}
     assert EXAMPLE_LAYERS | {"Relu", "SGD"} <= set(rows)
     gelu = rows["GELU"]
-    assert {k: gelu[k] for k in ("kind", "plugin", "distribution", "version", "module", "ambiguous")} == {
+    assert {
+        k: gelu[k] for k in ("kind", "plugin", "distribution", "version", "module", "ambiguous")
+    } == {
         "kind": "layer",
         "plugin": "activations",
         "distribution": "layerkit-activations",
@@ -190,13 +226,19 @@ def test_layers_command_lists_plugin_layers_with_provenance() -> None:
     header, *lines = table.stdout.splitlines()
     assert header.split() == ["NAME", "KIND", "PLUGIN", "DISTRIBUTION", "VERSION", "SUMMARY"]
     gelu_line = next(line for line in lines if line.startswith("GELU "))
-    assert gelu_line.split()[:5] == ["GELU", "layer", "activations", "layerkit-activations", version]
+    assert gelu_line.split()[:5] == [
+        "GELU",
+        "layer",
+        "activations",
+        "layerkit-activations",
+        version,
+    ]
 
 
 def test_layers_command_filters_by_kind() -> None:
     result = run_cli("layers", "--json", "--kind", "optimizer", "--kind", "loss")
     assert result.returncode == 0, result.stderr
-    kinds = {r["kind"] for r in json.loads(result.stdout)}
+    kinds = {r["kind"] for r in json.loads(result.stdout)["components"]}
     assert kinds == {"optimizer", "loss"}
     bad = run_cli("layers", "--kind", "activation")
     assert bad.returncode == 2 and "invalid choice: 'activation'" in bad.stderr
@@ -207,6 +249,11 @@ def test_plugins_command_lists_versions() -> None:
     result = run_cli("plugins")
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:] if line}
-    assert rows["activations"][:4] == ["activations", "layerkit-activations", version, "layerkit_activations"]
+    assert rows["activations"][:4] == [
+        "activations",
+        "layerkit-activations",
+        version,
+        "layerkit_activations",
+    ]
     assert rows["builtins"][:3] == ["builtins", "layerkit", layerkit.__version__]
     assert "failed to load" not in result.stdout

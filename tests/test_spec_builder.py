@@ -148,7 +148,7 @@ def test_a_resolved_spec_reads_back_equal() -> None:
     spec = loads_spec(TWO_LAYER)
     text = spec.to_yaml()
     assert loads_spec(text) == spec
-    assert "optimizer: {type: SGD, lr: 0.1, weight_decay: 0.0}" in text  # defaults are filled in
+    assert "optimizer: {type: SGD, lr: 0.1, weight_decay: 0.0, momentum: 0.0, nesterov: false}" in text  # defaults are filled in
 
 
 _LAYERS: list[Any] = [

@@ -16,7 +16,11 @@ TWO_LAYER = ROOT / "model_specs" / "two_layer_net.yaml"
 
 def layerkit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "layerkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -57,13 +61,26 @@ def test_validate_lists_every_error_and_exits_2(tmp_path: Path) -> None:
 
 
 def test_validate_overrides_and_print_resolved(tmp_path: Path) -> None:
-    result = layerkit("validate", "model_specs/two_layer_net.yaml", "--set", "model.layers.fc1.units=100",
-                      "--set", "train.optimizer={type: Adam}", "--print-resolved")
+    result = layerkit(
+        "validate",
+        "model_specs/two_layer_net.yaml",
+        "--set",
+        "model.layers.fc1.units=100",
+        "--set",
+        "train.optimizer={type: Adam}",
+        "--print-resolved",
+    )
     assert result.returncode == 0, result.stderr
     resolved = result.stdout
     assert "- {type: Affine, id: fc1, units: 100, init: {type: normal, std: 0.01}}" in resolved
     assert yaml.safe_load(resolved)["train"]["optimizer"] == {
-        "type": "Adam", "lr": 0.001, "weight_decay": 0.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-07
+        "type": "Adam",
+        "lr": 0.001,
+        "weight_decay": 0.0,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-07,
+        "form": "textbook",
     }
     # the output is a spec: saved, it validates to the same network
     saved = tmp_path / "resolved.yaml"
@@ -86,7 +103,10 @@ def test_validate_json(tmp_path: Path) -> None:
     assert result.returncode == 2
     doc = json.loads(result.stdout)
     assert doc["ok"] is False
-    assert {(e["path"], e["line"]) for e in doc["errors"]} == {("model.layers[0].units", 2), ("model.layers[0].type", 2)}
+    assert {(e["path"], e["line"]) for e in doc["errors"]} == {
+        ("model.layers[0].units", 2),
+        ("model.layers[0].type", 2),
+    }
 
 
 @pytest.mark.parametrize(
@@ -102,7 +122,11 @@ def test_validate_never_shows_a_traceback(tmp_path: Path, content: bytes, expect
     spec.write_bytes(content)
     result = layerkit("validate", str(spec))
     assert result.returncode == 2
-    assert expected in result.stderr and "Traceback" not in result.stderr and "pwned" not in result.stdout
+    assert (
+        expected in result.stderr
+        and "Traceback" not in result.stderr
+        and "pwned" not in result.stdout
+    )
 
 
 def test_validate_a_missing_file() -> None:
@@ -117,7 +141,9 @@ def test_a_spec_path_that_is_not_a_readable_file(tmp_path: Path, command: str) -
     cases = {
         str(tmp_path): f"{tmp_path}: is a directory, not a spec file",
         "": "no spec file given (received an empty path)",
-        str(tmp_path / "file.yaml" / "s.yaml"): f"{tmp_path / 'file.yaml' / 's.yaml'}: cannot read: Not a directory",
+        str(
+            tmp_path / "file.yaml" / "s.yaml"
+        ): f"{tmp_path / 'file.yaml' / 's.yaml'}: cannot read: Not a directory",
     }
     for path, expected in cases.items():
         result = layerkit(command, path)

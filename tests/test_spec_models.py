@@ -54,15 +54,28 @@ def test_a_valid_spec_is_typed_by_its_components() -> None:
     assert spec.data.dataset == "spiral" and spec.data.classes == 4
     assert spec.data.create().describe().num_classes == 4
     # the optimizer entry is validated by Momentum's own Params: defaults filled in
-    assert spec.train.optimizer == {"type": "Momentum", "lr": 0.05, "weight_decay": 0.0, "momentum": 0.9}
+    assert spec.train.optimizer == {
+        "type": "Momentum",
+        "lr": 0.05,
+        "weight_decay": 0.0,
+        "momentum": 0.9,
+    }
     optimizer = spec.create_optimizer()
     assert type(optimizer).__name__ == "Momentum" and optimizer.lr == 0.05
     assert spec.dtype == "float32" and spec.train.batch_size == 100  # defaults
 
 
 def test_a_spec_without_train_section_gets_every_default() -> None:
-    spec = loads_spec("data: {dataset: spiral}\nmodel: {layers: [{type: Affine, units: 3}, {type: SoftmaxWithLoss}]}\n")
-    assert spec.train.optimizer == {"type": "SGD", "lr": 0.01, "weight_decay": 0.0}
+    spec = loads_spec(
+        "data: {dataset: spiral}\nmodel: {layers: [{type: Affine, units: 3}, {type: SoftmaxWithLoss}]}\n"
+    )
+    assert spec.train.optimizer == {
+        "type": "SGD",
+        "lr": 0.01,
+        "weight_decay": 0.0,
+        "momentum": 0.0,
+        "nesterov": False,
+    }
     assert (spec.train.epochs, spec.name, spec.seed) == (10, "spec", None)
     assert loads_spec(spec.to_yaml()) == spec
 
@@ -91,12 +104,17 @@ def test_all_problems_are_reported_at_once_in_reading_order() -> None:
 
 def test_did_you_mean_and_the_available_names_with_their_plugin() -> None:
     (message,) = messages(SPEC.replace("{type: Relu}", "{type: relu}"))
-    assert message.startswith("s.yaml:7:14: model.layers[1].type: unknown layer type 'relu'; did you mean 'Relu'?")
+    assert message.startswith(
+        "s.yaml:7:14: model.layers[1].type: unknown layer type 'relu'; did you mean 'Relu'?"
+    )
     assert "Relu" in message and "(layerkit)" in message
     if any(e.plugin == "activations" for e in get_registry().entries("layers")):
         assert "GELU" in message and "(layerkit-activations)" in message
     (message,) = messages(SPEC.replace("lr: 0.05", "lr: 0.05, momentun: 0.5"))
-    assert "unknown key; did you mean 'momentum'? (valid keys: type, lr, weight_decay, momentum)" in message
+    assert (
+        "unknown key; did you mean 'momentum'? (valid keys: type, lr, weight_decay, momentum)"
+        in message
+    )
     # misspelt and in another case: the spec and the registry suggest alike (one helper)
     (message,) = messages(SPEC.replace("{type: Relu}", "{type: RELUU}"))
     assert "unknown layer type 'RELUU'; did you mean 'Relu'?" in message
@@ -114,7 +132,9 @@ def test_a_misspelt_required_key_is_one_issue() -> None:
 
 def test_nested_unions_are_located_without_pydantic_tags() -> None:
     text = SPEC.replace("init: he", "init: {type: normal, std: -1}")
-    assert messages(text) == [f"{at(text, '-1')}: model.layers[0].init.std: must be > 0.0 (received -1)"]
+    assert messages(text) == [
+        f"{at(text, '-1')}: model.layers[0].init.std: must be > 0.0 (received -1)"
+    ]
     text = SPEC.replace("init: he", "init: {type: normal, sd: 1}")
     assert messages(text)[0].startswith(
         f"{at(text, 'sd')}: model.layers[0].init.sd: unknown key; did you mean 'std'? (valid keys: type, std)"
@@ -140,8 +160,13 @@ def test_validating_a_plain_dict_gives_unlocated_issues() -> None:
 
 
 def test_spec_model_validate_uses_the_registry() -> None:
-    spec = Spec.model_validate({"name": "x", "data": {"dataset": "spiral"},
-                                "model": {"layers": [{"type": "Affine", "units": 3}, {"type": "SoftmaxWithLoss"}]}})
+    spec = Spec.model_validate(
+        {
+            "name": "x",
+            "data": {"dataset": "spiral"},
+            "model": {"layers": [{"type": "Affine", "units": 3}, {"type": "SoftmaxWithLoss"}]},
+        }
+    )
     assert spec.model.layers[0].units == 3
 
 
@@ -186,7 +211,9 @@ def test_a_plugin_layer_gets_the_same_checks_as_builtins() -> None:
     with pytest.raises(SpecError) as info:
         loads_spec(text % "0", filename="s.yaml", registry=registry)
     where = at(text % "0", "0}")
-    assert [str(i) for i in info.value.issues] == [f"{where}: model.layers[1].frequency: must be > 0.0 (received 0)"]
+    assert [str(i) for i in info.value.issues] == [
+        f"{where}: model.layers[1].frequency: must be > 0.0 (received 0)"
+    ]
     with pytest.raises(SpecError) as info:
         loads_spec(SPEC.replace("{type: Relu}", "{type: Wav}"), registry=registry)
     assert "did you mean 'Wave'?" in str(info.value) and "Wave (layerkit-waves)" in str(info.value)

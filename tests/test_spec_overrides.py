@@ -77,14 +77,22 @@ def test_values_are_yaml_and_layers_are_found_by_id_index_or_network_id() -> Non
 def test_overrides_are_revalidated_and_located_at_the_option() -> None:
     assert issues(overrides=["train.optimizer.lrr=0.01", "model.layers.fc1.units=0"]) == [
         "--set train.optimizer.lrr=0.01: train.optimizer.lrr: unknown key; did you mean 'lr'? "
-        "(valid keys: type, lr, weight_decay)",
+        "(valid keys: type, lr, weight_decay, momentum, nesterov)",
         "--set model.layers.fc1.units=0: model.layers[0].units: must be > 0 (received 0)",
     ]
 
 
 def test_unusable_overrides_are_reported_with_the_spec_problems() -> None:
-    got = issues(overrides=["model.layers.fc3.units=1", "model.layers.9.units=1", "epochs", "train.epochs.x=1",
-                            "train.epochs=[1", "train.batch_size=0"])
+    got = issues(
+        overrides=[
+            "model.layers.fc3.units=1",
+            "model.layers.9.units=1",
+            "epochs",
+            "train.epochs.x=1",
+            "train.epochs=[1",
+            "train.batch_size=0",
+        ]
+    )
     assert got == [
         "--set model.layers.fc3.units=1: model.layers.fc3: no item with id 'fc3'; did you mean 'fc1'? "
         "(ids: fc1, relu1, affine2, softmaxwithloss1; or an index 0-3)",
@@ -108,13 +116,24 @@ def test_delete_keys_and_layers() -> None:
 
 def test_set_file_patches_merge_and_are_located_in_the_patch(tmp_path: Path) -> None:
     patch = tmp_path / "patch.yaml"
-    patch.write_text("train:\n  optimizer: {type: Adam}\nmodel:\n  layers:\n    fc1: {units: 32}\n    affine2: {units: 0}\n")
+    patch.write_text(
+        "train:\n  optimizer: {type: Adam}\nmodel:\n  layers:\n    fc1: {units: 32}\n    affine2: {units: 0}\n"
+    )
     with pytest.raises(SpecError) as info:
         loads_spec(SPEC, set_files=[patch])
-    assert [str(i) for i in info.value.issues] == [f"{patch}:6:22: model.layers[2].units: must be > 0 (received 0)"]
+    assert [str(i) for i in info.value.issues] == [
+        f"{patch}:6:22: model.layers[2].units: must be > 0 (received 0)"
+    ]
     spec = loads_spec(SPEC, set_files=[patch], overrides=["model.layers.affine2.units=3"])
-    assert spec.train.optimizer == {"type": "Adam", "lr": 0.001, "weight_decay": 0.0, "beta1": 0.9,
-                                    "beta2": 0.999, "eps": 1e-07}
+    assert spec.train.optimizer == {
+        "type": "Adam",
+        "lr": 0.001,
+        "weight_decay": 0.0,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-07,
+        "form": "textbook",
+    }
     assert [getattr(e, "units", None) for e in spec.model.layers] == [32, None, 3, None]
 
 
@@ -125,13 +144,21 @@ def test_set_file_errors(tmp_path: Path) -> None:
         f"{bad}:3:5: model.layers.fc9: no item with id 'fc9'; did you mean 'fc1'? "
         "(ids: fc1, relu1, affine2, softmaxwithloss1; or an index 0-3)"
     ]
-    assert issues(set_files=[tmp_path / "missing.yaml"]) == [f"{tmp_path / 'missing.yaml'}: no such file"]
+    assert issues(set_files=[tmp_path / "missing.yaml"]) == [
+        f"{tmp_path / 'missing.yaml'}: no such file"
+    ]
 
 
 def test_apply_overrides_leaves_its_input_alone() -> None:
-    raw = {"train": {"optimizer": {"type": "SGD", "lr": 0.1}}, "model": {"layers": [{"type": "Relu"}]}}
+    raw = {
+        "train": {"optimizer": {"type": "SGD", "lr": 0.1}},
+        "model": {"layers": [{"type": "Relu"}]},
+    }
     out = apply_overrides(raw, ["train.optimizer.lr=0.5", "model.layers.relu1.type=Tanh"])
-    assert out == {"train": {"optimizer": {"type": "SGD", "lr": 0.5}}, "model": {"layers": [{"type": "Tanh"}]}}
+    assert out == {
+        "train": {"optimizer": {"type": "SGD", "lr": 0.5}},
+        "model": {"layers": [{"type": "Tanh"}]},
+    }
     assert raw["train"]["optimizer"]["lr"] == 0.1 and raw["model"]["layers"][0]["type"] == "Relu"
     with pytest.raises(SpecError, match="index 3 is out of range"):
         apply_overrides(raw, ["model.layers.3.units=1"])

@@ -233,7 +233,7 @@ def test_wrong_sections_are_reported_at_the_right_key(
         model: {layers: [{type: Affine, units: 3}, {type: SoftmaxWithLoss}]}
         trian: {}
         train:
-          optimizer: {type: SGD, lr: 0.1, momentum: 0.9}
+          optimizer: {type: SGD, lr: 0.1, beta1: 0.9}
           schedule: {type: step, step_size: 0}
           early_stopping: {patience: 0}
           checkpoint: {keep: 0}
@@ -243,7 +243,7 @@ def test_wrong_sections_are_reported_at_the_right_key(
         ("$.data.noise", "-1 is less than the minimum of 0"),
         ("$.train.checkpoint.keep", "0 is less than the minimum of 1"),
         ("$.train.early_stopping.patience", "0 is less than the minimum of 1"),
-        ("$.train.optimizer", "Additional properties are not allowed ('momentum' was unexpected)"),
+        ("$.train.optimizer", "Additional properties are not allowed ('beta1' was unexpected)"),
         ("$.train.schedule.step_size", "0 is less than the minimum of 1"),
     ]
 

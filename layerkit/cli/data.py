@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="data_command", metavar="ACTION")
+    sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     lister = sub.add_parser(
         "list",
         help="list registered datasets, where their files are and their sizes",
@@ -27,7 +28,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read every file found and check its structure and known SHA-256",
     )
-    lister.add_argument("--json", action="store_true", help="print one JSON object")
     fetcher = sub.add_parser(
         "fetch",
         help="download a dataset's files unless a copy exists",
@@ -59,16 +59,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="show a progress bar (default: when stderr is a terminal)",
     )
-    parser.set_defaults(_data_parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "list":
         return _list(args)
-    if args.data_command == "fetch":
-        return _fetch(args)
-    args._data_parser.print_help()
-    return 2
+    return _fetch(args)
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -166,9 +162,35 @@ def _fetch(args: argparse.Namespace) -> int:
     if args.dir is None and not args.force:
         found = dataset.locate()
         if found is not None:
-            print(f"{dataset.name}: already available in {found}")
+            print(
+                f"{dataset.name}: already available in {found}",
+                file=sys.stderr if args.json else sys.stdout,
+            )
+            if args.json:
+                print(
+                    json.dumps(
+                        {
+                            "dataset": dataset.name,
+                            "directory": str(found.directory),
+                            "fetched": False,
+                        }
+                    )
+                )
             return 0
     location = dataset.fetch(args.dir, force=args.force, progress=args.progress)
+    if args.json:
+        files = {role: str(path) for role, path in location.files.items()}
+        print(
+            json.dumps(
+                {
+                    "dataset": dataset.name,
+                    "directory": str(location.directory),
+                    "fetched": True,
+                    "files": files,
+                }
+            )
+        )
+        return 0
     print(f"{dataset.name}: files in {location.directory}")
     for role, path in location.files.items():
         print(f"  {role}: {path.name}")

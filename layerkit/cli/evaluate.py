@@ -15,16 +15,22 @@ __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="a run folder or a checkpoint file")
     parser.add_argument(
-        "--split", choices=("test", "train"), default="test", help="which split to evaluate (default test)"
+        "checkpoint", metavar="RUN_OR_CHECKPOINT", help="a run folder or a checkpoint file"
     )
-    parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="evaluation batch size")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--split",
+        choices=("test", "train"),
+        default="test",
+        help="which split to evaluate (default test)",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, metavar="N", help="evaluation batch size"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from layerkit.cli.train import json_safe
+    from layerkit.cli.output import json_safe
     from layerkit.data.batches import BatchIterator
     from layerkit.errors import ConfigError, DataError
     from layerkit.run import checkpoint_spec, restore_network
@@ -44,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     info = ckpt.manifest.get("input", {})
     names = info.get("class_names")
     classes = int(info.get("num_classes") or network.shapes()[1][-1])
-    result = evaluate(network, BatchIterator(split, batch_size, dtype=network.dtype), num_classes=classes)
+    result = evaluate(
+        network, BatchIterator(split, batch_size, dtype=network.dtype), num_classes=classes
+    )
     per_class = result.per_class_accuracy()
     if args.json:
         payload = {
@@ -67,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         from layerkit._table import render_table
 
         header = ("class", *(("name",) if names else ()), f"{args.split} accuracy")
-        rows = [(i, *((names[i],) if names else ()), f"{acc:.4f}") for i, acc in enumerate(per_class)]
+        rows = [
+            (i, *((names[i],) if names else ()), f"{acc:.4f}") for i, acc in enumerate(per_class)
+        ]
         print(render_table(header, rows))
     print(
         f"{args.split} accuracy {result.accuracy:.4f}  {args.split} loss {result.loss:.4f}  ({result.samples:,} samples)"

@@ -11,7 +11,6 @@ KINDS = ("layer", "loss", "node", "optimizer", "dataset")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     parser.add_argument(
         "--kind",
         action="append",
@@ -34,14 +33,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.json:
         doc = [
-            {**e.to_dict(), "ambiguous": registry.is_ambiguous(e.group, e.name)}
-            for e in entries
+            {**e.to_dict(), "ambiguous": registry.is_ambiguous(e.group, e.name)} for e in entries
         ]
-        print(json.dumps(doc, indent=2))
+        print(json.dumps({"components": doc}))
         return 0
     # A name two plugins share is shown qualified: that is what a spec must use.
     rows = [
-        (registry.display_name(e), e.kind, e.plugin, e.distribution or "-", e.version or "-", e.summary)
+        (
+            registry.display_name(e),
+            e.kind,
+            e.plugin,
+            e.distribution or "-",
+            e.version or "-",
+            e.summary,
+        )
         for e in entries
     ]
     headers = ("name", "kind", "plugin", "distribution", "version", "summary")

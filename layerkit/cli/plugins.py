@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import warnings
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["configure", "run"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    """No options of its own: the common ones (``--json``, ``-p``) are added by the CLI."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             "disabled": registry.disabled,
             "settings": settings,
         }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(doc))
         return 0
 
     width = terminal_width()
@@ -53,14 +49,20 @@ def run(args: argparse.Namespace) -> int:
         )
         for p in registry.plugins
     ]
-    print(render_table(("plugin", "distribution", "version", "module", "provides"), rows, width=width))
+    print(
+        render_table(("plugin", "distribution", "version", "module", "provides"), rows, width=width)
+    )
     if registry.failures:
         count = len(registry.failures)
         print(f"\n{count} plugin{'s' if count > 1 else ''} failed to load (quarantined):")
-        failed = [(f.plugin, f.distribution or "-", f.version or "-", f.cause) for f in registry.failures]
+        failed = [
+            (f.plugin, f.distribution or "-", f.version or "-", f.cause) for f in registry.failures
+        ]
         print(render_table(("plugin", "distribution", "version", "cause"), failed, width=width))
     if registry.disabled:
         print(f"\ndisabled ({ENV_DISABLE} / -p no:NAME): {', '.join(registry.disabled)}")
     if registry.settings and not registry.settings.autoload:
-        print(f"\nentry-point autoload is off ({ENV_NO_AUTOLOAD}); only plugins named by -p are loaded")
+        print(
+            f"\nentry-point autoload is off ({ENV_NO_AUTOLOAD}); only plugins named by -p are loaded"
+        )
     return 0

@@ -22,13 +22,22 @@ __all__ = ["configure", "run", "read_inputs"]
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a checkpoint file or a run folder")
-    parser.add_argument("input", metavar="INPUT", help="samples: a .npy file or an IDX file (.gz or raw)")
+    parser.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="a checkpoint file or a run folder"
+    )
+    parser.add_argument(
+        "input", metavar="INPUT", help="samples: a .npy file or an IDX file (.gz or raw)"
+    )
     parser.add_argument(
         "-k", "--top-k", type=int, default=1, metavar="K", help="classes per sample (default 1)"
     )
-    parser.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE, metavar="N", help="samples per forward pass")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=EVAL_BATCH_SIZE,
+        metavar="N",
+        help="samples per forward pass",
+    )
 
 
 def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> Any:
@@ -117,7 +126,11 @@ def run(args: argparse.Namespace) -> int:
             {
                 "index": i,
                 "top": [
-                    {"class": int(c), **({"name": names[c]} if names else {}), "probability": float(pr)}
+                    {
+                        "class": int(c),
+                        **({"name": names[c]} if names else {}),
+                        "probability": float(pr),
+                    }
                     for c, pr in zip(top[i], prob[i], strict=True)
                 ],
             }

@@ -14,15 +14,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "of final metrics and their loss/accuracy curves overlaid in one PNG.",
     )
     compare.add_argument("runs", nargs="+", metavar="RUN", help="run folder or sweep folder")
-    compare.add_argument("--sort", metavar="METRIC", help="order rows by this final metric (best first)")
     compare.add_argument(
-        "--plot", metavar="PATH", default="compare.png", help="where to draw the curves (default: compare.png)"
+        "--sort", metavar="METRIC", help="order rows by this final metric (best first)"
+    )
+    compare.add_argument(
+        "--plot",
+        metavar="PATH",
+        default="compare.png",
+        help="where to draw the curves (default: compare.png)",
     )
     compare.add_argument("--no-plot", action="store_true", help="print the table only")
-    compare.add_argument("--json", action="store_true", help="end with one JSON line of every run's final metrics")
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from layerkit._table import render_table
     from layerkit.errors import LayerkitError
     from layerkit.sweep.runs import (
@@ -32,29 +38,38 @@ def run(args: argparse.Namespace) -> int:
         runs_json,
     )
 
+    human = sys.stderr if args.json else sys.stdout  # --json: stdout is the result document only
     runs = expand_runs(args.runs)
     names = final_metric_names(runs)
     if args.sort:
         if args.sort not in names:
-            raise LayerkitError(f"--sort: no run has a final {args.sort!r} (available: {', '.join(names)})")
+            raise LayerkitError(
+                f"--sort: no run has a final {args.sort!r} (available: {', '.join(names)})"
+            )
         sign = 1.0 if args.sort.endswith("loss") else -1.0
-        runs.sort(key=lambda r: (r.final.get(args.sort) is None, sign * float(r.final.get(args.sort) or 0.0)))
+        runs.sort(
+            key=lambda r: (
+                r.final.get(args.sort) is None,
+                sign * float(r.final.get(args.sort) or 0.0),
+            )
+        )
     rows = [[r.label, r.status, r.epochs, *(_fmt(r.final.get(n)) for n in names)] for r in runs]
-    print(render_table(["run", "status", "epochs", *names], rows))
+    print(render_table(["run", "status", "epochs", *names], rows), file=human)
     unfinished = [r for r in runs if r.status != "finished"]
     if unfinished:
         print(
             f"{len(unfinished)} run(s) did not finish: their metrics are those of their last epoch "
-            "(or none), not results"
+            "(or none), not results",
+            file=human,
         )
     if not args.no_plot:
         drawn = plot_runs(runs, args.plot)
         if drawn is None:
             from layerkit.training.plots import missing_plot
 
-            print(missing_plot(str(args.plot)))
+            print(missing_plot(str(args.plot)), file=human)
         else:
-            print(f"curves: {drawn}")
+            print(f"curves: {drawn}", file=human)
     if args.json:
         print(runs_json(runs))
     return 0

@@ -16,9 +16,14 @@ __all__ = ["configure", "run"]
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-o", "--output", metavar="FILE", help="write the schema to FILE (atomically) instead of stdout"
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the schema to FILE (atomically) instead of stdout",
     )
-    parser.add_argument("--indent", type=int, default=2, metavar="N", help="JSON indentation (default 2)")
+    parser.add_argument(
+        "--indent", type=int, default=2, metavar="N", help="JSON indentation (default 2)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,9 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.spec.schema import spec_schema
 
     registry = get_registry()
-    text = json.dumps(spec_schema(registry), indent=args.indent if args.indent > 0 else None) + "\n"
+    schema = spec_schema(registry)
+    text = json.dumps(schema, indent=args.indent if args.indent > 0 else None) + "\n"
     if args.output is None:
-        sys.stdout.write(text)
+        # --json: the schema is the document's "schema" (its own keys never mix with "ok")
+        sys.stdout.write(json.dumps({"schema": schema}) + "\n" if args.json else text)
         return 0
     from layerkit.errors import LayerkitError
     from layerkit.fileio import atomic_write_text
@@ -44,4 +51,6 @@ def run(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{len(registry.entries(group))} {group}" for group in GROUPS)
     plugins = ", ".join(p.name for p in registry.plugins)
     print(f"wrote {args.output}: {counts} (plugins: {plugins})", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"path": str(args.output), "plugins": [p.name for p in registry.plugins]}))
     return 0

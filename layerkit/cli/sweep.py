@@ -17,40 +17,76 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "Run a sweep: the base spec with values changed (a grid, random draws, or both), every "
         "trial validated before any runs, each finished trial committed to results.jsonl."
     )
-    parser.add_argument("source", nargs="?", metavar="SWEEP_OR_SPEC", help="a sweep file (sweep: section) or a spec")
+    parser.add_argument(
+        "source", nargs="?", metavar="SWEEP_OR_SPEC", help="a sweep file (sweep: section) or a spec"
+    )
     what = parser.add_argument_group("what to sweep (added to the file's sweep: section)")
     what.add_argument(
-        "--grid", action="append", default=[], metavar="PATH=V1,V2,...",
+        "--grid",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,...",
         help="try every value (repeat for a cartesian product), e.g. train.optimizer.lr=0.1,0.03",
     )
     what.add_argument(
-        "--random", action="append", default=[], metavar="PATH=DIST(...)",
+        "--random",
+        action="append",
+        default=[],
+        metavar="PATH=DIST(...)",
         help="draw from uniform(LOW,HIGH), loguniform(LOW,HIGH), randint(LOW,HIGH) or choice(V1,V2,...)",
     )
-    what.add_argument("--samples", type=int, metavar="N", help="random draws per grid point (default 1)")
+    what.add_argument(
+        "--samples", type=int, metavar="N", help="random draws per grid point (default 1)"
+    )
     what.add_argument("--seed", type=int, metavar="N", help="seed of the random search (default 0)")
     what.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
         help="fixed override applied to every trial, e.g. train.epochs=5",
     )
     what.add_argument("--metric", help="final metric that ranks trials (default test_accuracy)")
-    what.add_argument("--mode", choices=("max", "min"), help="best is the highest or lowest (default: min for losses)")
+    what.add_argument(
+        "--mode",
+        choices=("max", "min"),
+        help="best is the highest or lowest (default: min for losses)",
+    )
     what.add_argument("--name", help="name of the sweep (its folder sweeps/<name>/<timestamp>/)")
     how = parser.add_argument_group("where trials run")
-    how.add_argument("--executor", choices=("local", "dask"), default="local", help="local processes or a Dask cluster")
     how.add_argument(
-        "--workers", type=int, metavar="N", help="trials at once (default: the cores; Dask: local cluster size)"
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes or a Dask cluster",
     )
     how.add_argument(
-        "--scheduler", metavar="ADDR",
+        "--workers",
+        type=int,
+        metavar="N",
+        help="trials at once (default: the cores; Dask: local cluster size)",
+    )
+    how.add_argument(
+        "--scheduler",
+        metavar="ADDR",
         help="Dask scheduler tcp://HOST:PORT or scheduler file (default: start a local cluster)",
     )
-    how.add_argument("--threads", type=int, metavar="N", help="BLAS threads per trial (default: cores / workers)")
+    how.add_argument(
+        "--threads", type=int, metavar="N", help="BLAS threads per trial (default: cores / workers)"
+    )
     out = parser.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", help="the sweep folder (default sweeps/<name>/<timestamp>/)")
-    out.add_argument("--resume", metavar="DIR", help="continue the sweep in DIR: run only trials not yet committed")
-    out.add_argument("--dry-run", action="store_true", help="validate and list the trials, run nothing")
-    out.add_argument("--json", action="store_true", help="end with one JSON line: the sweep folder, counts, best trial")
+    out.add_argument(
+        "--out", metavar="DIR", help="the sweep folder (default sweeps/<name>/<timestamp>/)"
+    )
+    out.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue the sweep in DIR: run only trials not yet committed",
+    )
+    out.add_argument(
+        "--dry-run", action="store_true", help="validate and list the trials, run nothing"
+    )
 
 
 def _plan(args: argparse.Namespace) -> Any:
@@ -59,11 +95,22 @@ def _plan(args: argparse.Namespace) -> Any:
     from layerkit.sweep.runner import load_plan
 
     if args.resume:
-        given = [flag for flag, value in (
-            ("SWEEP_OR_SPEC", args.source), ("--grid", args.grid), ("--random", args.random),
-            ("--samples", args.samples), ("--seed", args.seed), ("--set", args.overrides),
-            ("--metric", args.metric), ("--mode", args.mode), ("--name", args.name), ("--out", args.out),
-        ) if value]
+        given = [
+            flag
+            for flag, value in (
+                ("SWEEP_OR_SPEC", args.source),
+                ("--grid", args.grid),
+                ("--random", args.random),
+                ("--samples", args.samples),
+                ("--seed", args.seed),
+                ("--set", args.overrides),
+                ("--metric", args.metric),
+                ("--mode", args.mode),
+                ("--name", args.name),
+                ("--out", args.out),
+            )
+            if value
+        ]
         if given:
             raise LayerkitError(
                 f"--resume continues the sweep stored in {args.resume} as planned; drop {', '.join(given)}"
@@ -96,7 +143,9 @@ def _sweep_dir(args: argparse.Namespace, name: str) -> Path:
 
 def _trial_rows(plan: Any) -> tuple[list[str], list[list[Any]]]:
     swept = plan.swept
-    return ["#", "id", *swept], [[i, t.id, *(t.params.get(p, "") for p in swept)] for i, t in enumerate(plan.trials, 1)]
+    return ["#", "id", *swept], [
+        [i, t.id, *(t.params.get(p, "") for p in swept)] for i, t in enumerate(plan.trials, 1)
+    ]
 
 
 def _summary_table(result: Any) -> str:
@@ -105,8 +154,11 @@ def _summary_table(result: Any) -> str:
 
     header, rows = summary_rows(result)
     hidden = ("run_dir", "epoch", "lr", "seconds", "samples_per_s", "trial_seconds")
-    keep = [i for i, h in enumerate(header) if h not in hidden
-            and any(row[i] not in ("", None) for row in rows)]
+    keep = [
+        i
+        for i, h in enumerate(header)
+        if h not in hidden and any(row[i] not in ("", None) for row in rows)
+    ]
 
     def cell(value: Any) -> str:
         if isinstance(value, float):
@@ -127,10 +179,26 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.sweep.report import best_summary, print_progress, write_report
     from layerkit.sweep.runner import collect, run_sweep
 
+    human = sys.stderr if args.json else sys.stdout  # --json: stdout is the result document only
     plan = _plan(args)
     if args.dry_run:
-        print(render_table(*_trial_rows(plan)))
-        print(f"{len(plan.trials)} valid trials" + (f" ({plan.merged} duplicate draws merged)" if plan.merged else ""))
+        print(render_table(*_trial_rows(plan)), file=human)
+        print(
+            f"{len(plan.trials)} valid trials"
+            + (f" ({plan.merged} duplicate draws merged)" if plan.merged else ""),
+            file=human,
+        )
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "name": plan.name,
+                        "trials": [{"id": t.id, "params": t.params} for t in plan.trials],
+                        "merged": plan.merged,
+                    },
+                    default=str,
+                )
+            )
         return 0
     with make_executor(args.executor, workers=args.workers, scheduler=args.scheduler) as executor:
         where = executor.describe()  # connects first: a wrong address leaves no folder behind
@@ -139,9 +207,13 @@ def run(args: argparse.Namespace) -> int:
         todo = len(plan.trials) - committed
         merged = f", {plan.merged} duplicate draws merged" if plan.merged else ""
         resumed = f", {committed} already committed" if committed else ""
-        print(f"sweep {plan.name}: {len(plan.trials)} trials{resumed}{merged} -> {sweep_dir}", flush=True)
+        print(
+            f"sweep {plan.name}: {len(plan.trials)} trials{resumed}{merged} -> {sweep_dir}",
+            flush=True,
+            file=human,
+        )
         if todo:
-            print(f"running {todo} on {where}", flush=True)
+            print(f"running {todo} on {where}", flush=True, file=human)
         try:
             result = run_sweep(
                 plan,
@@ -149,22 +221,33 @@ def run(args: argparse.Namespace) -> int:
                 executor,
                 resume=bool(args.resume),
                 threads=args.threads,
-                progress=lambda record, done, total: print_progress(record, done, total, metric=plan.metric),
+                progress=lambda record, done, total: print_progress(
+                    record, done, total, metric=plan.metric, stream=human
+                ),
             )
         except KeyboardInterrupt:
             if (sweep_dir / "sweep.json").is_file():
-                print(f"stopped; finished trials are kept: continue with layerkit sweep --resume {sweep_dir}",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"stopped; finished trials are kept: continue with layerkit sweep --resume {sweep_dir}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             raise
     files = write_report(result)
-    print()
-    print(_summary_table(result))
+    print(file=human)
+    print(_summary_table(result), file=human)
     best = result.best
     if best is not None:
-        print(f"best: {best['id']} {plan.metric}={best['metrics'][plan.metric]:.4f} "
-              + " ".join(f"{k}={v}" for k, v in best["params"].items())
-              + f"  ({sweep_dir / best['run_dir']})")
-    print(f"summary: {files['summary']}" + (f", plot: {files['plot']}" if files["plot"] else ""))
+        print(
+            f"best: {best['id']} {plan.metric}={best['metrics'][plan.metric]:.4f} "
+            + " ".join(f"{k}={v}" for k, v in best["params"].items())
+            + f"  ({sweep_dir / best['run_dir']})",
+            file=human,
+        )
+    print(
+        f"summary: {files['summary']}" + (f", plot: {files['plot']}" if files["plot"] else ""),
+        file=human,
+    )
     if args.json:
         print(json.dumps(best_summary(result)))
     if result.failed:

@@ -1,19 +1,16 @@
 """``layerkit train SPEC``: train a spec and leave a run folder; ``--resume RUN_DIR`` continues one.
 
 Progress goes to stderr (a bar per epoch on a terminal, one line per epoch otherwise); the result
-goes to stdout: a short summary, or with ``--json`` a single JSON object as the last line. Exit
-codes: 0 trained, 1 the run failed (diverged), 2 bad input (spec, data, checkpoint).
+goes to stdout: a short summary, or with ``--json`` one JSON document (see
+:mod:`layerkit.cli.output`). Exit codes: 0 trained, 1 the run failed (diverged), 2 bad input (spec, data, checkpoint).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-from collections.abc import Mapping
-from typing import Any
 
-__all__ = ["configure", "run", "add_spec_options", "json_safe"]
+__all__ = ["configure", "run", "add_spec_options"]
 
 
 def add_spec_options(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +36,12 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", nargs="?", metavar="SPEC", help="the YAML spec to train")
     add_spec_options(parser)
-    parser.add_argument("--out", metavar="DIR", help="run folder (default runs/<name>/<timestamp>/)")
+    parser.add_argument(
+        "--out", metavar="DIR", help="run folder (default runs/<name>/<timestamp>/)"
+    )
     parser.add_argument(
         "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
-    parser.add_argument("--json", action="store_true", help="print the final metrics as one JSON object")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument(
         "--threads", type=int, metavar="N", help="BLAS threads while training (default: all cores)"
@@ -56,44 +54,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def json_safe(value: Any) -> Any:
-    """NaN and infinities become ``null`` (strict JSON has neither)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
-    from layerkit.errors import ConfigError, LayerkitError
+    from layerkit.cli.output import json_safe
+    from layerkit.errors import ConfigError
     from layerkit.run import train
 
     if args.spec is None and args.resume is None:
         raise ConfigError("a SPEC to train is required (or --resume RUN_DIR)")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads: must be >= 1 (received {args.threads})")
-    try:
-        result = train(
-            args.spec,
-            out=args.out,
-            overrides=args.overrides,
-            set_files=args.set_files,
-            resume=args.resume,
-            quiet=args.quiet or False,
-            threads=args.threads,
-            plot=args.plot,
-        )
-    except LayerkitError as exc:
-        if args.json:
-            print(json.dumps({"ok": False, "error": str(exc), "exit_code": exc.exit_code}))
-        raise
+    result = train(
+        args.spec,
+        out=args.out,
+        overrides=args.overrides,
+        set_files=args.set_files,
+        resume=args.resume,
+        quiet=args.quiet or False,
+        threads=args.threads,
+        plot=args.plot,
+    )
     metrics = result.metrics
     if args.json:
         payload = {
-            "ok": True,
             "run_dir": str(result.run_dir),
             "checkpoint": str(result.checkpoint) if result.checkpoint else None,
             "epochs": len(result.history),

@@ -97,6 +97,15 @@ class Dataset(Component[DatasetParamsT]):
     """Base class of datasets; subclasses implement ``describe`` and ``load``.
 
     Datasets that read files set ``has_files = True`` and implement ``locate`` and ``fetch``.
+
+    Examples
+    --------
+    >>> from layerkit import load_dataset
+    >>> (x, t), (x_test, t_test) = load_dataset("fashion_mnist")   # float arrays, one call
+    >>> from layerkit.data import FashionMNIST
+    >>> splits = FashionMNIST().load()          # {"train": Split, "test": Split}, compact uint8
+    >>> splits["train"].x.shape, splits["train"].scale
+    ((60000, 1, 28, 28), 0.00392156862745098)
     """
 
     name: ClassVar[str] = ""

@@ -24,6 +24,14 @@ class Affine(Layer[AffineParams]):
 
     ``W`` is ``(prod(input_shape), units)``, ``b`` is ``(units,)``. An input of shape
     ``(N, C, H, W)`` is flattened to ``(N, C*H*W)`` and ``dx`` is restored to the input's shape.
+
+    Examples
+    --------
+    >>> fc = Affine(units=10, init="he")           # in a spec: {type: Affine, units: 10, init: he}
+    >>> fc.build((784,))
+    (10,)
+    >>> y = fc.forward(x)                           # x: (N, 784) -> y: (N, 10)
+    >>> dx = fc.backward(dout)                      # fills fc.grads["W"], fc.grads["b"]
     """
 
     Params: ClassVar[type[LayerParams]] = AffineParams

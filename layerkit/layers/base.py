@@ -74,7 +74,32 @@ LayerParamsT = TypeVar("LayerParamsT", bound=LayerParams)
 
 
 class Layer(Component[LayerParamsT]):
-    """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``."""
+    """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``.
+
+    The contract is in this module's docstring and docs/layers.md.
+
+    Examples
+    --------
+    A layer with weights (gradients written in place into the arrays ``build`` allocated)::
+
+        class Scale(Layer):
+            # learnable per-feature scale: y = x * gamma
+            examples = ({"params": {}, "input_shape": (4,)},)
+
+            def create_params(self, input_shape, rng, dtype):
+                return {"gamma": np.ones(input_shape, dtype=dtype)}
+
+            def forward(self, x, *, train=False):
+                self._x = x
+                return x * self.params["gamma"]
+
+            def backward(self, dout):
+                np.sum(dout * self._x, axis=0, out=self.grads["gamma"])
+                return dout * self.params["gamma"]
+
+    >>> layer = Scale(); layer.build((4,))
+    (4,)
+    """
 
     #: Registry name used in specs (``type: Affine``); defaults to the class name.
     name: ClassVar[str] = ""

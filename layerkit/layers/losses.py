@@ -86,7 +86,20 @@ def _check_num_classes(label: str, input_shape: Shape, num_classes: int | None) 
 
 
 class SoftmaxWithLoss(Loss[LayerParams]):
-    """Softmax followed by cross-entropy, stable and batched; dx = (softmax(x) - t) / N."""
+    """Softmax followed by cross-entropy, stable and batched; dx = (softmax(x) - t) / N.
+
+    Labels are class indices ``(N,)``, one-hot rows, or soft labels: any non-negative weights
+    per class (label smoothing, mixtures). A row need not sum to 1: the loss of a row is
+    ``sum_c t_c * -log softmax(x)_c`` and its gradient ``softmax(x) * sum(t) - t`` (which is
+    ``softmax(x) - t`` for a distribution).
+
+    Examples
+    --------
+    >>> loss = SoftmaxWithLoss()
+    >>> loss.forward(np.array([[2.0, 0.5, -1.0]]), np.array([0]))     # class index
+    >>> loss.forward(np.array([[2.0, 0.5, -1.0]]), np.array([[0.9, 0.05, 0.05]]))  # soft label
+    >>> dx = loss.backward()
+    """
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _EXAMPLES
 
@@ -98,7 +111,13 @@ class SoftmaxWithLoss(Loss[LayerParams]):
 
     def forward(self, x: np.ndarray, t: np.ndarray) -> float:  # type: ignore[override]
         t = np.asarray(t)
-        return self._loss(x, t, _check_labels(self.label, x, t))
+        indices = _check_labels(self.label, x, t)
+        if not indices and t.size and not t.min() >= 0:  # also catches NaN
+            raise ShapeError(
+                f"{self.label}: label rows must be class weights >= 0 (one-hot or soft labels; "
+                f"received min {t.min()})"
+            )
+        return self._loss(x, t, indices)
 
     def forward_validated(self, x: np.ndarray, t: np.ndarray) -> float:
         """:meth:`forward` for ``(N,)`` integer labels in ``[0, C)``: no label checks."""
@@ -127,7 +146,11 @@ class SoftmaxWithLoss(Loss[LayerParams]):
             dx = self._y.copy()
             dx[_rows(n), self._t] -= 1.0
         else:
-            dx = self._y - self._t
+            # d/dx of sum_c t_c * (log sum exp x - x_c) = softmax(x) * sum(t) - t per row; the row
+            # sum is 1 for one-hot and distribution rows, but not for every soft label.
+            t = self._t
+            dx = self._y * t.sum(axis=1, keepdims=True)
+            dx -= t
         dx *= dout / n
         return dx
 

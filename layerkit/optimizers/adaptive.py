@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from layerkit.optimizers.base import Optimizer, OptimizerParams
 
@@ -57,11 +57,38 @@ class AdamParams(OptimizerParams):
     lr: float = Field(0.001, gt=0, description="learning rate")
     beta1: float = Field(0.9, ge=0, lt=1, description="decay of the first-moment estimate")
     beta2: float = Field(0.999, ge=0, lt=1, description="decay of the second-moment estimate")
-    eps: float = Field(1e-7, gt=0, description="added to sqrt(v) to avoid dividing by zero")
+    eps: float = Field(
+        1e-7,
+        gt=0,
+        description="added to sqrt(v) to avoid dividing by zero (form pytorch: default 1e-8)",
+    )
+    form: Literal["textbook", "pytorch"] = Field(
+        "textbook",
+        description="textbook: eps added to sqrt(v) before the bias correction (lr_t = lr * "
+        "sqrt(1 - beta2^t) / (1 - beta1^t)); pytorch: to sqrt(v_hat) after it, as torch.optim.Adam",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pytorch_eps(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("form") == "pytorch" and "eps" not in data:
+            return {**data, "eps": 1e-8}  # torch.optim.Adam's default
+        return data
 
 
 class Adam(Optimizer[AdamParams]):
-    """Adam (Kingma & Ba), with the textbook's bias correction folded into the step size."""
+    """Adam (Kingma & Ba), with the textbook's bias correction folded into the step size.
+
+    The textbook adds ``eps`` to ``sqrt(v)`` and scales the step by
+    ``sqrt(1 - beta2^t) / (1 - beta1^t)``, which is PyTorch's update with ``eps`` multiplied
+    by ``1 / sqrt(1 - beta2^t)``; ``form="pytorch"`` adds ``eps`` to ``sqrt(v_hat)`` instead and
+    defaults ``eps`` to 1e-8, matching ``torch.optim.Adam`` step for step.
+
+    Examples
+    --------
+    >>> Adam(lr=0.001)                          # the textbook's Adam (eps 1e-7)
+    >>> Adam(lr=0.001, form="pytorch")          # torch.optim.Adam(lr=0.001)
+    """
 
     Params: ClassVar[type[OptimizerParams]] = AdamParams
     slots = ("m", "v")
@@ -70,6 +97,8 @@ class Adam(Optimizer[AdamParams]):
         t = self.iterations
         b1, b2 = self.hp.beta1, self.hp.beta2
         self._lr_t = self.lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        # PyTorch: lr * m_hat / (sqrt(v_hat) + eps) = lr_t * m / (sqrt(v) + eps * sqrt(1 - b2^t))
+        self._eps_t = self.hp.eps * (math.sqrt(1.0 - b2**t) if self.hp.form == "pytorch" else 1.0)
 
     def step(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
         m = self.slot("m", key, param)
@@ -84,7 +113,7 @@ class Adam(Optimizer[AdamParams]):
         tmp -= v
         tmp *= 1.0 - self.hp.beta2
         v += tmp
-        _descend(param, m, v, self._lr_t, self.hp.eps, tmp)
+        _descend(param, m, v, self._lr_t, self._eps_t, tmp)
 
 
 def _descend(

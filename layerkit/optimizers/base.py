@@ -43,7 +43,21 @@ OptimizerParamsT = TypeVar("OptimizerParamsT", bound=OptimizerParams)
 
 
 class Optimizer(Component[OptimizerParamsT]):
-    """Base class: validated hyperparameters in ``self.hp``; subclasses implement ``step``."""
+    """Base class: validated hyperparameters in ``self.hp``; subclasses implement ``step``.
+
+    Examples
+    --------
+    >>> from layerkit.optimizers import Adam
+    >>> opt = Adam(lr=0.001)                     # in a spec: optimizer: {type: Adam, lr: 0.001}
+    >>> net.loss(x, t); net.backward()
+    >>> opt.update(net.params, net.grads)        # every parameter array, in place
+
+    A new optimizer implements ``step`` (one array, in place) and declares its state ``slots``::
+
+        class SignSGD(Optimizer):
+            def step(self, key, param, grad):
+                param -= self.lr * np.sign(grad)
+    """
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[OptimizerParams]] = OptimizerParams

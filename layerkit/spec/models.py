@@ -327,6 +327,14 @@ _TRAIN_DOC = "how to train: epochs, batch_size, optimizer, schedule, early_stopp
 class Spec(StrictModel):
     """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
 
+    Examples
+    --------
+    >>> from layerkit.spec import build_network, load_spec
+    >>> spec = load_spec("two_layer_net.yaml", overrides=["train.epochs=3"])
+    >>> spec.train.epochs, spec.model.layers[0].type
+    (3, 'Affine')
+    >>> net = build_network(spec)
+
     ``data`` is a :class:`DataSpec`, ``model.layers`` are :class:`LayerSpec` entries and
     ``train`` is a :class:`~layerkit.training.config.TrainConfig` whose ``optimizer`` dict has been
     validated (defaults filled in) against the registered optimizer.

@@ -13,7 +13,14 @@ from typing import Any
 from layerkit.fileio import atomic_write, atomic_write_text
 from layerkit.sweep.runner import SweepResult
 
-__all__ = ["summary_rows", "write_summary_csv", "plot_sweep", "write_report", "best_summary", "print_progress"]
+__all__ = [
+    "summary_rows",
+    "write_summary_csv",
+    "plot_sweep",
+    "write_report",
+    "best_summary",
+    "print_progress",
+]
 
 
 def _metric_names(result: SweepResult) -> list[str]:
@@ -27,7 +34,17 @@ def summary_rows(result: SweepResult) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the ranked summary (rank, id, status, swept values, metrics, ...)."""
     swept = result.plan.swept
     metrics = _metric_names(result)
-    header = ["rank", "id", "status", *swept, *metrics, "attempts", "trial_seconds", "run_dir", "error"]
+    header = [
+        "rank",
+        "id",
+        "status",
+        *swept,
+        *metrics,
+        "attempts",
+        "trial_seconds",
+        "run_dir",
+        "error",
+    ]
     rows = []
     for rank, record in enumerate(result.ranked(), 1):
         values = record.get("metrics") or {}
@@ -97,11 +114,21 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str] | None = None) 
         ax.scatter(positions, ys, alpha=0.75)
         for x, r in zip(positions, runs, strict=False):
             if r is best:
-                ax.scatter([x], [r["metrics"][metric]], marker="*", s=200, color="tab:red", zorder=3, label="best")
+                ax.scatter(
+                    [x],
+                    [r["metrics"][metric]],
+                    marker="*",
+                    s=200,
+                    color="tab:red",
+                    zorder=3,
+                    label="best",
+                )
         ax.set_xlabel(name)
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)
-    fig.suptitle(f"{result.plan.name}: {metric} by swept value ({result.plan.mode} is best)", fontsize=10)
+    fig.suptitle(
+        f"{result.plan.name}: {metric} by swept value ({result.plan.mode} is best)", fontsize=10
+    )
     target = Path(path) if path is not None else result.sweep_dir / "sweep.png"
     atomic_write(target, lambda fh: fig.savefig(fh, format="png", dpi=100))
     return target
@@ -125,7 +152,7 @@ def best_summary(result: SweepResult) -> dict[str, Any]:
         "metric": result.plan.metric,
         "mode": result.plan.mode,
         "trials": len(result.plan.trials),
-        "ok": len(result.ok),
+        "succeeded": len(result.ok),  # not "ok": the --json contract reserves it
         "failed": len(result.failed),
         "missing": len(result.missing),
         "best": None
@@ -139,7 +166,9 @@ def best_summary(result: SweepResult) -> dict[str, Any]:
     }
 
 
-def print_progress(record: dict[str, Any], done: int, total: int, *, metric: str, stream: Any = None) -> None:
+def print_progress(
+    record: dict[str, Any], done: int, total: int, *, metric: str, stream: Any = None
+) -> None:
     """One line per committed trial: the progress output of ``layerkit sweep``."""
     params = describe_params(record["params"])
     if record["status"] == "ok":

@@ -10,11 +10,19 @@ import math
 import numpy as np
 import pytest
 
-from layerkit import Network
-from layerkit.gradcheck import gradcheck
+from layerkit import Affine, Network, SoftmaxWithLoss, gradcheck
 from layerkit.plugins import get_registry
 from layerkit.testing import check_layer, parametrize_with_checks
-from layerkit_activations.layers import ELU, GELU, LAYERS, SiLU, Softplus, Swish
+from layerkit_activations.layers import (
+    ACTIVATIONS,
+    ELU,
+    GELU,
+    LAYERS,
+    LayerNorm,
+    SiLU,
+    Softplus,
+    Swish,
+)
 
 
 @parametrize_with_checks(LAYERS)
@@ -24,7 +32,9 @@ def test_layer_contract(check) -> None:  # type: ignore[no-untyped-def]
 
 def test_every_check_passes_on_an_extra_shape() -> None:
     for cls in LAYERS:
-        results = check_layer(cls, {}, (3, 1, 4), checks=["shapes-dtypes", "gradient", "inputs-not-mutated"])
+        results = check_layer(
+            cls, {}, (3, 1, 4), checks=["shapes-dtypes", "gradient", "inputs-not-mutated"]
+        )
         assert [r.status for r in results] == ["passed"] * 3, [str(r) for r in results]
 
 
@@ -65,7 +75,7 @@ def test_gelu_tanh_approximation_is_close_to_the_exact_gelu() -> None:
     np.testing.assert_allclose(layer.forward(x[None])[0], exact, atol=5e-4)
 
 
-@pytest.mark.parametrize("cls", LAYERS, ids=lambda c: c.name)
+@pytest.mark.parametrize("cls", ACTIVATIONS, ids=lambda c: c.name)
 def test_extreme_inputs_stay_finite_in_float32(cls: type) -> None:
     x = np.array([[-1e4, -88.0, -30.0, 0.0, 30.0, 88.0, 1e3]], dtype=np.float32)
     layer = cls()
@@ -105,3 +115,27 @@ def test_registered_through_the_entry_point_and_usable_in_a_network() -> None:
     x, t = rng.standard_normal((5, 4)), rng.integers(0, 3, 5)
     report = gradcheck(net, x, t)
     assert report.passed, report.table()
+
+
+def test_layer_norm_matches_the_formula_and_learns_its_weights() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, (4, 2, 3))
+    layer = LayerNorm(eps=1e-5)
+    layer.build((2, 3), dtype="float64", rng=rng)
+    layer.params["gamma"][...] = rng.uniform(0.5, 2.0, (2, 3))
+    layer.params["beta"][...] = rng.normal(size=(2, 3))
+    flat = x.reshape(4, -1)
+    ref = (flat - flat.mean(1, keepdims=True)) / np.sqrt(flat.var(1, keepdims=True) + 1e-5)
+    expected = ref.reshape(x.shape) * layer.params["gamma"] + layer.params["beta"]
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12)
+    grads = {k: id(g) for k, g in layer.grads.items()}
+    layer.backward(np.ones_like(x))
+    assert {k: id(g) for k, g in layer.grads.items()} == grads  # written in place
+    np.testing.assert_allclose(layer.grads["beta"], np.full((2, 3), 4.0))
+    net = Network(
+        [LayerNorm(), Affine(units=3), SoftmaxWithLoss()],
+        input_shape=(2, 3),
+        seed=0,
+        dtype="float64",
+    )
+    assert gradcheck(net, x, np.array([0, 1, 2, 0])).passed

@@ -25,7 +25,7 @@ __all__ = ["__version__", "layerkit_add_layers"]
 
 @hookimpl
 def layerkit_add_layers() -> list[type]:
-    """SiLU, Swish, GELU, ELU and Softplus."""
+    """SiLU, Swish, GELU, ELU, Softplus and LayerNorm."""
     from layerkit_activations.layers import LAYERS
 
     return list(LAYERS)

@@ -1,7 +1,9 @@
-"""Smooth activations: SiLU, Swish, GELU (tanh approximation), ELU, Softplus.
+"""Smooth activations: SiLU, Swish, GELU (tanh approximation), ELU, Softplus; and LayerNorm.
 
 Each layer caches what its backward needs and returns a new ``dx`` (inputs are never written
-into); float32 inputs give float32 outputs.
+into); float32 inputs give float32 outputs. :class:`LayerNorm` is the example of a layer with
+weights: ``create_params`` allocates them, ``build`` allocates matching ``grads``, and
+``backward`` writes into those arrays in place.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import numpy as np
 from pydantic import Field
 
 from layerkit.functions import sigmoid
-from layerkit.layers.base import Layer, LayerParams
+from layerkit.layers.base import Layer, LayerParams, Shape
 
-__all__ = ["ELU", "GELU", "LAYERS", "SiLU", "Softplus", "Swish"]
+__all__ = ["ACTIVATIONS", "ELU", "GELU", "LAYERS", "LayerNorm", "SiLU", "Softplus", "Swish"]
 
 _ANY_SHAPE: tuple[dict[str, Any], ...] = (
     {"params": {}, "input_shape": (5,)},
@@ -67,7 +69,11 @@ class Swish(Layer[SwishParams]):
         {"params": {}, "input_shape": (5,)},
         {"params": {"beta": 1.702}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"beta": 0.0}, {"beta": -1.0}, {"beta": "one"})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"beta": 0.0},
+        {"beta": -1.0},
+        {"beta": "one"},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         y, s = _swish(x, self.hp.beta)
@@ -129,7 +135,11 @@ class ELU(Layer[ELUParams]):
         {"params": {}, "input_shape": (5,)},
         {"params": {"alpha": 0.5}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"alpha": 0.0}, {"alpha": -1.0}, {"alpha": [1]})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"alpha": 0.0},
+        {"alpha": -1.0},
+        {"alpha": [1]},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         alpha = self.hp.alpha
@@ -158,7 +168,11 @@ class Softplus(Layer[SoftplusParams]):
         {"params": {}, "input_shape": (5,)},
         {"params": {"beta": 2.0}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"beta": 0.0}, {"beta": -2.0}, {"beta": None})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"beta": 0.0},
+        {"beta": -2.0},
+        {"beta": None},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         beta = self.hp.beta
@@ -175,4 +189,59 @@ class Softplus(Layer[SoftplusParams]):
         return dx
 
 
-LAYERS: tuple[type[Layer], ...] = (SiLU, Swish, GELU, ELU, Softplus)
+class LayerNormParams(LayerParams):
+    eps: float = Field(1e-5, gt=0, description="added to the variance before the square root")
+
+
+class LayerNorm(Layer):
+    """Layer normalisation (Ba et al., 2016): each sample's features to mean 0, variance 1, then * gamma + beta.
+
+    Statistics are per sample over all its features (every axis but the batch axis, like
+    ``torch.nn.LayerNorm(input_shape)``), so training and inference compute the same and there
+    are no running buffers. ``gamma`` (ones) and ``beta`` (zeros) have the per-sample shape.
+    """
+
+    Params: ClassVar[type[LayerParams]] = LayerNormParams
+    examples: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"params": {}, "input_shape": (5,)},
+        {"params": {"eps": 1e-3}, "input_shape": (2, 3, 2)},
+    )
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"eps": 0.0},
+        {"eps": -1e-5},
+        {"momentum": 0.9},
+    )
+
+    def create_params(
+        self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
+    ) -> dict[str, np.ndarray]:
+        self._axes = tuple(range(1, len(input_shape) + 1))  # every axis of a sample
+        return {
+            "gamma": np.ones(input_shape, dtype=dtype),
+            "beta": np.zeros(input_shape, dtype=dtype),
+        }
+
+    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+        mean = x.mean(axis=self._axes, keepdims=True)
+        xc = x - mean
+        var = np.mean(xc * xc, axis=self._axes, keepdims=True)
+        inv_std = 1.0 / np.sqrt(var + self.hp.eps)
+        xhat = xc * inv_std
+        self._xhat, self._inv_std = xhat, inv_std
+        return xhat * self.params["gamma"] + self.params["beta"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        xhat, axes = self._xhat, self._axes
+        # grads are written into the arrays build() allocated: optimizers hold references to them
+        np.sum(dout * xhat, axis=0, out=self.grads["gamma"])
+        np.sum(dout, axis=0, out=self.grads["beta"])
+        dxhat = dout * self.params["gamma"]
+        # dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), per sample
+        dx = dxhat - dxhat.mean(axis=axes, keepdims=True)
+        dx -= xhat * np.mean(dxhat * xhat, axis=axes, keepdims=True)
+        dx *= self._inv_std
+        return dx
+
+
+ACTIVATIONS: tuple[type[Layer], ...] = (SiLU, Swish, GELU, ELU, Softplus)
+LAYERS: tuple[type[Layer], ...] = (*ACTIVATIONS, LayerNorm)
