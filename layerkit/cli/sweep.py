@@ -99,7 +99,8 @@ def _trial_rows(plan: Any) -> tuple[list[str], list[list[Any]]]:
     return ["#", "id", *swept], [[i, t.id, *(t.params.get(p, "") for p in swept)] for i, t in enumerate(plan.trials, 1)]
 
 
-def _summary_table(result: Any) -> str:
+def summary_table(result: Any) -> str:
+    """The ranked trials as a terminal table (the first TABLE_ROWS; all are in summary.csv)."""
     from layerkit._table import render_table, terminal_width
     from layerkit.sweep.report import summary_rows
 
@@ -158,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
             raise
     files = write_report(result)
     print()
-    print(_summary_table(result))
+    print(summary_table(result))
     best = result.best
     if best is not None:
         print(f"best: {best['id']} {plan.metric}={best['metrics'][plan.metric]:.4f} "
