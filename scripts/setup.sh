@@ -32,10 +32,10 @@ if [ ! -e "$DATA" ]; then
     fi
 fi
 
-echo "setup: installing layerkit[plot,dev] and the example plugin"
+echo "setup: installing layerkit[plot,tune,dev] and the example plugin"
 # Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
-"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,tune,dev]'
 "$PYTHON" -m pip install -q --disable-pip-version-check ./plugins/layerkit-activations
 
 if [ "$train" -eq 1 ]; then
