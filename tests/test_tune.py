@@ -18,9 +18,16 @@ pytestmark = pytest.mark.timeout(600)
 
 #: Tiny trials: few epochs, small validation split, no per-epoch checkpoint files.
 FAST = [
-    "--set", "train.validation_split=0.2", "--set", "train.epochs=4",
-    "--set", "train.checkpoint.every=1000", "--set", "data.points_per_class=100",
-    "--set", "model.layers.fc2.units=16",
+    "--set",
+    "train.validation_split=0.2",
+    "--set",
+    "train.epochs=4",
+    "--set",
+    "train.checkpoint.every=1000",
+    "--set",
+    "data.points_per_class=100",
+    "--set",
+    "model.layers.fc2.units=16",
 ]
 
 
@@ -29,22 +36,43 @@ def _study(tune_dir: Path, storage: str | None = None) -> Any:
     if url.startswith("journal:"):
         from optuna.storages.journal import JournalFileBackend
 
-        backend = optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:"):]))
+        backend = optuna.storages.JournalStorage(JournalFileBackend(url[len("journal:") :]))
         return optuna.load_study(study_name="spiral", storage=backend)
     return optuna.load_study(study_name="spiral", storage=url)
 
 
 def _params(tune_dir: Path) -> list[tuple[float, int]]:
-    return [(r["params"]["train.optimizer.lr"], r["params"]["model.layers.fc1.units"]) for r in raw_records(tune_dir)]
+    return [
+        (r["params"]["train.optimizer.lr"], r["params"]["model.layers.fc1.units"])
+        for r in raw_records(tune_dir)
+    ]
 
 
 def test_tune_prunes_poor_trials_and_writes_a_ready_to_train_best_spec(tmp_path: Path) -> None:
     out = tmp_path / "tune"
     done = layerkit(
-        "tune", str(SPIRAL), "--param", "train.optimizer.lr=loguniform(1e-5,1e-1)",
-        "--param", "model.layers.fc1.units=int(4,32)", *FAST, "--set", "train.epochs=6",
-        "--trials", "12", "--workers", "2", "--pruner", "median", "--seed", "1",
-        "--out", str(out), "--json", cwd=tmp_path, timeout=560,
+        "tune",
+        str(SPIRAL),
+        "--param",
+        "train.optimizer.lr=loguniform(1e-5,1e-1)",
+        "--param",
+        "model.layers.fc1.units=int(4,32)",
+        *FAST,
+        "--set",
+        "train.epochs=6",
+        "--trials",
+        "12",
+        "--workers",
+        "2",
+        "--pruner",
+        "median",
+        "--seed",
+        "1",
+        "--out",
+        str(out),
+        "--json",
+        cwd=tmp_path,
+        timeout=560,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     records = raw_records(out)
@@ -60,12 +88,16 @@ def test_tune_prunes_poor_trials_and_writes_a_ready_to_train_best_spec(tmp_path:
     # the study in tune.db agrees with the committed records
     study = _study(out)
     states = {t.number: t.state.name for t in study.trials}
-    assert states == {int(r["id"]): ("COMPLETE" if r["status"] == "ok" else r["status"].upper()) for r in records}
+    assert states == {
+        int(r["id"]): ("COMPLETE" if r["status"] == "ok" else r["status"].upper()) for r in records
+    }
     assert all(len(t.intermediate_values) >= 1 for t in study.trials)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["pruned"] == len(pruned)
     best = summary["best"]
-    assert best["metrics"]["val_accuracy"] == max(r["metrics"]["val_accuracy"] for r in records if r["status"] == "ok")
+    assert best["metrics"]["val_accuracy"] == max(
+        r["metrics"]["val_accuracy"] for r in records if r["status"] == "ok"
+    )
     assert study.best_trial.number == int(best["id"])
     # best.yaml is the best trial's spec, ready to train
     from layerkit.spec import load_spec
@@ -77,14 +109,32 @@ def test_tune_prunes_poor_trials_and_writes_a_ready_to_train_best_spec(tmp_path:
         assert (out / name).stat().st_size > 0, name
 
 
-def test_a_fixed_seed_with_one_worker_gives_the_same_trials_in_order_whatever_the_storage(tmp_path: Path) -> None:
+def test_a_fixed_seed_with_one_worker_gives_the_same_trials_in_order_whatever_the_storage(
+    tmp_path: Path,
+) -> None:
     runs = []
     for name, storage in (("a", None), ("b", f"journal:{tmp_path / 'study.journal'}")):
         extra = ["--storage", storage] if storage else []
         done = layerkit(
-            "tune", str(SPIRAL), "--param", "train.optimizer.lr=loguniform(1e-3,1e-1)",
-            "--param", "model.layers.fc1.units=int(4,32)", *FAST, "--trials", "3", "--workers", "1",
-            "--seed", "7", "--pruner", "none", "--out", str(tmp_path / name), *extra, cwd=tmp_path,
+            "tune",
+            str(SPIRAL),
+            "--param",
+            "train.optimizer.lr=loguniform(1e-3,1e-1)",
+            "--param",
+            "model.layers.fc1.units=int(4,32)",
+            *FAST,
+            "--trials",
+            "3",
+            "--workers",
+            "1",
+            "--seed",
+            "7",
+            "--pruner",
+            "none",
+            "--out",
+            str(tmp_path / name),
+            *extra,
+            cwd=tmp_path,
         )
         assert done.returncode == 0, done.stdout + done.stderr
         runs.append(_params(tmp_path / name))
@@ -93,16 +143,38 @@ def test_a_fixed_seed_with_one_worker_gives_the_same_trials_in_order_whatever_th
     assert not (tmp_path / "b" / "tune.db").exists()
 
 
-def test_a_killed_driver_resumes_the_same_study_without_losing_or_repeating_a_trial(tmp_path: Path) -> None:
+def test_a_killed_driver_resumes_the_same_study_without_losing_or_repeating_a_trial(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "tune"
-    args = ["tune", str(SPIRAL), "--param", "train.optimizer.lr=loguniform(1e-3,1e-1)",
-            "--param", "model.layers.fc1.units=int(4,32)", *FAST, "--trials", "5", "--workers", "1",
-            "--seed", "3", "--pruner", "none", "--out", str(out)]
+    args = [
+        "tune",
+        str(SPIRAL),
+        "--param",
+        "train.optimizer.lr=loguniform(1e-3,1e-1)",
+        "--param",
+        "model.layers.fc1.units=int(4,32)",
+        *FAST,
+        "--trials",
+        "5",
+        "--workers",
+        "1",
+        "--seed",
+        "3",
+        "--pruner",
+        "none",
+        "--out",
+        str(out),
+    ]
     driver = start_layerkit(*args, cwd=tmp_path)
     try:
         wait_for(lambda: len(raw_records(out)) >= 2, timeout=400, what="two committed trials")
         # kill it while a third trial trains (its attempt folder exists)
-        wait_for(lambda: any((out / ".attempts").glob("*/attempt.json")), timeout=200, what="a trial in progress")
+        wait_for(
+            lambda: any((out / ".attempts").glob("*/attempt.json")),
+            timeout=200,
+            what="a trial in progress",
+        )
         driver.send_signal(signal.SIGKILL)
         driver.wait(timeout=30)
     finally:
@@ -110,13 +182,25 @@ def test_a_killed_driver_resumes_the_same_study_without_losing_or_repeating_a_tr
             driver.kill()
     before = raw_records(out)
     orphans = [json.loads(p.read_text())["pid"] for p in (out / ".attempts").glob("*/attempt.json")]
-    wait_for(lambda: not any(pid_alive(pid) for pid in orphans), timeout=30, what="the orphaned worker to exit")
+    wait_for(
+        lambda: not any(pid_alive(pid) for pid in orphans),
+        timeout=30,
+        what="the orphaned worker to exit",
+    )
     done = layerkit("tune", "--resume", str(out), cwd=tmp_path, timeout=500)
     assert done.returncode == 0, done.stdout + done.stderr
     after = raw_records(out)
     assert after[: len(before)] == before  # nothing committed was lost or rewritten
     assert len(after) == 5 and len({r["id"] for r in after}) == 5
-    assert len({(r["params"]["train.optimizer.lr"], r["params"]["model.layers.fc1.units"]) for r in after}) == 5
+    assert (
+        len(
+            {
+                (r["params"]["train.optimizer.lr"], r["params"]["model.layers.fc1.units"])
+                for r in after
+            }
+        )
+        == 5
+    )
     study = _study(out)
     finished = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert sorted(t.number for t in finished) == sorted(int(r["id"]) for r in after)
@@ -131,16 +215,42 @@ def test_a_killed_driver_resumes_the_same_study_without_losing_or_repeating_a_tr
 @pytest.mark.parametrize(
     ("option", "expected"),
     [
-        (["--param", "model.layers.fc9.units=int(4,32)"], ["--param model.layers.fc9.units=int(4,32)", "did you mean 'fc2'"]),
-        (["--param", "train.optimzer.lr=uniform(0.1,0.2)"], ["--param train.optimzer.lr", "did you mean 'optimizer'"]),
-        (["--param", "train.optimizer.lr=loguniform(0,1)"], ["--param train.optimizer.lr=loguniform(0,1)", "low > 0"]),
-        (["--param", "model.layers.fc1.units=int(0,8)"], ["--param model.layers.fc1.units=int(0,8)", "(at 0)"]),
-        (["--param", "train.optimizer.lr=loguniform(1e-3,1e-1)", "--metric", "val_acuracy"], ["did you mean 'val_accuracy'"]),
+        (
+            ["--param", "model.layers.fc9.units=int(4,32)"],
+            ["--param model.layers.fc9.units=int(4,32)", "did you mean 'fc2'"],
+        ),
+        (
+            ["--param", "train.optimzer.lr=uniform(0.1,0.2)"],
+            ["--param train.optimzer.lr", "did you mean 'optimizer'"],
+        ),
+        (
+            ["--param", "train.optimizer.lr=loguniform(0,1)"],
+            ["--param train.optimizer.lr=loguniform(0,1)", "low > 0"],
+        ),
+        (
+            ["--param", "model.layers.fc1.units=int(0,8)"],
+            ["--param model.layers.fc1.units=int(0,8)", "(at 0)"],
+        ),
+        (
+            ["--param", "train.optimizer.lr=loguniform(1e-3,1e-1)", "--metric", "val_acuracy"],
+            ["did you mean 'val_accuracy'"],
+        ),
     ],
 )
-def test_bad_input_is_one_error_before_any_trial(tmp_path: Path, option: list[str], expected: list[str]) -> None:
-    done = layerkit("tune", str(SPIRAL), *option, "--set", "train.validation_split=0.2",
-                    "--out", str(tmp_path / "t"), cwd=tmp_path, timeout=120)
+def test_bad_input_is_one_error_before_any_trial(
+    tmp_path: Path, option: list[str], expected: list[str]
+) -> None:
+    done = layerkit(
+        "tune",
+        str(SPIRAL),
+        *option,
+        "--set",
+        "train.validation_split=0.2",
+        "--out",
+        str(tmp_path / "t"),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     message = done.stderr.strip()
     assert message.startswith("layerkit tune: error:") and "Traceback" not in message
@@ -151,8 +261,16 @@ def test_bad_input_is_one_error_before_any_trial(tmp_path: Path, option: list[st
 
 def test_a_metric_the_runs_do_not_record_is_refused(tmp_path: Path) -> None:
     # the spiral spec holds out no validation data: val_accuracy would never be reported
-    done = layerkit("tune", str(SPIRAL), "--param", "train.optimizer.lr=loguniform(1e-3,1e-1)",
-                    "--out", str(tmp_path / "t"), cwd=tmp_path, timeout=120)
+    done = layerkit(
+        "tune",
+        str(SPIRAL),
+        "--param",
+        "train.optimizer.lr=loguniform(1e-3,1e-1)",
+        "--out",
+        str(tmp_path / "t"),
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "val_accuracy needs validation_split > 0" in done.stderr
     assert not (tmp_path / "t").exists()
@@ -180,9 +298,23 @@ def test_resume_refuses_new_options(tmp_path: Path) -> None:
 def test_spiral_tune_runs_on_two_real_dask_workers(tmp_path: Path, scheduler: str) -> None:  # noqa: F811
     out = tmp_path / "tune"
     done = layerkit(
-        "tune", str(SPIRAL), "--param", "train.optimizer.lr=loguniform(1e-3,1e-1)",
-        "--param", "model.layers.fc1.units=int(4,32)", *FAST, "--trials", "4", "--seed", "0",
-        "--scheduler", scheduler, "--out", str(out), cwd=tmp_path, timeout=500,
+        "tune",
+        str(SPIRAL),
+        "--param",
+        "train.optimizer.lr=loguniform(1e-3,1e-1)",
+        "--param",
+        "model.layers.fc1.units=int(4,32)",
+        *FAST,
+        "--trials",
+        "4",
+        "--seed",
+        "0",
+        "--scheduler",
+        scheduler,
+        "--out",
+        str(out),
+        cwd=tmp_path,
+        timeout=500,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     records = raw_records(out)
@@ -190,4 +322,3 @@ def test_spiral_tune_runs_on_two_real_dask_workers(tmp_path: Path, scheduler: st
     assert len({r["worker"] for r in records}) == 2  # both workers trained trials
     assert len(_study(out).trials) == 4
     assert (out / "best.yaml").is_file()
-

@@ -40,7 +40,9 @@ def require_optuna() -> Any:
     try:
         import optuna
     except ImportError as exc:
-        raise LayerkitError("layerkit tune needs the 'tune' extra: pip install 'layerkit[tune]'") from exc
+        raise LayerkitError(
+            "layerkit tune needs the 'tune' extra: pip install 'layerkit[tune]'"
+        ) from exc
     # Optuna logs every trial at INFO on stderr; layerkit prints its own progress lines.
     optuna.logging.set_verbosity(logging.WARNING)
     return optuna
@@ -80,10 +82,14 @@ def open_storage(url: str) -> Any:
     try:
         return optuna.storages.RDBStorage(url, **kwargs)
     except ImportError as exc:  # the database driver (psycopg2, pymysql...) is not installed
-        raise LayerkitError(f"--storage {_hide_password(url)}: the database driver is missing: {exc}") from None
+        raise LayerkitError(
+            f"--storage {_hide_password(url)}: the database driver is missing: {exc}"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's errors (bad URL, refused connection)
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LayerkitError(f"--storage {_hide_password(url)}: cannot open the study storage: {first}") from None
+        raise LayerkitError(
+            f"--storage {_hide_password(url)}: cannot open the study storage: {first}"
+        ) from None
 
 
 def _hide_password(url: str) -> str:
@@ -144,7 +150,11 @@ def optuna_distribution(path: str, dist: Distribution) -> Any:
         low, high = dist.randint
         return d.IntDistribution(low, high)
     if isinstance(dist, Choice):
-        bad = [v for v in dist.choice if not isinstance(v, _SCALARS) or (isinstance(v, float) and not math.isfinite(v))]
+        bad = [
+            v
+            for v in dist.choice
+            if not isinstance(v, _SCALARS) or (isinstance(v, float) and not math.isfinite(v))
+        ]
         if bad:
             raise ConfigError(
                 f"{path}: choice values must be numbers, strings, booleans or null "

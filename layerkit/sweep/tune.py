@@ -61,7 +61,17 @@ from layerkit.sweep.studies import (
 )
 from layerkit.sweep.trial import ATTEMPTS_DIR
 
-__all__ = ["TuneConfig", "TunePlan", "plan_tune", "run_tune", "load_tune", "tune_result", "TUNE_KEY", "MANIFEST", "STUDY_FILE"]
+__all__ = [
+    "TuneConfig",
+    "TunePlan",
+    "plan_tune",
+    "run_tune",
+    "load_tune",
+    "tune_result",
+    "TUNE_KEY",
+    "MANIFEST",
+    "STUDY_FILE",
+]
 
 TUNE_KEY = "tune"
 MANIFEST = "tune.json"
@@ -74,16 +84,30 @@ class TuneConfig(StrictModel):
 
     base: str | None = Field(None, description="the spec to tune, relative to the tune file")
     name: str | None = Field(None, description="the tune's name (default: the file's name)")
-    metric: str = Field("val_accuracy", description="metric reported each epoch; its final value is the objective")
+    metric: str = Field(
+        "val_accuracy", description="metric reported each epoch; its final value is the objective"
+    )
     direction: Literal["auto", "maximize", "minimize"] = "auto"
-    set: dict[str, Any] = Field(default_factory=dict, description="overrides applied to every trial")
-    params: dict[str, Annotated[Distribution, BeforeValidator(_distribution)]] = Field(default_factory=dict)
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="overrides applied to every trial"
+    )
+    params: dict[str, Annotated[Distribution, BeforeValidator(_distribution)]] = Field(
+        default_factory=dict
+    )
     trials: int = Field(20, ge=1, le=100_000, description="trials to run (the budget)")
     pruner: Literal["median", "asha", "none"] = "median"
-    warmup_epochs: int = Field(1, ge=0, description="epochs before a trial may be pruned (asha: first rung)")
-    startup_trials: int = Field(5, ge=0, description="finished trials before the median pruner prunes")
-    seed: int | None = Field(None, ge=0, description="seeds the sampler (and the runs, if the spec has no seed)")
-    storage: str | None = Field(None, description="an Optuna storage URL (default: sqlite tune.db in the tune folder)")
+    warmup_epochs: int = Field(
+        1, ge=0, description="epochs before a trial may be pruned (asha: first rung)"
+    )
+    startup_trials: int = Field(
+        5, ge=0, description="finished trials before the median pruner prunes"
+    )
+    seed: int | None = Field(
+        None, ge=0, description="seeds the sampler (and the runs, if the spec has no seed)"
+    )
+    storage: str | None = Field(
+        None, description="an Optuna storage URL (default: sqlite tune.db in the tune folder)"
+    )
 
     @property
     def mode(self) -> Literal["max", "min"]:
@@ -128,8 +152,11 @@ class TunePlan:
             "metric": self.metric,
             "mode": self.mode,
             "trials": self.trials,
-            "pruner": {"kind": self.pruner.kind, "warmup_epochs": self.pruner.warmup_epochs,
-                       "startup_trials": self.pruner.startup_trials},
+            "pruner": {
+                "kind": self.pruner.kind,
+                "warmup_epochs": self.pruner.warmup_epochs,
+                "startup_trials": self.pruner.startup_trials,
+            },
             "seed": self.seed,
             "storage": self.storage,
         }
@@ -137,7 +164,9 @@ class TunePlan:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TunePlan:
         if data.get("format") != _FORMAT:
-            raise LayerkitError(f"unsupported tune manifest format {data.get('format')!r} (expected {_FORMAT})")
+            raise LayerkitError(
+                f"unsupported tune manifest format {data.get('format')!r} (expected {_FORMAT})"
+            )
         return cls(
             name=str(data["name"]),
             spec=str(data["spec"]),
@@ -189,7 +218,10 @@ def plan_tune(
     needs before any runs: the parameter paths (with a did-you-mean), that every range can be
     sampled and gives a valid spec at its ends, and that the runs record ``metric``."""
     base_raw, base_file, config, default = load_definition(
-        os.fspath(source), TuneConfig, key=TUNE_KEY, fields="base, params, trials, metric, pruner, ..."
+        os.fspath(source),
+        TuneConfig,
+        key=TUNE_KEY,
+        fields="base, params, trials, metric, pruner, ...",
     )
     options: dict[str, str] = {}  # path -> the --param text that set it (for error messages)
     merged: dict[str, Any] = dict(config.params)
@@ -197,11 +229,23 @@ def plan_tune(
         path, dist = parse_random_option(option, flag="--param")
         merged[path] = dist
         options[path] = option
-    update = {k: v for k, v in (("trials", trials), ("metric", metric), ("direction", direction),
-                                ("pruner", pruner), ("seed", seed), ("storage", storage)) if v is not None}
+    update = {
+        k: v
+        for k, v in (
+            ("trials", trials),
+            ("metric", metric),
+            ("direction", direction),
+            ("pruner", pruner),
+            ("seed", seed),
+            ("storage", storage),
+        )
+        if v is not None
+    }
     if update:
         try:
-            config = TuneConfig.model_validate({**config.model_dump(exclude={"params"}), "params": merged, **update})
+            config = TuneConfig.model_validate(
+                {**config.model_dump(exclude={"params"}), "params": merged, **update}
+            )
         except Exception as exc:  # noqa: BLE001 - pydantic's error, one line per field
             from pydantic import ValidationError
 
@@ -209,19 +253,33 @@ def plan_tune(
 
             if not isinstance(exc, ValidationError):
                 raise
-            raise SpecError([SpecIssue(path=format_loc(loc), message=render((), m, r), file="command line")
-                             for loc, m, r in describe_errors(exc)]) from None
+            raise SpecError(
+                [
+                    SpecIssue(path=format_loc(loc), message=render((), m, r), file="command line")
+                    for loc, m, r in describe_errors(exc)
+                ]
+            ) from None
     else:
         config = config.model_copy(update={"params": merged})
     if not config.params:
-        raise SpecError([SpecIssue(path="", file=os.fspath(source), message="nothing to tune: give --param "
-                                   "PATH=loguniform(LOW,HIGH) (or a tune: section with params:)")])
+        raise SpecError(
+            [
+                SpecIssue(
+                    path="",
+                    file=os.fspath(source),
+                    message="nothing to tune: give --param "
+                    "PATH=loguniform(LOW,HIGH) (or a tune: section with params:)",
+                )
+            ]
+        )
     check_metric(config.metric, where=f"{TUNE_KEY}.metric")
     for path, dist in config.params.items():
         try:
             optuna_distribution(path, dist)
         except ConfigError as exc:
-            raise SpecError([SpecIssue(path="", message=str(exc), file=_where(path, options))]) from None
+            raise SpecError(
+                [SpecIssue(path="", message=str(exc), file=_where(path, options))]
+            ) from None
     fixed = fixed_overrides(base_raw, config.set, overrides, config.params, config.seed or 0)
     base = resolve_trial(base_raw, base_file, fixed, config.metric)
     _check_ranges(base_raw, base_file, fixed, config, options)
@@ -253,7 +311,9 @@ def _ends(dist: Distribution) -> list[Any]:
     return [low, high]
 
 
-def _check_ranges(base_raw: Any, base_file: str, fixed: list[str], config: TuneConfig, options: dict[str, str]) -> None:
+def _check_ranges(
+    base_raw: Any, base_file: str, fixed: list[str], config: TuneConfig, options: dict[str, str]
+) -> None:
     """Validate and build the spec at each end of every range (the others at their low end), so
     a range that leaves the valid values (``units=int(0,8)``) or a wrong path is reported now,
     located at its ``--param``, not by a trial halfway through the budget."""
@@ -267,12 +327,17 @@ def _check_ranges(base_raw: Any, base_file: str, fixed: list[str], config: TuneC
                 resolve_trial(base_raw, base_file, [*fixed, *swept.values()], config.metric)
             except SpecError as exc:
                 for issue in exc.issues:
-                    bad = next((p for p, text in swept.items() if issue.file == f"--set {text}"), None)
+                    bad = next(
+                        (p for p, text in swept.items() if issue.file == f"--set {text}"), None
+                    )
                     if bad is None:
                         located = issue
                     else:
-                        located = SpecIssue(path=issue.path, message=f"{issue.message} (at {format_value(point[bad])})",
-                                            file=_where(bad, options))
+                        located = SpecIssue(
+                            path=issue.path,
+                            message=f"{issue.message} (at {format_value(point[bad])})",
+                            file=_where(bad, options),
+                        )
                     issues.setdefault(str(located).rsplit(" (at ", 1)[0], located)
     if issues:
         raise SpecError(list(issues.values()))
@@ -311,7 +376,9 @@ def _recover(study: Any, records: dict[str, dict[str, Any]], metric: str) -> int
             _tell(study, trial.number, record, metric)
             continue
         study.tell(trial.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
-        study.enqueue_trial(dict(trial.params), user_attrs={"rerun_of": trial.number}, skip_if_exists=False)
+        study.enqueue_trial(
+            dict(trial.params), user_attrs={"rerun_of": trial.number}, skip_if_exists=False
+        )
         again += 1
     return again
 
@@ -357,7 +424,9 @@ def run_tune(
         shutil.rmtree(out / ATTEMPTS_DIR, ignore_errors=True)  # never committed: its driver is gone
         records = driver.log.records()
         _recover(study, records, plan.metric)
-        distributions = {path: optuna_distribution(path, dist) for path, dist in plan.params.items()}
+        distributions = {
+            path: optuna_distribution(path, dist) for path, dist in plan.params.items()
+        }
         limit = threads if threads is not None else executor.threads_per_task
         base_raw = _base_raw(plan)
         done = len(records)
@@ -374,16 +443,32 @@ def run_tune(
                 try:
                     spec = resolve_trial(base_raw, f"{MANIFEST} spec", swept, plan.metric)
                 except SpecError as exc:  # a point inside the ranges that the spec refuses
-                    record = {"id": key, "status": "failed", "params": point, "metrics": {},
-                              "error": str(exc), "attempts": 0, "seconds": None, "run_dir": None}
+                    record = {
+                        "id": key,
+                        "status": "failed",
+                        "params": point,
+                        "metrics": {},
+                        "error": str(exc),
+                        "attempts": 0,
+                        "seconds": None,
+                        "run_dir": None,
+                    }
                     driver.log.append(record)
                     _tell(study, trial.number, record, plan.metric)
                     _report(record)
                     continue
                 yield TuneTask(
-                    id=key, spec=spec.to_yaml(), sweep_dir=str(out.resolve()), threads=limit, params=point,
-                    trial_id=trial._trial_id, number=trial.number, storage=storage_url, study=plan.study_name,
-                    metric=plan.metric, pruner=plan.pruner,
+                    id=key,
+                    spec=spec.to_yaml(),
+                    sweep_dir=str(out.resolve()),
+                    threads=limit,
+                    params=point,
+                    trial_id=trial._trial_id,
+                    number=trial.number,
+                    storage=storage_url,
+                    study=plan.study_name,
+                    metric=plan.metric,
+                    pruner=plan.pruner,
                 )
 
         committed = done
@@ -421,9 +506,18 @@ def tune_result(plan: TunePlan, tune_dir: Path) -> SweepResult:
     from layerkit.sweep.store import ResultsLog
 
     records = tuple(ResultsLog(tune_dir / RESULTS).records().values())
-    trials = tuple(Trial(id=r["id"], params=dict(r.get("params") or {}), overrides=(), spec="") for r in records)
-    sweep = SweepPlan(name=plan.name, trials=trials, metric=plan.metric, mode=plan.mode, base=plan.base,
-                      scales=plan.scales)
+    trials = tuple(
+        Trial(id=r["id"], params=dict(r.get("params") or {}), overrides=(), spec="")
+        for r in records
+    )
+    sweep = SweepPlan(
+        name=plan.name,
+        trials=trials,
+        metric=plan.metric,
+        mode=plan.mode,
+        base=plan.base,
+        scales=plan.scales,
+    )
     return SweepResult(plan=sweep, sweep_dir=tune_dir, records=records)
 
 

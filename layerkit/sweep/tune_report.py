@@ -54,7 +54,9 @@ def plot_study(plan: TunePlan, tune_dir: Path) -> dict[str, Path | None]:
     from layerkit.sweep.studies import open_storage, require_optuna
 
     optuna = require_optuna()
-    study = optuna.load_study(study_name=plan.study_name, storage=open_storage(plan.storage_url(tune_dir)))
+    study = optuna.load_study(
+        study_name=plan.study_name, storage=open_storage(plan.storage_url(tune_dir))
+    )
     drawers: dict[str, Any] = {
         "history": lambda: ovm.plot_optimization_history(study, target_name=plan.metric),
         "importance": lambda: ovm.plot_param_importances(
