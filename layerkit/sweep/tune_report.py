@@ -4,12 +4,13 @@ and Optuna's own plots (optimization history, parameter importances, intermediat
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from layerkit.fileio import atomic_write, atomic_write_text
+from layerkit.fileio import atomic_write, atomic_write_json, atomic_write_text
 from layerkit.sweep.report import describe_params, write_report
-from layerkit.sweep.runner import SweepResult
+from layerkit.sweep.runner import MANIFEST, TRIALS_DIR, SweepResult
 from layerkit.sweep.tune import TunePlan
 
 __all__ = ["write_tune_report", "write_best_spec", "plot_study", "BEST_SPEC"]
@@ -88,9 +89,25 @@ def _save(figure: Any, target: Path) -> None:
     atomic_write(target, write)
 
 
+def write_sweep_view(result: SweepResult) -> Path:
+    """``sweep.json``: the committed trials as a sweep plan (each with its resolved spec), so the
+    readers of sweep folders (``layerkit runs compare``, reports) read a tune folder as they read
+    a sweep."""
+    trials = []
+    for trial in result.plan.trials:
+        spec_file = result.sweep_dir / TRIALS_DIR / trial.id / "spec.yaml"
+        spec = spec_file.read_text(encoding="utf-8") if spec_file.is_file() else ""
+        trials.append(replace(trial, spec=spec))
+    target = result.sweep_dir / MANIFEST
+    atomic_write_json(target, replace(result.plan, trials=tuple(trials)).to_json())
+    return target
+
+
 def write_tune_report(plan: TunePlan, result: SweepResult) -> dict[str, Path | None]:
-    """``summary.csv``, ``sweep.png``, ``best.yaml`` and Optuna's plots; returns their paths."""
-    files = dict(write_report(result))
+    """``summary.csv``, ``sweep.png``, ``best.yaml``, Optuna's plots and the sweep view
+    (``sweep.json``); returns their paths."""
+    files: dict[str, Path | None] = dict(write_report(result))
+    files["sweep"] = write_sweep_view(result)
     files["best"] = write_best_spec(result)
     files.update(plot_study(plan, result.sweep_dir))
     return files
