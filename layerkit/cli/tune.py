@@ -197,7 +197,9 @@ def run(args: argparse.Namespace) -> int:
         )
         print(f"best spec: {files['best']}  (layerkit train {files['best']})")
     pruned = sum(1 for r in result.records if r["status"] == "pruned")
-    plots = [str(p) for k, p in files.items() if k not in ("summary", "best", "sweep") and p is not None]
+    plots = [
+        str(p) for k, p in files.items() if k not in ("summary", "best", "sweep") and p is not None
+    ]
     print(
         f"summary: {files['summary']}; {pruned} pruned"
         + (f"; plots: {', '.join(plots)}" if plots else "")

@@ -61,6 +61,21 @@ class PruningReporter(Callback):
             trainer.stop_reason = f"pruned after epoch {epoch + 1} ({self.metric} {value:.4f})"
 
 
+#: The studies this worker process has opened: a worker runs many trials of one tune, and opening
+#: a study (a database engine, the schema check) costs seconds under load.
+_STUDIES: dict[tuple[str, str, PrunerConfig], Any] = {}
+
+
+def _study(storage: str, name: str, pruner: PrunerConfig) -> Any:
+    key = (storage, name, pruner)
+    if key not in _STUDIES:
+        optuna = require_optuna()
+        _STUDIES[key] = optuna.load_study(
+            study_name=name, storage=open_storage(storage, existing=True), pruner=pruner.create()
+        )
+    return _STUDIES[key]
+
+
 def tune_body(task: TrialTask, out: Path) -> BodyResult:
     """Train ``task`` into ``out`` with a :class:`PruningReporter` on its Optuna trial."""
     from layerkit.run import train
@@ -68,9 +83,7 @@ def tune_body(task: TrialTask, out: Path) -> BodyResult:
 
     assert isinstance(task, TuneTask), "tune_body runs TuneTask trials"
     optuna = require_optuna()
-    study = optuna.load_study(
-        study_name=task.study, storage=open_storage(task.storage), pruner=task.pruner.create()
-    )
+    study = _study(task.storage, task.study, task.pruner)
     reporter = PruningReporter(optuna.trial.Trial(study, task.trial_id), task.metric)
     spec = loads_spec(task.spec, filename=f"trial {task.id}")
     result = train(spec, out=out, quiet=True, callbacks=[reporter])

@@ -58,6 +58,7 @@ from layerkit.sweep.studies import (
     open_storage,
     optuna_distribution,
     require_optuna,
+    use_wal,
 )
 from layerkit.sweep.trial import ATTEMPTS_DIR
 
@@ -411,6 +412,8 @@ def run_tune(
         if not resume:
             atomic_write_json(manifest, plan.to_json())
         storage_url = plan.storage_url(out)
+        if plan.storage is None:
+            use_wal(out / STUDY_FILE)
         study = optuna.create_study(
             study_name=plan.study_name,
             storage=open_storage(storage_url),
