@@ -422,6 +422,10 @@ def run_tune(
             direction="maximize" if plan.mode == "max" else "minimize",
             load_if_exists=True,
         )
+        if plan.seed is not None and study.trials:
+            # A resumed study: the sampler seeded as at the start would propose the first
+            # trials' points again; seeded by the trials so far it goes on, still repeatably.
+            study.sampler = make_sampler(plan.seed + 7919 * len(study.trials))
         driver = Driver(out)
         driver.log.repair()
         shutil.rmtree(out / ATTEMPTS_DIR, ignore_errors=True)  # never committed: its driver is gone
