@@ -8,10 +8,11 @@ file/line/column from the YAML node of each path.
 from __future__ import annotations
 
 import difflib
+import types
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from layerkit.errors import ConfigError
@@ -25,6 +26,9 @@ __all__ = [
     "short_repr",
     "closest",
     "did_you_mean",
+    "StrictInt",
+    "StrictFloat",
+    "strict_numbers",
 ]
 
 _MISSING = object()
@@ -54,7 +58,58 @@ def located_error(title: str, errors: Sequence[ErrorSpec], **ctx: Any) -> Valida
     ]
     return ValidationError.from_exception_data(title, details)
 
+
 _Model = TypeVar("_Model", bound=BaseModel)
+
+
+# -- numbers: a bool or a string is never a number ----------------------------------------------
+#
+# pydantic's lax mode turns ``true`` into 1 and ``'100'`` into 100, so ``units: true`` or
+# ``--set lr=true`` trained something nobody asked for. Its strict mode would also refuse lists
+# for tuples and numpy integers, which specs and the Python API rely on; these validators refuse
+# exactly bools and text where a number is expected, and leave every other coercion as it was.
+
+
+def _refuse_bool_and_text(kind: str, message: str) -> BeforeValidator:
+    def check(value: Any) -> Any:
+        if isinstance(value, (bool, str, bytes)):
+            raise PydanticCustomError(kind, message)
+        return value
+
+    return BeforeValidator(check)
+
+
+_INT_CHECK = _refuse_bool_and_text("int_type", "must be an integer")
+_FLOAT_CHECK = _refuse_bool_and_text("float_type", "must be a number")
+
+#: ``int`` that refuses ``true`` and ``'100'`` (a located "must be an integer" instead).
+StrictInt = Annotated[int, _INT_CHECK]
+#: ``float`` that refuses ``true`` and ``'0.1'`` (integers are still accepted).
+StrictFloat = Annotated[float, _FLOAT_CHECK]
+
+
+def strict_numbers(annotation: Any) -> Any:
+    """``annotation`` with every ``int`` and ``float`` in it made strict (see :data:`StrictInt`).
+
+    Walks ``Annotated``, unions, ``tuple``/``list``/``dict``/``set`` arguments; other types are
+    returned unchanged (nested models carry their own annotations).
+    """
+    if annotation is int:
+        return StrictInt
+    if annotation is float:
+        return StrictFloat
+    origin = get_origin(annotation)
+    if origin is None or origin is Literal:
+        return annotation
+    args = get_args(annotation)
+    if origin is Annotated:
+        annotated: Any = Annotated  # rebuilt from runtime values, which mypy cannot follow
+        return annotated[(strict_numbers(args[0]),) + tuple(args[1:])]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(strict_numbers(a) for a in args)]  # noqa: UP007
+    if origin in (tuple, list, dict, set, frozenset):
+        return origin[tuple(a if a is Ellipsis else strict_numbers(a) for a in args)]
+    return annotation
 
 
 def short_repr(value: Any, limit: int = 60) -> str:

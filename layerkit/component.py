@@ -11,13 +11,16 @@ from hyperparameters validated already (the spec models do this), without valida
 
 from __future__ import annotations
 
+import functools
+import weakref
+from importlib import metadata
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 
 from layerkit._validation import validate_params
 
-__all__ = ["Component", "ParamsT"]
+__all__ = ["Component", "ParamsT", "record_origin"]
 
 #: The hyperparameter model of a component class.
 ParamsT = TypeVar("ParamsT", bound=BaseModel)
@@ -66,7 +69,41 @@ class Component(Generic[ParamsT]):
         return component
 
     @classmethod
+    def origin(cls) -> str:
+        """Whose code this class is (``layerkit-activations 0.1.0``), for messages that must say
+        who to blame: the distribution the registry loaded it from, else the installed
+        distribution owning its module, else the module."""
+        recorded = _ORIGINS.get(cls)
+        if recorded:
+            return recorded
+        top = cls.__module__.partition(".")[0]
+        found = _distributions().get(top)
+        if not found:
+            return f"module {cls.__module__}"
+        name = found[0]
+        try:
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            return name
+
+    @classmethod
     def summary(cls) -> str:
         """One-line description: the first line of the class docstring."""
         doc = (cls.__doc__ or "").strip()
         return doc.splitlines()[0] if doc else ""
+
+
+#: class -> "distribution version" of the plugin that registered it (see :func:`record_origin`)
+_ORIGINS: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
+
+
+def record_origin(cls: type, distribution: str | None, version: str | None, module: str) -> None:
+    """Remember where the registry loaded ``cls`` from (the first registration wins)."""
+    if cls not in _ORIGINS:
+        _ORIGINS[cls] = f"{distribution} {version}" if distribution and version else distribution or f"module {module}"
+
+
+@functools.cache
+def _distributions() -> dict[str, list[str]]:
+    # Scanning installed metadata takes ~10 ms; only error messages need it, once per process.
+    return dict(metadata.packages_distributions())

@@ -17,10 +17,12 @@ __all__ = [
     "SpecError",
     "SpecIssue",
     "ShapeError",
+    "MemoryBudgetError",
     "PluginError",
     "DataError",
     "CheckpointError",
     "RunFailed",
+    "LayerFailed",
     "LayerkitWarning",
     "PluginWarning",
     "CheckpointWarning",
@@ -74,6 +76,14 @@ class ShapeError(ConfigError):
     """A layer cannot accept the shape it is given (found while building, before any data)."""
 
 
+class MemoryBudgetError(ConfigError):
+    """A network whose weights would exceed the memory budget (found before allocating them)."""
+
+    def __init__(self, message: str, *, layer_index: int | None = None) -> None:
+        super().__init__(message)
+        self.layer_index = layer_index
+
+
 class PluginError(LayerkitError):
     """A plugin failed to load, or a component name is unknown or ambiguous."""
 
@@ -90,6 +100,16 @@ class RunFailed(LayerkitError):
     """A run that started but failed: divergence (NaN/Inf), a failed gradient check."""
 
     exit_code = 1
+
+
+class LayerFailed(RunFailed):
+    """A layer raised, or returned an array of the wrong shape, while running (a bug in its code,
+    typically a plugin's): the message names its id, type and distribution."""
+
+    def __init__(self, message: str, *, layer_id: str | None = None, layer_type: str | None = None) -> None:
+        super().__init__(message)
+        self.layer_id = layer_id
+        self.layer_type = layer_type
 
 
 class LayerkitWarning(UserWarning):

@@ -20,13 +20,23 @@ Parameters are keyed ``"<layer id>.<name>"``; layers without an id get one from 
 
 from __future__ import annotations
 
+import math
+import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from layerkit._table import render_table
-from layerkit.errors import CheckpointError, ConfigError, ShapeError
+from layerkit.errors import (
+    CheckpointError,
+    ConfigError,
+    LayerFailed,
+    LayerkitError,
+    MemoryBudgetError,
+    ShapeError,
+)
 from layerkit.layer_list import auto_ids, layer_id_problem, structure_problems
 from layerkit.layers.base import Layer, Loss, Shape
 
@@ -106,6 +116,92 @@ def _check_layers(layers: list[Layer]) -> None:
         raise ConfigError("\n".join(messages))
 
 
+#: Bytes the weights and gradients of one network may take unless LAYERKIT_MEMORY_BUDGET says.
+DEFAULT_MEMORY_BUDGET = 4 * 1024**3
+MEMORY_BUDGET_ENV = "LAYERKIT_MEMORY_BUDGET"
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+
+
+def parse_bytes(text: str) -> int:
+    """``"4GiB"`` -> 4294967296, ``"500MB"`` -> 500000000; ``"none"``/``"0"``: no limit (0)."""
+    value = text.strip().lower().replace("_", "").replace(" ", "")
+    if value in ("none", "0", "unlimited"):
+        return 0
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]*)?(?:e[0-9]+)?)([kmgt]i?b|b)?", value)
+    if not match:
+        raise ConfigError(
+            f"{MEMORY_BUDGET_ENV}: expected a size such as 4GiB, 500MB or 'none' (received {text!r})"
+        )
+    number = float(match.group(1)) * _UNITS[match.group(2) or ""]
+    if not math.isfinite(number) or number < 1:
+        raise ConfigError(f"{MEMORY_BUDGET_ENV}: must be at least 1 byte (received {text!r})")
+    return int(number)
+
+
+def memory_budget_from_env() -> int:
+    """The budget in bytes (0: no limit): ``LAYERKIT_MEMORY_BUDGET`` when set, else
+    :data:`DEFAULT_MEMORY_BUDGET`."""
+    text = os.environ.get(MEMORY_BUDGET_ENV)
+    return DEFAULT_MEMORY_BUDGET if text is None or not text.strip() else parse_bytes(text)
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} bytes"
+
+
+def _check_budget(
+    planned: list[tuple[Shape, Shape, dict[str, Shape] | None]], dtype: np.dtype, budget: int
+) -> None:
+    """Refuse weights (and their gradients) larger than ``budget`` bytes (0: no limit), with the
+    arithmetic."""
+    if budget <= 0:
+        return
+    counts = [sum(math.prod(s) for s in (shapes or {}).values()) for _, _, shapes in planned]
+    total = sum(counts)
+    need = total * dtype.itemsize * 2  # every weight has a gradient array of the same size
+    if need <= budget:
+        return
+    biggest = max(range(len(counts)), key=counts.__getitem__)
+    raise MemoryBudgetError(
+        f"{total:,} parameters x {dtype.itemsize} bytes ({dtype.name}) x 2 (weights and their "
+        f"gradients) = {_size(need)}, above the memory budget of {_size(budget)}; "
+        f"this layer holds {counts[biggest]:,} of them. Make it smaller, or raise the budget "
+        f"with {MEMORY_BUDGET_ENV} (e.g. {MEMORY_BUDGET_ENV}={math.ceil(need / 1024**3) + 1}GiB)",
+        layer_index=biggest,
+    )
+
+
+def _shape(shape: Shape | None) -> Shape:
+    return () if shape is None else shape
+
+
+def _layer_name(layer: Layer) -> str:
+    return f"layer {layer.id} ({layer.name} from {layer.origin()})"
+
+
+def _wrong_output(layer: Layer, method: str, out: Any, expected: tuple[int, ...]) -> LayerFailed:
+    got = f"shape {out.shape}" if isinstance(out, np.ndarray) else f"a {type(out).__name__}"
+    what = "dx" if method == "backward" else "an output"
+    return LayerFailed(
+        f"{_layer_name(layer)}: {method} returned {got}, expected {what} of shape {expected}",
+        layer_id=layer.id, layer_type=layer.name,
+    )
+
+
+def _layer_failed(layer: Layer | None, method: str, exc: Exception) -> LayerFailed:
+    if layer is None:  # pragma: no cover - the loop always binds a layer before calling it
+        raise exc
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = "; ".join(line.strip() for line in detail.splitlines() if line.strip())
+    return LayerFailed(
+        f"{_layer_name(layer)}: {method} raised {detail}", layer_id=layer.id, layer_type=layer.name
+    )
+
+
 class Network:
     """An ordered sequence of layers ending with exactly one loss layer.
 
@@ -144,6 +240,10 @@ class Network:
         self._loss_ready = False
         self.input_shape: Shape | None = None
         self.output_shape: Shape | None = None
+        #: index of the layer a failed :meth:`build` was at (None: none failed, or not a layer)
+        self.failing_layer: int | None = None
+        self._allocated = True
+        self._planned_counts: dict[str | None, int] = {}
         if input_shape is not None:
             self.build(tuple(input_shape), num_classes=num_classes)
 
@@ -153,22 +253,50 @@ class Network:
     def built(self) -> bool:
         return self.input_shape is not None
 
-    def build(self, input_shape: Iterable[int], *, num_classes: int | None = None) -> Shape:
+    def build(
+        self,
+        input_shape: Iterable[int],
+        *,
+        num_classes: int | None = None,
+        allocate: bool = True,
+        memory_budget: int | None = None,
+    ) -> Shape:
         """Infer every layer's shapes and allocate the weights; return the scores' shape.
 
-        Raises :class:`ShapeError` naming the first layer that cannot take its input.
+        Shapes and parameter counts are worked out first, without allocating anything, and the
+        weights with their gradients must fit ``memory_budget`` bytes (0: no limit; default: the
+        ``LAYERKIT_MEMORY_BUDGET`` environment variable, else :data:`DEFAULT_MEMORY_BUDGET`).
+        ``allocate=False`` stops there: shapes and :meth:`summary` without any weight (what
+        ``layerkit validate`` shows); such a network cannot run until built again.
+
+        Raises :class:`ShapeError` naming the first layer that cannot take its input, and
+        :class:`MemoryBudgetError` with the arithmetic when the weights would not fit.
+        :attr:`failing_layer` is then the index of the layer concerned.
         """
         shape: Shape = tuple(int(d) for d in input_shape)
         if num_classes is not None:
             self._num_classes = num_classes
+        self.failing_layer = None
+        planned = self._plan(shape)
+        _check_budget(planned, self.dtype, memory_budget_from_env() if memory_budget is None else memory_budget)
         children = np.random.SeedSequence(self.seed).spawn(len(self._layers))
-        for layer, child in zip(self._layers, children):
-            rng = np.random.default_rng(child)
-            layer.input_shape = shape  # so a failing loss layer check can still be reported
-            out = layer.build(shape, rng=rng, dtype=self.dtype)
+        for i, (layer, child) in enumerate(zip(self._layers, children)):
+            layer_in, layer_out, shapes = planned[i]
+            layer.input_shape = layer_in  # so a failing loss layer check can still be reported
+            if allocate or shapes is None:  # a layer that cannot tell its shapes is counted built
+                self.failing_layer = i
+                layer.build(layer_in, rng=np.random.default_rng(child), dtype=self.dtype)
+            else:
+                layer.output_shape = layer_out
             if layer is not self._loss_layer:
-                shape = out
+                shape = layer_out
+        self.failing_layer = None  # the targets check is about the scores, not one layer
         self._loss_layer.check_targets(shape, self._num_classes)
+        self._allocated = allocate
+        self._planned_counts = {
+            layer.id: layer.param_count() if sizes is None else sum(math.prod(s) for s in sizes.values())
+            for layer, (_, _, sizes) in zip(self._layers, planned)
+        }
         self.input_shape = self._layers[0].input_shape
         self.output_shape = shape
         self._params = {
@@ -193,7 +321,25 @@ class Network:
         self._backward_path = tuple(reversed(self._body[first:]))
         return shape
 
+    def _plan(self, shape: Shape) -> list[tuple[Shape, Shape, dict[str, Shape] | None]]:
+        """``(input shape, output shape, parameter shapes or None)`` per layer, nothing allocated."""
+        planned = []
+        for i, layer in enumerate(self._layers):
+            self.failing_layer = i
+            if any(d <= 0 for d in shape):
+                raise ShapeError(f"{layer.label}: input shape must be positive (received {shape})")
+            out = tuple(int(d) for d in layer.compute_output_shape(shape))
+            planned.append((shape, out, layer.param_shapes(shape)))
+            if layer is not self._loss_layer:
+                shape = out
+        self.failing_layer = None
+        return planned
+
     def _prepare(self, x: Any) -> np.ndarray:
+        if not self._allocated:
+            raise ConfigError(
+                "this network was built without weights (allocate=False); build it again to run it"
+            )
         x = np.asarray(x, dtype=self.dtype)
         if self.input_shape is None:
             if x.ndim < 2:
@@ -211,8 +357,19 @@ class Network:
     def forward(self, x: Any, *, train: bool = False) -> np.ndarray:
         """Scores for a batch (the input of the loss layer), in training or inference mode."""
         x = self._prepare(x)
-        for layer in self._body:
-            x = layer.forward(x, train=train)
+        n = x.shape[0]
+        layer: Layer | None = None
+        try:
+            for layer in self._body:
+                x = layer.forward(x, train=train)
+                # One tuple comparison per layer: a layer returning the wrong shape (a plugin's
+                # bug) is named here instead of failing three layers later inside NumPy.
+                if not isinstance(x, np.ndarray) or x.shape[1:] != layer.output_shape or len(x) != n:
+                    raise _wrong_output(layer, "forward", x, (n, *_shape(layer.output_shape)))
+        except LayerkitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any bug in a layer's code becomes its own error
+            raise _layer_failed(layer, "forward", exc) from exc
         return x
 
     def predict(self, x: Any, *, batch_size: int | None = 1000) -> np.ndarray:
@@ -251,7 +408,12 @@ class Network:
         """
         scores = self.forward(x, train=train)
         loss = self._loss_layer
-        value = loss.forward_validated(scores, t) if labels_validated else loss.forward(scores, t)
+        try:
+            value = loss.forward_validated(scores, t) if labels_validated else loss.forward(scores, t)
+        except LayerkitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see forward
+            raise _layer_failed(loss, "forward", exc) from exc
         self._loss_ready = True
         return value, scores
 
@@ -259,10 +421,21 @@ class Network:
         """Backpropagate from the last :meth:`loss`; overwrites every array in :attr:`grads`."""
         if not self._loss_ready:
             raise RuntimeError("Network.backward() needs a preceding Network.loss(x, t)")
-        dout = self._loss_layer.backward(1.0)
-        for layer in self._backward_path:
-            # None only from the path's last layer (needs_input_grad is false there)
-            dout = layer.backward(dout)  # type: ignore[assignment]
+        layer: Layer = self._loss_layer
+        try:
+            dout: np.ndarray | None = self._loss_layer.backward(1.0)
+            for layer in self._backward_path:
+                n = len(dout) if isinstance(dout, np.ndarray) else 0
+                # None only from the path's last layer (needs_input_grad is false there)
+                dout = layer.backward(dout)  # type: ignore[arg-type]
+                if dout is None and not layer.needs_input_grad:
+                    continue
+                if not isinstance(dout, np.ndarray) or dout.shape[1:] != layer.input_shape or len(dout) != n:
+                    raise _wrong_output(layer, "backward", dout, (n, *_shape(layer.input_shape)))
+        except LayerkitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - see forward
+            raise _layer_failed(layer, "backward", exc) from exc
 
     def gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:
         """Gradients of the training-mode loss by backpropagation, as copies keyed like params."""
@@ -365,8 +538,12 @@ class Network:
                 raise CheckpointError(
                     f"{key}: shape {arr.shape} does not match the network's {target.shape}"
                 )
-            if arr.dtype.kind not in "fiub":
-                raise CheckpointError(f"{key}: expected numbers (received dtype {arr.dtype})")
+            if arr.dtype.kind != target.dtype.kind:
+                # Integer or boolean arrays (with a matching checksum) are still not this
+                # network's weights; only a change of float precision is a conversion.
+                raise CheckpointError(
+                    f"{key}: dtype {arr.dtype} does not match the network's {target.dtype}"
+                )
             pending.append((target, arr))
         for target, arr in pending:
             np.copyto(target, arr, casting="unsafe")
@@ -439,13 +616,16 @@ class Network:
                 "id": layer.id,
                 "type": layer.name,
                 "output_shape": layer.output_shape,
-                "params": layer.param_count(),
+                "params": self._count(layer),
             }
             for layer in self._layers
         ]
 
+    def _count(self, layer: Layer) -> int:
+        return layer.param_count() if self._allocated else self._planned_counts.get(layer.id, 0)
+
     def param_count(self) -> int:
-        return sum(layer.param_count() for layer in self._layers)
+        return sum(self._count(layer) for layer in self._layers)
 
     def summary(self) -> str:
         """A Keras-style table of the layers and the total number of parameters."""

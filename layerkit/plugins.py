@@ -31,11 +31,14 @@ Public interface used across layerkit:
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import threading
 import traceback
+import types
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import import_module, metadata
@@ -47,10 +50,12 @@ from pydantic import BaseModel
 from layerkit import hookspecs
 from layerkit._validation import did_you_mean, short_repr
 from layerkit._version import __version__
+from layerkit.component import record_origin
 from layerkit.errors import PluginError, PluginWarning
 
 __all__ = [
     "BUILTIN_PLUGIN",
+    "RESERVED_NAMES",
     "ENTRY_POINT_GROUP",
     "GROUPS",
     "Entry",
@@ -64,6 +69,8 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "layerkit"
 BUILTIN_PLUGIN = "builtins"
+#: plugin names no third-party entry point may take (they could then never be disabled by name)
+RESERVED_NAMES = frozenset({BUILTIN_PLUGIN, "layerkit", "layerkit.builtins"})
 #: group -> the hook that provides its components
 GROUPS = {
     "layers": "layerkit_add_layers",
@@ -478,18 +485,32 @@ class _Loader:
         )
         explicit = set(settings.explicit)
         for ep in points:
-            named = explicit & {ep.name, ep.module}
+            dist = ep.dist
+            distribution, version = (dist.name, dist.version) if dist else (None, None)
+            module = _entry_point_module(ep)
+            if module is None:
+                # ``ep.module`` itself raises on a value like "pkg:" or "a b": quarantined
+                # whatever the settings say, since nothing can name or disable it reliably.
+                self.registry.failures.append(
+                    LoadFailure(ep.name, repr(ep.value), distribution, version,
+                                f"malformed entry point value {ep.value!r} (expected 'module' or 'module:attribute')")
+                )
+                continue
+            named = explicit & {ep.name, module}
             explicit -= named  # an entry point named by -p is loaded as that entry point
-            if settings.is_disabled(ep.name, ep.module):
+            if settings.is_disabled(ep.name, module):
                 self.registry.disabled.append(ep.name)
                 continue
             if not (settings.autoload or named):
                 continue
-            dist = ep.dist
-            yield _Candidate(
-                ep.name, ep.module, dist.name if dist else None, dist.version if dist else None,
-                ep.load, explicit=bool(named),
-            )
+            if ep.name in RESERVED_NAMES:
+                self.registry.failures.append(
+                    LoadFailure(ep.name, module, distribution, version,
+                                f"the plugin name {ep.name!r} is reserved for layerkit's built-in components; "
+                                "the plugin must use another entry-point name")
+                )
+                continue
+            yield _Candidate(ep.name, module, distribution, version, ep.load, explicit=bool(named))
         for module in settings.explicit:
             if module in explicit and not settings.is_disabled(module, module):
                 distribution, version = _distribution_of(module)
@@ -509,8 +530,10 @@ class _Loader:
                 raise PluginError(f"layerkit's built-in plugin is broken: {exc}") from None
             return
         try:
-            plugin = candidate.load()
-        except Exception as exc:
+            with _interrupts() as ctrl_c:
+                plugin = candidate.load()
+        except BaseException as exc:
+            _reraise_if_real(exc, ctrl_c)
             if candidate.explicit:
                 # A plugin named on the command line that cannot be imported is a typo or a
                 # missing install: stop, as pytest does for -p.
@@ -521,8 +544,13 @@ class _Loader:
             self.registry.failures.append(candidate.failure(f"import failed: {_describe(exc)}"))
             return
         try:
-            self._register(candidate, plugin)
-            entries = self._collect(candidate)
+            with _interrupts() as ctrl_c:
+                try:
+                    self._register(candidate, plugin)
+                    entries = self._collect(candidate)
+                except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+                    _reraise_if_real(exc, ctrl_c)
+                    raise _Rejected(f"raised {_describe(exc)} while its hooks were called") from None
         except _Rejected as exc:
             if self.pm.get_name(plugin) == candidate.name:
                 self.pm.unregister(name=candidate.name)
@@ -533,6 +561,7 @@ class _Loader:
     def _add(self, candidate: _Candidate, plugin: object, entries: list[Entry]) -> None:
         for entry in entries:
             self.registry.by_group[entry.group].append(entry)
+            record_origin(entry.component, entry.distribution, entry.version, entry.module)
         hooks = tuple(sorted(hc.name for hc in self.pm.get_hookcallers(plugin) or ()))
         self.registry.plugins.append(
             PluginInfo(
@@ -628,6 +657,63 @@ def _check_component(group: str, component: object) -> str | None:
     if not isinstance(name, str) or not name or ":" in name or name != name.strip():
         return f"{_short(component)} with an invalid name {name!r} (expected a non-empty name without ':')"
     return None
+
+
+def _entry_point_module(ep: metadata.EntryPoint) -> str | None:
+    """The module an entry point names, or None when its value is malformed."""
+    try:
+        module = ep.module
+    except (AttributeError, ValueError):  # importlib's pattern did not match the value
+        return None
+    return module if isinstance(module, str) and module else None
+
+
+class _CtrlC:
+    """Whether a real Ctrl-C (SIGINT) arrived while a plugin was loading."""
+
+    pressed = False
+
+
+@contextlib.contextmanager
+def _interrupts() -> Iterator[_CtrlC]:
+    """Tell a real Ctrl-C from a plugin raising ``KeyboardInterrupt`` itself.
+
+    In the main thread SIGINT is routed through a handler that records it; elsewhere signals
+    cannot be watched, and every ``KeyboardInterrupt`` counts as real.
+    """
+    state = _CtrlC()
+    if threading.current_thread() is not threading.main_thread():
+        state.pressed = True
+        yield state
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        state.pressed = True
+        if callable(previous):
+            previous(signum, frame)  # the default handler raises KeyboardInterrupt
+        else:
+            raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except (ValueError, OSError):  # pragma: no cover - no signals here (embedded interpreter)
+        state.pressed = True
+        yield state
+        return
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _reraise_if_real(exc: BaseException, ctrl_c: _CtrlC) -> None:
+    """Re-raise a user's Ctrl-C and what must never be swallowed; a plugin's own
+    ``SystemExit``/``KeyboardInterrupt`` only quarantines it."""
+    if isinstance(exc, KeyboardInterrupt) and ctrl_c.pressed:
+        raise exc
+    if not isinstance(exc, (Exception, SystemExit, KeyboardInterrupt)):
+        raise exc  # GeneratorExit and friends: not a plugin failure
 
 
 def _distribution_of(module: str) -> tuple[str | None, str | None]:

@@ -16,6 +16,7 @@ bit for bit where the uninterrupted run would have.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -24,8 +25,8 @@ import re
 import secrets
 import shlex
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -34,8 +35,15 @@ from typing import IO, Any
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from layerkit.data.base import DatasetInfo
-from layerkit.errors import CheckpointError, ConfigError, RunFailed
-from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
+from layerkit.errors import CheckpointError, ConfigError, RunFailed, SpecError
+from layerkit.fileio import (
+    FolderBusy,
+    FolderClaim,
+    atomic_write_json,
+    atomic_write_text,
+    make_dirs,
+    remove_stale_temps,
+)
 from layerkit.network import Network
 from layerkit.plugins import get_registry
 from layerkit.spec.builder import build_network, dataset_info
@@ -54,15 +62,18 @@ from layerkit.training.checkpoint import (
     component_records,
     latest_checkpoint,
     list_checkpoints,
+    qualified_spec,
 )
 from layerkit.training.plots import MISSING_PLOT, write_curves
-from layerkit.training.trainer import Trainer
+from layerkit.training.trainer import Diverged, Trainer
 
 __all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "checkpoint_spec"]
 
 #: Default parent of run folders (relative to the working directory).
 RUNS_DIR = Path("runs")
-_RUN_FILES = ("spec.yaml", "lock.json", "metrics.csv", "checkpoints")
+#: How a run stands: ``{"status": "running" | "finished" | "failed" | "diverged" | "interrupted", ...}``.
+STATUS_FILE = "status.json"
+_RUN_FILES = ("spec.yaml", "lock.json", "metrics.csv", "checkpoints", STATUS_FILE)
 
 
 @dataclass(frozen=True)
@@ -114,13 +125,15 @@ def _components(spec: Spec) -> list[tuple[str, str]]:
 def checkpoint_spec(checkpoint: Checkpoint, *, source: str | None = None) -> Spec:
     """The spec a checkpoint was trained from, validated against the installed plugins.
 
-    A component whose plugin is missing is reported with the distribution to install.
+    A component whose plugin is missing is reported with the distribution to install; one
+    another plugin now also provides is the one the manifest recorded (``plugin:Name``).
     """
     check_plugins(checkpoint.manifest, source=source or "checkpoint")
     raw = checkpoint.manifest.get("spec")
     if not isinstance(raw, Mapping):
         raise CheckpointError(f"{checkpoint.path}: the manifest holds no spec (received {type(raw).__name__})")
-    return validate_spec(dict(raw), filename=str(checkpoint.path))
+    with _from_checkpoint(checkpoint):
+        return validate_spec(qualified_spec(checkpoint.manifest), filename=str(checkpoint.path))
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -143,10 +156,21 @@ def _new_run_dir(root: Path, name: str) -> Path:
     raise AssertionError("unreachable")
 
 
+def _out_path(out: str | os.PathLike[str]) -> Path:
+    text = os.fspath(out)
+    if not str(text).strip():
+        # Path("") is the current directory: a run would be spread over the working folder.
+        raise ConfigError("--out: empty path; name the run folder to create (e.g. --out runs/first)")
+    return Path(text)
+
+
 def _check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: exists and is not a directory")
-    taken = [name for name in _RUN_FILES if (out / name).exists()]
+    try:
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out}: exists and is not a directory")
+        taken = [name for name in _RUN_FILES if (out / name).exists()]
+    except OSError as exc:  # a name too long for the file system, a loop of links...
+        raise ConfigError(f"--out {out}: cannot use this folder: {exc.strerror or exc}") from None
     if taken:
         raise ConfigError(
             f"--out {out}: already holds a run ({', '.join(taken)}); continue it with "
@@ -154,9 +178,30 @@ def _check_out_dir(out: Path) -> None:
         )
 
 
-def _claim_out_dir(out: Path) -> Path:
-    _check_out_dir(out)  # again: another process may have started a run there meanwhile
-    return make_dirs(out, "--out")
+def _claim(run_dir: Path, option: str) -> FolderClaim:
+    """Hold ``run_dir`` for this process until the run ends; exit 2 if another process has it.
+
+    Stale temp files of writes killed mid-checkpoint are removed once the folder is ours: no
+    live writer can own them then.
+    """
+    description = {
+        "pid": os.getpid(),
+        "host": platform.node(),
+        "command": shlex.join(sys.argv),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    try:
+        claim = FolderClaim(run_dir).acquire(description)
+    except FolderBusy as exc:
+        raise ConfigError(
+            f"{option} {run_dir}: the run folder is in use by {exc.holder}; wait for it to end "
+            "or choose another folder"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{option} {run_dir}: cannot use this folder: {exc.strerror or exc}") from None
+    for folder in (run_dir, run_dir / "checkpoints"):
+        remove_stale_temps(folder)
+    return claim
 
 
 def _versions() -> dict[str, str | None]:
@@ -264,16 +309,26 @@ def train(
     spec, spec_file = _load_spec(spec_or_path, overrides, set_files)
     if spec.seed is None:  # fresh entropy, recorded in spec.yaml so the run can be repeated
         spec = spec.model_copy(update={"seed": secrets.randbits(32)})
-    if out is not None:
-        _check_out_dir(Path(out))
+    out_dir = _out_path(out) if out is not None else None
+    if out_dir is not None:
+        _check_out_dir(out_dir)
     trainer = _prepare(spec)
-    run_dir = _claim_out_dir(Path(out)) if out is not None else _new_run_dir(Path(runs_dir), spec.name)
-    atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
-    lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
-    atomic_write_json(run_dir / "lock.json", lock)
-    return _run(
-        spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
-    )
+    if out_dir is not None:
+        _check_out_dir(out_dir)
+        run_dir = make_dirs(out_dir, "--out")
+    else:
+        run_dir = _new_run_dir(Path(runs_dir), spec.name)
+    with _claim(run_dir, "--out"):
+        if out_dir is not None:
+            # Checked again under the claim: a run that started and ended meanwhile is found
+            # here, one still running was found by the claim.
+            _check_out_dir(out_dir)
+        atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
+        lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
+        atomic_write_json(run_dir / "lock.json", lock)
+        return _run(
+            spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+        )
 
 
 def _resume(
@@ -281,6 +336,15 @@ def _resume(
 ) -> RunResult:
     if not run_dir.is_dir():
         raise ConfigError(f"--resume {run_dir}: no such run folder")
+    with _claim(run_dir, "--resume"):
+        return _resume_claimed(run_dir, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot)
+
+
+def _resume_claimed(
+    run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None, plot: bool
+) -> RunResult:
+    from layerkit.spec import load_spec
+
     checkpoint: Checkpoint | None = None
     if list_checkpoints(run_dir / "checkpoints"):
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
@@ -362,15 +426,28 @@ def _run(
     chain += default_progress(quiet, stream)
     trainer.callbacks = chain
     if checkpoint is not None:
-        trainer.restore(checkpoint)
+        with _from_checkpoint(checkpoint):
+            trainer.restore(checkpoint)
+    _write_status(run_dir, "running", epochs=config.epochs)
     try:
         trainer.fit()
     except RunFailed as exc:
         exc.args = (_with_checkpoint_note(str(exc), ckpt_dir, run_dir),)
+        _write_status(run_dir, "diverged" if isinstance(exc, Diverged) else "failed", epochs=config.epochs, message=str(exc))
         raise
     except KeyboardInterrupt:
         # Ctrl-C loses at most the epoch in progress: say where the run stands and how to go on.
-        raise KeyboardInterrupt(_resume_note(ckpt_dir, run_dir)) from None
+        note = _resume_note(ckpt_dir, run_dir)
+        _write_status(run_dir, "interrupted", epochs=config.epochs, message=note)
+        raise KeyboardInterrupt(note) from None
+    except OSError as exc:
+        # A full disk (or a folder removed under the run) while writing metrics or a checkpoint:
+        # the file that failed, and the checkpoint the run can go on from once there is room.
+        where = f"{exc.filename}: " if exc.filename else ""
+        message = f"{where}{exc.strerror or exc}; {_resume_note(ckpt_dir, run_dir)}"
+        _write_status(run_dir, "failed", epochs=config.epochs, message=message)
+        raise RunFailed(message) from None
+    _write_status(run_dir, "finished", epochs=config.epochs, stop_reason=trainer.stop_reason)
     if plot:
         _plot(trainer.history, run_dir, spec.name, quiet=quiet, stream=stream)
     last = list_checkpoints(ckpt_dir)
@@ -382,6 +459,21 @@ def _run(
         stop_reason=trainer.stop_reason,
         network=trainer.network,
     )
+
+
+def _write_status(run_dir: Path, status: str, **details: Any) -> None:
+    """Record how the run stands in ``status.json`` (``runs compare`` marks unfinished runs).
+
+    A run killed outright leaves ``running`` behind with no process holding the folder: that
+    reads as incomplete. Failing to write it (a full disk) never hides the run's own error.
+    """
+    record = {"status": status, **{k: v for k, v in details.items() if v is not None}}
+    record["updated"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        atomic_write_json(run_dir / STATUS_FILE, record)
+    except OSError:
+        if status == "running":
+            raise
 
 
 def _last_checkpoint_name(ckpt_dir: Path, run_dir: Path) -> str | None:
@@ -442,6 +534,21 @@ def restore_network(checkpoint: Checkpoint, spec: Spec | None = None) -> Network
     """
     if spec is None:
         spec = checkpoint_spec(checkpoint)
-    network = build_network(spec, _recorded_info(checkpoint))
-    network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
+    with _from_checkpoint(checkpoint):
+        network = build_network(spec, _recorded_info(checkpoint))
+        network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
     return network
+
+
+@contextlib.contextmanager
+def _from_checkpoint(checkpoint: Checkpoint) -> Iterator[None]:
+    """Errors about a checkpoint's contents name its file (its spec has no YAML marks)."""
+    where = str(checkpoint.path)
+    try:
+        yield
+    except SpecError as exc:
+        raise SpecError([i if i.file else replace(i, file=where) for i in exc.issues]) from None
+    except CheckpointError as exc:
+        if where in str(exc):
+            raise
+        raise CheckpointError(f"{where}: {exc}") from None

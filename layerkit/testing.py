@@ -222,6 +222,11 @@ def check_build(s: _Subject) -> None:
             for k, v in arrays.items():
                 if not isinstance(v, np.ndarray) or v.dtype != np.dtype(dtype):
                     _fail(f"{kind}[{k!r}] must be an ndarray of the build dtype {np.dtype(dtype)}")
+        # validate and the memory budget count parameters from param_shapes, never allocating
+        declared = s.cls(**s.ex.params).param_shapes(tuple(s.ex.input_shape))
+        built = {k: tuple(v.shape) for k, v in layer.params.items()}
+        if declared is not None and {k: tuple(v) for k, v in declared.items()} != built:
+            _fail(f"param_shapes() gives {declared} but build() allocated {built}")
 
 
 def _check_keys(layer: Layer, when: str) -> None:

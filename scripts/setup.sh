@@ -3,18 +3,23 @@
 #
 #   bash scripts/setup.sh            # install everything, then train model_specs/two_layer_net.yaml
 #   bash scripts/setup.sh --no-train # install only (what .ci/run uses)
+#   bash scripts/setup.sh --latest   # the newest releases pyproject.toml allows, not the lock
 #
 # Installs: Debian's Fashion-MNIST package (when apt is available and the data is missing),
 # layerkit in editable mode with its plot and dev extras, the example plugin, and (with npm)
-# yaml-language-server for the editor tests.
+# yaml-language-server for the editor tests. Python dependencies come at the versions pinned in
+# constraints.txt (written by scripts/lock.sh), so the tests run against the set they were last
+# run with; --latest drops the pins (scripts/test-latest.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 train=1
+pins=(-c constraints.txt)
 for arg in "$@"; do
     case "$arg" in
         --no-train) train=0 ;;
-        *) echo "usage: $0 [--no-train]" >&2; exit 2 ;;
+        --latest) pins=() ;;
+        *) echo "usage: $0 [--no-train] [--latest]" >&2; exit 2 ;;
     esac
 done
 
@@ -36,8 +41,8 @@ fi
 echo "setup: installing layerkit[plot,tune,dev] and the example plugin"
 # Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
-"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,tune,dev]'
-"$PYTHON" -m pip install -q --disable-pip-version-check ./plugins/layerkit-activations
+"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} -e '.[plot,tune,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} ./plugins/layerkit-activations
 
 # The editor tests drive the real yaml-language-server (an npm package) over LSP; without npm
 # they are skipped, except in CI (CI set), where they must run.

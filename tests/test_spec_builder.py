@@ -95,7 +95,14 @@ def test_input_shape_must_match_the_dataset() -> None:
     assert build_network(loads_spec(TWO_LAYER.replace("model:\n", "model:\n  input_shape: [1, 28, 28]\n")))
 
 
-def test_a_layer_too_large_to_allocate_is_a_spec_error() -> None:
+def test_a_layer_beyond_the_memory_budget_is_a_spec_error() -> None:
+    (message,) = located(TWO_LAYER.replace("units: 50", "units: 100000000000000"))
+    assert message.startswith("s.yaml:6:7: model.layers[0]: ")
+    assert "memory budget" in message
+
+
+def test_a_layer_too_large_to_allocate_is_a_spec_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAYERKIT_MEMORY_BUDGET", "none")  # no budget: numpy itself refuses
     (message,) = located(TWO_LAYER.replace("units: 50", "units: 100000000000000"))
     assert message.startswith("s.yaml:6:7: model.layers[0]: too large to allocate (")
 

@@ -75,12 +75,15 @@ def test_fashion_mnist_subset_train_eval_predict(tmp_path: Path) -> None:
     assert final["epochs"] == 2 and 0.1 < final["test_accuracy"] <= 1
     run = tmp_path / "fm"
     assert sorted(p.name for p in run.iterdir()) == [
+        ".layerkit.lock",
         "checkpoints",
         "curves.png",
         "lock.json",
         "metrics.csv",
         "spec.yaml",
+        "status.json",
     ]
+    assert json.loads((run / "status.json").read_text())["status"] == "finished"
     lock = json.loads((run / "lock.json").read_text())
     for key in ("layerkit", "numpy", "python", "plugins", "seed", "overrides", "command"):
         assert key in lock

@@ -68,11 +68,13 @@ def test_run_folder_holds_spec_lock_metrics_checkpoints_and_curves(spec_file: Pa
     result = train(spec_file, out=out, overrides=["train.checkpoint.keep=2"], quiet=True)
     assert result.run_dir == out
     assert sorted(p.name for p in out.iterdir()) == [
+        ".layerkit.lock",
         "checkpoints",
         "curves.png",
         "lock.json",
         "metrics.csv",
         "spec.yaml",
+        "status.json",
     ]
 
     rows = read_csv(out / "metrics.csv")

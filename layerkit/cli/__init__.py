@@ -111,6 +111,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except SystemExit as exc:
+        # No command of layerkit exits this way: code it ran (a plugin's) called sys.exit().
+        # Passing that on could report success (exit 0) for a command that never finished.
+        print(
+            f"layerkit {chosen}: error: the command did not finish: code it ran called "
+            f"sys.exit({exc.code!r})",
+            file=sys.stderr,
+        )
+        return 1
     except OSError as exc:
         # The system refused (a folder that cannot be created, a full disk, no permission):
         # where it happened is in the message; a traceback would only hide it.

@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> int:
     split = splits.get(args.split)
     if split is None or not len(split):
         raise DataError(f"dataset {spec.data.dataset!r} has no {args.split} split to evaluate")
+    if args.batch_size is not None and args.batch_size <= 0:
+        raise ConfigError(f"--batch-size: must be > 0 (received {args.batch_size})")
     batch_size = args.batch_size or spec.train.eval_batch_size
-    if batch_size <= 0:
-        raise ConfigError(f"--batch-size: must be > 0 (received {batch_size})")
     info = ckpt.manifest.get("input", {})
     names = info.get("class_names")
     classes = int(info.get("num_classes") or network.shapes()[1][-1])

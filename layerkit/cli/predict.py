@@ -33,35 +33,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> Any:
     """The samples of ``path`` as an array ``(N, *input_shape)`` in their stored dtype."""
-    import numpy as np
 
     from layerkit.data.idx import read_idx
+    from layerkit.data.npy import read_npy
     from layerkit.errors import DataError
 
     path = Path(path)
     if not path.is_file():
         problem = "is a directory, not an input file" if path.is_dir() else "no such input file"
         raise DataError(f"{path}: {problem}")
-    if path.suffix == ".npy":
-        try:
-            arr = np.load(path, allow_pickle=False)
-        except ValueError as exc:
-            raise DataError(f"{path}: not a plain .npy array ({exc})") from None
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: unreadable .npy file ({exc})") from None
-    else:
-        arr = read_idx(path)
+    arr = read_npy(path) if path.suffix == ".npy" else read_idx(path)
     if arr.dtype.kind not in "fiub":
         raise DataError(f"{path}: expected numbers (received dtype {arr.dtype})")
     if arr.size == 0:
         raise DataError(f"{path}: holds no samples (shape {arr.shape})")
-    size = math.prod(input_shape)
-    if arr.shape == input_shape:
+    # One sample is shaped like the input, flat, or without its size-1 axes (a 28x28 image for
+    # (1, 28, 28)); a batch is N of those. Other shapes of the same total size ((2, 392) or
+    # (784, 1) for 784 inputs) are refused: their samples are not the network's.
+    sample_shapes = {input_shape, (math.prod(input_shape),), tuple(d for d in input_shape if d != 1)}
+    if arr.shape in sample_shapes:
         return arr.reshape(1, *input_shape)
-    if arr.ndim >= 2 and arr.shape[0] > 0 and math.prod(arr.shape[1:]) == size:
+    if arr.ndim >= 2 and arr.shape[1:] in sample_shapes:
         return arr.reshape(arr.shape[0], *input_shape)
-    if arr.size == size:  # one sample, flat or shaped differently (a 28x28 image)
-        return arr.reshape(1, *input_shape)
     raise DataError(
         f"{path}: samples of shape {arr.shape[1:] if arr.ndim > 1 else arr.shape} do not fit the "
         f"network's input {input_shape} (expected (N, {', '.join(map(str, input_shape))}) or one sample)"

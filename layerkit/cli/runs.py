@@ -39,8 +39,14 @@ def run(args: argparse.Namespace) -> int:
             raise LayerkitError(f"--sort: no run has a final {args.sort!r} (available: {', '.join(names)})")
         sign = 1.0 if args.sort.endswith("loss") else -1.0
         runs.sort(key=lambda r: (r.final.get(args.sort) is None, sign * float(r.final.get(args.sort) or 0.0)))
-    rows = [[r.label, r.epochs, *(_fmt(r.final.get(n)) for n in names)] for r in runs]
-    print(render_table(["run", "epochs", *names], rows))
+    rows = [[r.label, r.status, r.epochs, *(_fmt(r.final.get(n)) for n in names)] for r in runs]
+    print(render_table(["run", "status", "epochs", *names], rows))
+    unfinished = [r for r in runs if r.status != "finished"]
+    if unfinished:
+        print(
+            f"{len(unfinished)} run(s) did not finish: their metrics are those of their last epoch "
+            "(or none), not results"
+        )
     if not args.no_plot:
         drawn = plot_runs(runs, args.plot)
         if drawn is None:
@@ -56,5 +62,5 @@ def run(args: argparse.Namespace) -> int:
 
 def _fmt(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.4g}" if value != 0 and not 1e-4 <= abs(value) < 1e6 else f"{value:.4f}"
     return "" if value is None else str(value)

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         spec = load_spec(args.spec, overrides=args.overrides, set_files=args.set_files)
-        network = build_network(spec)
+        network = build_network(spec, allocate=False)  # shapes and counts, no weights
         info = dataset_info(spec)
     except SpecError as exc:
         if args.json:

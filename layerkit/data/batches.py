@@ -117,9 +117,11 @@ class BatchIterator:
     def _buffers(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         if self._x_out is None:
             x = self.split.x
-            shape = (self.batch_size, *x.shape[1:])
+            # No batch is ever larger than the data: a batch_size of 10**9 costs one split's rows.
+            rows = min(self.batch_size, max(self.num_samples, 1))
+            shape = (rows, *x.shape[1:])
             self._x_out = np.empty(shape, dtype=self.dtype)
-            self._y_out = np.empty(self.batch_size, dtype=np.intp)
+            self._y_out = np.empty(rows, dtype=np.intp)
             # Data already in the output dtype is gathered straight into the output buffer.
             if x.dtype != self.dtype:
                 self._x_stage = np.empty(shape, dtype=x.dtype)

@@ -100,6 +100,10 @@ def _read_exact(stream: BinaryIO, n: int, path: Path, what: str) -> bytes:
     return data
 
 
+#: Dimensions an IDX file may declare (any NumPy can hold them).
+MAX_DIMS = 32
+
+
 def _parse_header(stream: BinaryIO, path: Path) -> IDXHeader:
     head = stream.read(4)
     if len(head) < 4:
@@ -118,6 +122,8 @@ def _parse_header(stream: BinaryIO, path: Path) -> IDXHeader:
         raise DataError(f"{path}: unknown IDX dtype code 0x{code:02x} (known: {known})")
     if ndim == 0:
         raise DataError(f"{path}: IDX header declares 0 dimensions")
+    if ndim > MAX_DIMS:  # NumPy arrays have at most 32 (NumPy 1) or 64 (NumPy 2) axes
+        raise DataError(f"{path}: IDX header declares {ndim} dimensions (at most {MAX_DIMS} are supported)")
     dims = _read_exact(stream, 4 * ndim, path, f"the header's {ndim} dimension sizes")
     shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     return IDXHeader(dtype=dtype, shape=shape)

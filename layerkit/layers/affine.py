@@ -43,6 +43,10 @@ class Affine(Layer[AffineParams]):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (self.hp.units,)
 
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        units = self.hp.units
+        return {"W": (math.prod(input_shape), units), "b": (units,)}
+
     def create_params(
         self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
     ) -> dict[str, np.ndarray]:

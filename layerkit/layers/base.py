@@ -115,6 +115,17 @@ class Layer(Component[LayerParamsT]):
         """Allocate and initialise the weights (none by default)."""
         return {}
 
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape] | None:
+        """The shapes :meth:`create_params` would allocate for ``input_shape``, without allocating.
+
+        Lets a network count parameters and check its memory budget before any weight exists
+        (``layerkit validate``). ``None`` means unknown: the default for a layer that overrides
+        ``create_params`` without overriding this; such a layer is built for real to be counted.
+        """
+        if type(self).create_params is Layer.create_params:
+            return {}
+        return None
+
     def build(
         self,
         input_shape: Shape,

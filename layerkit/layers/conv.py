@@ -112,6 +112,13 @@ class Conv2D(Layer[Conv2DParams]):
         win = self._geometry(input_shape)
         return (self.hp.filters, win.oh, win.ow)
 
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        f, (kh, kw) = self.hp.filters, pair(self.hp.kernel_size)
+        shapes: dict[str, Shape] = {"W": (f, input_shape[0], kh, kw)}
+        if self.hp.use_bias:
+            shapes["b"] = (f,)
+        return shapes
+
     def create_params(
         self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
     ) -> dict[str, np.ndarray]:

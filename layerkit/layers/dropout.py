@@ -31,6 +31,9 @@ class Dropout(Layer[DropoutParams]):
     )
     bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"rate": 1.0}, {"rate": -0.5})
 
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        return {}
+
     def create_params(
         self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
     ) -> dict[str, np.ndarray]:

@@ -43,6 +43,9 @@ class BatchNorm(Layer[BatchNormParams]):
             )
         return input_shape
 
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        return {"gamma": (input_shape[0],), "beta": (input_shape[0],)}
+
     def create_params(
         self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
     ) -> dict[str, np.ndarray]:

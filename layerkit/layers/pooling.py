@@ -81,6 +81,9 @@ class _Pool2D(Layer[Pool2DParams]):
         win = self._geometry(input_shape)
         return (input_shape[0], win.oh, win.ow)
 
+    def param_shapes(self, input_shape: Shape) -> dict[str, Shape]:
+        return {}
+
     def create_params(
         self, input_shape: Shape, rng: np.random.Generator, dtype: np.dtype
     ) -> dict[str, np.ndarray]:

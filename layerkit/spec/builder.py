@@ -12,9 +12,9 @@ from typing import Any
 
 from layerkit._validation import format_loc
 from layerkit.data.base import Dataset, DatasetInfo
-from layerkit.errors import LayerkitError, SpecError, SpecIssue
+from layerkit.errors import LayerkitError, MemoryBudgetError, SpecError, SpecIssue
 from layerkit.layers.base import Layer
-from layerkit.network import Network
+from layerkit.network import Network, memory_budget_from_env
 from layerkit.spec.loader import validate_spec
 from layerkit.spec.locate import locate
 from layerkit.spec.models import Spec
@@ -73,24 +73,27 @@ def _classes_issue(spec: Spec, layers: list[Layer], info: DatasetInfo, exc: Exce
     return _issue(spec, ("model", "layers", loss_at), _strip_label(str(exc), layers[-1].label))
 
 
-def build_network(spec: Spec, info: DatasetInfo | None = None) -> Network:
+def build_network(spec: Spec, info: DatasetInfo | None = None, *, allocate: bool = True) -> Network:
     """The built :class:`~layerkit.network.Network` of ``spec`` (weights initialised from its seed).
 
     ``info`` describes the data (default: the spec's dataset's ``describe()``); a run passes the
-    description it already has, a checkpoint the one it recorded.
+    description it already has, a checkpoint the one it recorded. ``allocate=False`` infers
+    shapes and counts parameters without creating any weight (see
+    :meth:`~layerkit.network.Network.build`).
 
     Raises :class:`~layerkit.errors.SpecError` located at the offending layer when a shape does
-    not work out.
+    not work out or the weights exceed the memory budget.
     """
     if info is None:
         info = dataset_info(spec)
     shape = _input_shape(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
     network = Network(layers, dtype=spec.dtype, seed=spec.seed)
+    budget = memory_budget_from_env()  # a bad setting is its own error, not the network's
     try:
-        network.build(shape, num_classes=info.num_classes)
+        network.build(shape, num_classes=info.num_classes, allocate=allocate, memory_budget=budget)
     except Exception as exc:  # located below: a shape, an allocation, or a layer's own bug
-        failing = next((i for i, layer in enumerate(layers) if not layer.built), None)
+        failing = exc.layer_index if isinstance(exc, MemoryBudgetError) else network.failing_layer
         if failing is None:  # every layer built: the loss rejected the scores
             raise SpecError([_classes_issue(spec, layers, info, exc)]) from None
         layer = layers[failing]

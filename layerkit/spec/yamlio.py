@@ -366,9 +366,7 @@ class _Document:
             merge_key = False
             if isinstance(event, (events.MappingStartEvent, events.SequenceStartEvent)):
                 if len(stack) >= self.limits.max_depth:
-                    raise self.fatal(
-                        mark, f"nested more than {self.limits.max_depth} levels deep; a spec needs a handful"
-                    )
+                    raise self.fatal(mark, _too_deep(self.limits))
                 self.count(1, mark)
                 is_map = isinstance(event, events.MappingStartEvent)
                 self.check_collection_tag(event, "map" if is_map else "seq", mark)
@@ -505,6 +503,13 @@ def _yaml_error(exc: yaml.YAMLError, text: str, filename: str | None) -> SpecErr
             "", f"invalid YAML: character U+{code:04X} is not allowed ({exc.reason})")])
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
+    if "nesting" in problem or "depth" in problem:
+        # The parser's own nesting limit (PyYAML >= 6.0.4), should it fire before ours: one
+        # message whatever the release, located where the parser stopped.
+        message = _too_deep(DEFAULT_LIMITS)
+        if mark is None:
+            return SpecError([Mark(filename).issue("", message)])
+        return SpecError([Mark(filename, mark.line + 1, mark.column + 1).issue("", message)])
     message = f"invalid YAML: {problem}"
     context_mark = getattr(exc, "context_mark", None)
     if context and context_mark is not None:
@@ -512,6 +517,86 @@ def _yaml_error(exc: yaml.YAMLError, text: str, filename: str | None) -> SpecErr
     if mark is None:
         return SpecError([Mark(filename).issue("", message)])
     return SpecError([Mark(filename, mark.line + 1, mark.column + 1).issue("", message)])
+
+
+# -- nesting depth, measured before the parser reads ahead ----------------------------------
+#
+# The event loop above refuses a 49th level as soon as it sees it, but libyaml's scanner looks
+# up to 1,024 characters ahead for a possible simple key, and PyYAML >= 6.0.4 bundles a libyaml
+# that stops at its own nesting limit while doing so: "[[[[..." would then fail with the parser's
+# wording (or, with another release, a different limit). Flow collections are the only way to
+# nest deeply within that lookahead, so their depth is measured here first, in one linear pass.
+
+_FLOW_TOKEN = re.compile(r"""[\[\]{}"'#]""")
+_BLOCK_FLOW_START = re.compile(r"(?:^|---|[-?:])\s*$")
+_BLOCK_SCALAR = re.compile(r"(?:^|[\s:-])[|>][-+0-9]*\s*(?:#.*)?$")
+
+
+def _too_deep_at(text: str, limit: int) -> int | None:
+    """Offset just past the bracket that nests flow collections deeper than ``limit``, or None."""
+    if text.count("[") + text.count("{") <= limit:  # the common case: nothing to measure
+        return None
+    depth = 0
+    quote = ""
+    scalar_indent = -1  # inside a block scalar (| or >) indented more than this
+    offset = 0  # of the current line in text
+    for line in text.split("\n"):
+        start, offset = offset, offset + len(line) + 1
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if scalar_indent >= 0 and depth == 0 and not quote:
+            if not stripped.strip() or indent > scalar_indent:
+                continue  # block scalar content is text, brackets included
+            scalar_indent = -1
+        pos = 0
+        while True:
+            if quote:
+                end = _closing_quote(line, pos, quote)
+                if end < 0:
+                    break  # the quoted scalar goes on on the next line
+                quote, pos = "", end + 1
+                continue
+            match = _FLOW_TOKEN.search(line, pos)
+            if match is None:
+                break
+            char, at = match.group(), match.start()
+            pos = at + 1
+            if char == "#":
+                if at == 0 or line[at - 1] in " \t":
+                    break  # a comment runs to the end of the line
+                continue
+            if depth == 0 and not _BLOCK_FLOW_START.search(line, 0, at):
+                continue  # inside a plain block scalar ("a: x[1]"): not a flow collection
+            if char in "\"'":
+                quote = char
+            elif char in "[{":
+                depth += 1
+                if depth > limit:
+                    return start + at + 1
+            elif depth > 0:
+                depth -= 1
+        if depth == 0 and not quote and _BLOCK_SCALAR.search(line):
+            scalar_indent = indent
+    return None
+
+
+def _closing_quote(line: str, start: int, quote: str) -> int:
+    """Index of the quote closing a scalar in ``line`` from ``start``, or -1 if it goes on."""
+    i = start
+    while True:
+        i = line.find(quote, i)
+        if i < 0:
+            return -1
+        if quote == '"':
+            backslashes = len(line[start:i]) - len(line[start:i].rstrip("\\"))
+            if backslashes % 2:
+                i += 1
+                continue
+            return i
+        if line.startswith("''", i):  # '' is an escaped quote inside '...'
+            i += 2
+            continue
+        return i
 
 
 def parse_yaml(
@@ -525,6 +610,26 @@ def parse_yaml(
     if isinstance(source, str):  # one path for both: the size limit and UTF-8 checks apply alike
         source = source.encode("utf-8", "surrogatepass")
     text = _decode(source, filename, limits)
+    cut = _too_deep_at(text, limits.max_depth)
+    if cut is None:
+        return _parse(text, filename, limits)
+    # Read only up to the offending bracket, where the parser's lookahead cannot reach its own
+    # limit: the event loop then refuses the nesting with the path to it.
+    try:
+        _parse(text[:cut], filename, limits)
+    except SpecError as exc:
+        if any(issue.message == _too_deep(limits) for issue in exc.issues):
+            raise
+    line = text.count("\n", 0, cut - 1) + 1
+    column = cut - (text.rfind("\n", 0, cut - 1) + 1)
+    raise SpecError([Mark(filename, line, column).issue("", _too_deep(limits))])
+
+
+def _too_deep(limits: Limits) -> str:
+    return f"nested more than {limits.max_depth} levels deep; a spec needs a handful"
+
+
+def _parse(text: str, filename: str | None, limits: Limits) -> tuple[Any, Mark | None]:
     doc = None
     try:
         doc = _Document(text, filename, limits)

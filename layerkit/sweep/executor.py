@@ -35,7 +35,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from layerkit._validation import short_repr
 from layerkit.errors import LayerkitError
+from layerkit.fileio import JsonLimits, UnsafeJson, read_json
 
 __all__ = ["Executor", "LocalExecutor", "DaskExecutor", "Outcome", "make_executor", "available_cores", "MAX_RETRIES"]
 
@@ -290,13 +292,10 @@ class DaskExecutor(Executor):
         if self.scheduler:
             # default: dask's distributed.comm.timeouts.connect (30 s unless configured)
             kwargs: dict[str, Any] = {} if self._connect_timeout is None else {"timeout": self._connect_timeout}
-            if os.path.isfile(self.scheduler):
-                kwargs["scheduler_file"] = self.scheduler
-            else:
-                kwargs["address"] = self.scheduler
+            kwargs["address"] = _scheduler_address(self.scheduler)
             try:
                 self._client = Client(**kwargs)
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, ValueError, TypeError) as exc:
                 raise LayerkitError(f"cannot connect to the Dask scheduler at {self.scheduler}: {exc}") from exc
             self._allowed_failures = self._client.run_on_scheduler(_scheduler_allowed_failures)
         else:
@@ -383,6 +382,30 @@ class DaskExecutor(Executor):
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+def _scheduler_address(scheduler: str) -> str:
+    """The address of ``--scheduler``: given as such, or read from a scheduler file.
+
+    Dask's own reading of a scheduler file fails with a traceback on a missing file or one
+    without an address (``{}``); both are one-line errors here.
+    """
+    looks_like_file = "://" not in scheduler and (scheduler.endswith(".json") or os.sep in scheduler)
+    if not os.path.exists(scheduler):
+        if looks_like_file:
+            raise LayerkitError(f"--scheduler {scheduler}: no such scheduler file")
+        return scheduler
+    try:
+        info = read_json(scheduler, JsonLimits(max_bytes=1024 * 1024, max_depth=16))
+    except UnsafeJson as exc:
+        raise LayerkitError(f"--scheduler {scheduler}: not a Dask scheduler file ({exc})") from None
+    address = info.get("address") if isinstance(info, dict) else None
+    if not isinstance(address, str) or not address.strip():
+        raise LayerkitError(
+            f"--scheduler {scheduler}: the scheduler file holds no 'address' "
+            f"(received {short_repr(info)}); is the scheduler running?"
+        )
+    return address
 
 
 def make_executor(kind: str, *, workers: int | None = None, scheduler: str | None = None) -> Executor:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator, Mapping
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from layerkit.errors import LayerkitError
-from layerkit.fileio import atomic_write_json, fsync_dir, make_dirs
+from layerkit.fileio import UnsafeJson, atomic_write_json, fsync_dir, make_dirs, read_json
 from layerkit.sweep.executor import Executor, Outcome
 from layerkit.sweep.store import ResultsLog
 from layerkit.sweep.trial import ATTEMPTS_DIR, TrialBody, TrialTask, run_trial
@@ -106,15 +105,16 @@ class SweepPlan:
 def load_plan(sweep_dir: str | os.PathLike[str]) -> SweepPlan:
     """The plan stored in a sweep folder (for ``--resume``)."""
     path = Path(sweep_dir) / MANIFEST
+    if not path.is_file():
+        raise LayerkitError(f"{sweep_dir}: not a sweep folder (no {MANIFEST})")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LayerkitError(f"{sweep_dir}: not a sweep folder (no {MANIFEST})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # size and nesting checked before parsing: a hostile plan is an error, not a RecursionError
+        data = read_json(path)
+    except UnsafeJson as exc:
         raise LayerkitError(f"{path}: cannot read the sweep manifest: {exc}") from None
     try:
         return SweepPlan.from_json(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise LayerkitError(f"{path}: malformed sweep manifest ({exc!r})") from None
 
 

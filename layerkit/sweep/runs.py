@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from layerkit.errors import LayerkitError
+from layerkit.fileio import FolderClaim, UnsafeJson, read_json
+from layerkit.run import STATUS_FILE
 
 __all__ = ["RunRecord", "read_run", "expand_runs", "plot_runs", "CURVE_METRICS"]
 
@@ -31,6 +34,9 @@ class RunRecord:
     path: Path
     label: str
     history: tuple[dict[str, Any], ...]
+    #: ``finished``, or why not: ``running``, ``incomplete`` (killed), ``failed``, ``diverged``,
+    #: ``interrupted`` (Ctrl-C); see :func:`run_status`
+    status: str = "finished"
 
     @property
     def final(self) -> dict[str, Any]:
@@ -68,7 +74,34 @@ def read_run(path: str | os.PathLike[str], *, label: str | None = None) -> RunRe
         raise LayerkitError(f"{folder}: not a run folder (no {METRICS_FILE})") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LayerkitError(f"{metrics}: cannot read: {exc}") from None
-    return RunRecord(path=folder, label=label or str(folder), history=tuple(rows))
+    return RunRecord(path=folder, label=label or str(folder), history=tuple(rows), status=run_status(folder, len(rows)))
+
+
+def run_status(folder: Path, epochs_done: int) -> str:
+    """How the run in ``folder`` stands, from its ``status.json`` and whether a process holds it.
+
+    A run killed before it could say so (SIGKILL, a power cut) left ``running`` with nobody
+    holding the folder, or no status at all with fewer epochs than planned: ``incomplete``.
+    Folders from before status files existed count as finished when they have any epoch.
+    """
+    try:
+        record = read_json(folder / STATUS_FILE)
+    except UnsafeJson:
+        record = None
+    status = record.get("status") if isinstance(record, dict) else None
+    if status == "running" or status is None:
+        if FolderClaim.is_held(folder):
+            return "running"
+        if status == "running" or epochs_done == 0:
+            return "incomplete"
+        return "finished"
+    if status == "finished":
+        planned = record.get("epochs") if isinstance(record, dict) else None
+        stopped = isinstance(record, dict) and record.get("stop_reason")
+        if isinstance(planned, int) and epochs_done < planned and not stopped:
+            return "incomplete"  # metrics.csv lost rows (edited, truncated)
+        return "finished"
+    return str(status) if status in ("failed", "diverged", "interrupted") else "incomplete"
 
 
 def _sweep_trials(folder: Path) -> list[tuple[Path, str | None]]:
@@ -119,7 +152,7 @@ def expand_runs(paths: Sequence[str | os.PathLike[str]]) -> list[RunRecord]:
     runs = [read_run(path, label=label) for path, label in named]
     unlabelled = [r for r in runs if r.label == str(r.path)]  # plain runs: label by path
     labels = _unique_suffixes([r.path for r in unlabelled])
-    return [RunRecord(r.path, labels[r.path], r.history) if r in unlabelled else r for r in runs]
+    return [RunRecord(r.path, labels[r.path], r.history, r.status) if r in unlabelled else r for r in runs]
 
 
 def _unique_suffixes(paths: Sequence[Path]) -> dict[Path, str]:
@@ -162,7 +195,7 @@ def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path |
         for run, colour in zip(runs, colours, strict=False):
             epochs = [row.get("epoch", i + 1) for i, row in enumerate(run.history)]
             for split, style in (("test", "-"), ("train", "--"), ("val", ":")):
-                values = [row.get(f"{split}_{quantity}") for row in run.history]
+                values = [_plottable(row.get(f"{split}_{quantity}")) for row in run.history]
                 if not values or any(v is None for v in values):
                     continue
                 label = run.label if split == "test" else None
@@ -178,8 +211,21 @@ def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path |
     return target
 
 
+#: Values beyond this are drawn as gaps: matplotlib cannot scale an axis up to 1e308.
+_PLOT_LIMIT = 1e150
+
+
+def _plottable(value: Any) -> Any:
+    """A metric as a point: numbers within range; NaN (a gap) for text, inf or 1e308."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= _PLOT_LIMIT:
+        return value
+    return math.nan
+
+
 def runs_json(runs: Sequence[RunRecord]) -> str:
     """One JSON object: each run's path, label, epochs and final metrics."""
     return json.dumps(
-        {"runs": [{"path": str(r.path), "label": r.label, "epochs": r.epochs, "final": r.final} for r in runs]}
+        {"runs": [{"path": str(r.path), "label": r.label, "status": r.status, "epochs": r.epochs, "final": r.final} for r in runs]}
     )

@@ -22,13 +22,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from layerkit._validation import short_repr
+from layerkit._validation import StrictFloat, StrictInt, describe_errors, render
 from layerkit.errors import CheckpointError, CheckpointWarning, PluginError
-from layerkit.fileio import atomic_write, atomic_write_json, fsync_dir
+from layerkit.fileio import (
+    JsonLimits,
+    UnsafeJson,
+    atomic_write,
+    atomic_write_json,
+    fsync_dir,
+    read_json,
+)
 from layerkit.plugins import get_registry
 
 __all__ = [
@@ -38,15 +46,93 @@ __all__ = [
     "latest_checkpoint",
     "list_checkpoints",
     "check_plugins",
+    "qualified_spec",
     "checkpoint_dir",
     "FORMAT",
     "FORMAT_VERSION",
+    "Manifest",
+    "MANIFEST_LIMITS",
 ]
 
 FORMAT = "layerkit-checkpoint"
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^epoch-(\d+)\.json$")
 _ALLOWED_KINDS = frozenset("fiub")  # float, signed, unsigned, bool: never objects or structs
+#: A manifest is a few kilobytes to a few megabytes (its metrics history); nesting is ~6 deep.
+MANIFEST_LIMITS = JsonLimits(max_bytes=32 * 1024 * 1024, max_depth=32)
+
+
+# -- the manifest, validated before anything is built from it --------------------------------
+#
+# A manifest is untrusted input (a file on disk anyone may have edited): every field eval,
+# predict and resume read is typed here, so a wrong one is a located "invalid manifest" error
+# (and, for the latest checkpoint of a run, a fallback to the previous one), never a KeyError.
+
+
+class _Part(BaseModel):
+    # Newer layerkit versions may add keys; the ones read here must be right.
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=True)
+
+
+Count = Annotated[StrictInt, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ArrayRecord(_Part):
+    shape: Annotated[list[Count], Field(max_length=32)]
+    dtype: Annotated[str, Field(min_length=2, max_length=16)]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class ComponentRecord(_Part):
+    group: Literal["layers", "optimizers", "datasets"]
+    name: Name
+    plugin: Name | None = None
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        """``plugin:Name`` when the provider was recorded, else the bare name."""
+        return f"{self.plugin}:{self.name}" if self.plugin else self.name
+
+
+class InputRecord(_Part):
+    shape: Annotated[list[Annotated[StrictInt, Field(gt=0)]], Field(min_length=1, max_length=8)]
+    num_classes: Annotated[StrictInt, Field(gt=0)] | None = None
+    class_names: list[str] | None = None
+    scale: StrictFloat = 1.0
+    stored_dtype: str | None = None
+
+
+class OptimizerRecord(_Part):
+    config: dict[str, Any]
+    iterations: Count
+    lr: StrictFloat
+
+
+class RngRecord(_Part):
+    shuffle: dict[str, Any] | None = None
+    layers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class Manifest(_Part):
+    """The fields of ``epoch-NNNN.json`` layerkit reads (validated on every load)."""
+
+    format: Literal["layerkit-checkpoint"]
+    format_version: Annotated[StrictInt, Field(ge=1)]
+    epoch: Count
+    step: Count
+    spec: dict[str, Any]
+    plugins: list[ComponentRecord] = Field(default_factory=list)
+    arrays: dict[str, ArrayRecord]
+    input: InputRecord | None = None
+    network: dict[str, Any] | None = None
+    optimizer: OptimizerRecord | None = None
+    rng: RngRecord | None = None
+    callbacks: dict[str, Any] = Field(default_factory=dict)
+    stop_reason: str | None = None
+    history: list[dict[str, StrictFloat | None]] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -208,33 +294,38 @@ def _refuse_if_pickle(path: Path) -> None:
         raise CheckpointError(f"{path}: refusing to load pickled data (checkpoints hold plain arrays only)")
 
 
-def _load(manifest_path: Path) -> Checkpoint:
-    where = manifest_path.with_suffix("")
+def _read_manifest(manifest_path: Path) -> dict[str, Any]:
+    """The manifest's JSON, checked against :class:`Manifest` (size and depth before parsing)."""
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest = read_json(manifest_path, MANIFEST_LIMITS)
+    except UnsafeJson as exc:
         raise CheckpointError(f"{manifest_path}: unreadable manifest ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise CheckpointError(f"{manifest_path}: not a layerkit checkpoint manifest")
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise CheckpointError(
             f"{manifest_path}: checkpoint format version {version!r} is newer than this layerkit "
             f"reads ({FORMAT_VERSION}); upgrade layerkit"
         )
-    table = manifest.get("arrays")
-    if not isinstance(table, dict):
-        raise CheckpointError(f"{manifest_path}: manifest has no array table")
+    try:
+        Manifest.model_validate(manifest)
+    except ValidationError as exc:
+        problems = [render(loc, msg, received) for loc, msg, received in describe_errors(exc)]
+        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        raise CheckpointError(f"{manifest_path}: invalid manifest: {shown}") from None
+    return manifest
+
+
+def _load(manifest_path: Path) -> Checkpoint:
+    where = manifest_path.with_suffix("")
+    manifest = _read_manifest(manifest_path)
+    table = manifest["arrays"]
     for name, meta in table.items():
         try:
             kind = np.dtype(meta["dtype"]).kind
-            well_formed = isinstance(meta["shape"], list) and isinstance(meta["sha256"], str)
-        except (TypeError, KeyError, ValueError):  # not a dict, a key missing, no such dtype
-            well_formed = False
-        if not well_formed:
-            raise CheckpointError(
-                f"{manifest_path}: damaged array table entry {name!r} (received {short_repr(meta, 120)})"
-            )
+        except (TypeError, ValueError):  # no such dtype
+            kind = None
         if kind not in _ALLOWED_KINDS:
             raise CheckpointError(
                 f"{where}: refusing array {name!r} of dtype {meta['dtype']} (object arrays are never loaded)"
@@ -303,19 +394,58 @@ def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, A
     return records
 
 
-def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") -> None:
-    """Raise :class:`CheckpointError` naming the distributions to install for missing components."""
+def _resolved_names(manifest: Mapping[str, Any]) -> tuple[dict[tuple[str, str], str], list[Mapping[str, Any]]]:
+    """``(group, name) -> the name to look up now`` for every component the manifest recorded,
+    and the records that resolve to nothing.
+
+    The manifest records each component's provider, so a bare name another plugin now also
+    provides (an installed plugin with its own ``Relu``) still means what it meant when the
+    run was trained: its qualified ``plugin:Name``.
+    """
 
     registry = get_registry()
-    missing = []
+    names: dict[tuple[str, str], str] = {}
+    missing: list[Mapping[str, Any]] = []
     for rec in manifest.get("plugins", ()):
-        try:
-            registry.lookup(rec["group"], rec["name"])
-        except PluginError:
-            kind = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(
-                rec["group"], rec["group"]
-            )
-            missing.append((kind, rec["name"], rec.get("distribution"), rec.get("version")))
+        group, name, plugin = rec["group"], rec["name"], rec.get("plugin")
+        tries = [f"{plugin}:{name}", name] if plugin and ":" not in name else [name]
+        for candidate in tries:
+            try:
+                registry.lookup(group, candidate)
+            except PluginError:
+                continue
+            names[(group, name)] = candidate
+            break
+        else:
+            missing.append(rec)
+    return names, missing
+
+
+def qualified_spec(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's spec with each component named as :func:`_resolved_names` resolves it."""
+    names, _ = _resolved_names(manifest)
+    spec = json.loads(json.dumps(manifest["spec"]))  # a deep copy of plain JSON data
+    data = spec.get("data")
+    if isinstance(data, dict) and isinstance(data.get("dataset"), str):
+        data["dataset"] = names.get(("datasets", data["dataset"]), data["dataset"])
+    optimizer = spec.get("train", {}).get("optimizer") if isinstance(spec.get("train"), dict) else None
+    if isinstance(optimizer, dict) and isinstance(optimizer.get("type"), str):
+        optimizer["type"] = names.get(("optimizers", optimizer["type"]), optimizer["type"])
+    layers = spec.get("model", {}).get("layers") if isinstance(spec.get("model"), dict) else None
+    for entry in layers if isinstance(layers, list) else ():
+        if isinstance(entry, dict) and isinstance(entry.get("type"), str):
+            entry["type"] = names.get(("layers", entry["type"]), entry["type"])
+    return spec
+
+
+def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") -> None:
+    """Raise :class:`CheckpointError` naming the distributions to install for missing components."""
+    _, records = _resolved_names(manifest)
+    missing = [
+        ({"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(rec["group"], rec["group"]),
+         rec["name"], rec.get("distribution"), rec.get("version"))
+        for rec in records
+    ]
     if not missing:
         return
     parts = []

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
-from layerkit._validation import StrictModel, located_error
+from layerkit._validation import StrictFloat, StrictInt, StrictModel, located_error
 
 __all__ = [
     "TrainConfig",
@@ -37,15 +37,15 @@ class StepSchedule(StrictModel):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (PyTorch's StepLR)."""
 
     type: Literal["step"] = Field(description="step decay: lr times gamma every step_size epochs")
-    step_size: int = Field(ge=1, description="epochs between two decays of the learning rate")
-    gamma: float = Field(0.1, gt=0, le=1, description="factor the learning rate is multiplied by at each decay")
+    step_size: StrictInt = Field(ge=1, description="epochs between two decays of the learning rate")
+    gamma: StrictFloat = Field(0.1, gt=0, le=1, description="factor the learning rate is multiplied by at each decay")
 
 
 class CosineSchedule(StrictModel):
     """Cosine annealing from the optimizer's ``lr`` down to ``min_lr`` over the run's epochs."""
 
     type: Literal["cosine"] = Field(description="cosine annealing from lr to min_lr over the run's epochs")
-    min_lr: float = Field(0.0, ge=0, description="the learning rate the cosine decays towards over the run")
+    min_lr: StrictFloat = Field(0.0, ge=0, description="the learning rate the cosine decays towards over the run")
 
 
 Schedule = Annotated[StepSchedule | CosineSchedule, Field(discriminator="type")]
@@ -58,11 +58,11 @@ class EarlyStopping(StrictModel):
         "val_loss",
         description="the per-epoch metric to watch; a val_ metric needs validation_split > 0",
     )
-    patience: int = Field(5, ge=1, description="epochs without improvement before training stops")
+    patience: StrictInt = Field(5, ge=1, description="epochs without improvement before training stops")
     mode: Literal["auto", "min", "max"] = Field(
         "auto", description="whether lower (min) or higher (max) is better; auto: min for losses, max for accuracies"
     )
-    min_delta: float = Field(
+    min_delta: StrictFloat = Field(
         0.0, ge=0, description="smallest change of the metric that counts as an improvement, in the metric's units"
     )
 
@@ -77,15 +77,15 @@ _SCHEDULES: dict[str, type[StrictModel]] = {"step": StepSchedule, "cosine": Cosi
 
 
 class CheckpointConfig(StrictModel):
-    every: int = Field(1, ge=1, description="write a checkpoint every N epochs (and always after the last one)")
-    keep: int = Field(3, ge=1, description="how many of the most recent checkpoints are kept; older ones are deleted")
+    every: StrictInt = Field(1, ge=1, description="write a checkpoint every N epochs (and always after the last one)")
+    keep: StrictInt = Field(3, ge=1, description="how many of the most recent checkpoints are kept; older ones are deleted")
 
 
 class TrainConfig(StrictModel):
     """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
 
-    epochs: int = Field(10, ge=1, description="passes over the training set")
-    batch_size: int = Field(100, ge=1, description="samples per gradient step (the last batch of an epoch may be smaller)")
+    epochs: StrictInt = Field(10, ge=1, description="passes over the training set")
+    batch_size: StrictInt = Field(100, ge=1, description="samples per gradient step (the last batch of an epoch may be smaller)")
     optimizer: dict[str, Any] = Field(
         default_factory=lambda: {"type": "SGD", "lr": 0.01},
         description="{type: NAME, **hyperparameters of that optimizer}",
@@ -100,10 +100,10 @@ class TrainConfig(StrictModel):
         description="stop when a metric stops improving, {metric: val_loss, patience: 5, ...}; null: run every epoch",
     )
     shuffle: bool = Field(True, description="reshuffle the training set at the start of every epoch (seeded)")
-    validation_split: float = Field(
+    validation_split: StrictFloat = Field(
         0.0, ge=0, lt=1, description="fraction of the training set held out for validation"
     )
-    eval_batch_size: int = Field(
+    eval_batch_size: StrictInt = Field(
         EVAL_BATCH_SIZE,
         ge=1,
         description="samples per batch in evaluation passes (memory only: results do not depend on it)",
@@ -165,6 +165,25 @@ class TrainConfig(StrictModel):
                         es.metric,
                     )
                 ],
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cosine_decays(self) -> TrainConfig:
+        # A floor above the start would make the "decay" climb (lr 0.1 -> 5 diverged the run).
+        lr = self.optimizer.get("lr")
+        schedule = self.schedule
+        if (
+            isinstance(schedule, CosineSchedule)
+            and isinstance(lr, (int, float))
+            and not isinstance(lr, bool)
+            and schedule.min_lr > lr
+        ):
+            raise located_error(
+                "TrainConfig",
+                [(("schedule", "min_lr"), "min_lr_above_lr",
+                  f"must be <= the optimizer's lr ({lr:g}): a cosine schedule decays from lr down to min_lr",
+                  schedule.min_lr)],
             )
         return self
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ import numpy as np
 
 from layerkit.data.base import Split
 from layerkit.data.batches import BatchIterator
-from layerkit.errors import CheckpointError, ConfigError, RunFailed
+from layerkit.errors import CheckpointError, ConfigError, LayerkitWarning, RunFailed
 from layerkit.network import Network
 from layerkit.optimizers.base import Optimizer
 from layerkit.training.callbacks import Callback
@@ -150,6 +151,13 @@ class Trainer:
             train, config.batch_size, dtype=dtype, rng=self._shuffle_rng, indices=train_idx
         )
         self.train_size = self._train_batches.num_samples
+        if config.batch_size > self.train_size:
+            warnings.warn(
+                f"train.batch_size {config.batch_size:,} is larger than the {self.train_size:,} "
+                f"training samples: each epoch is one batch of {self.train_size:,}",
+                LayerkitWarning,
+                stacklevel=2,
+            )
         # Labels checked once here let the loss skip its per-batch checks (~1 % of a small step).
         self._labels_validated = _labels_in_range(train.y, network.output_shape)
         self.steps_per_epoch = len(self._train_batches)
@@ -356,8 +364,17 @@ class Trainer:
         try:
             net.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
             slots: dict[str, dict[str, np.ndarray]] = {}
+            params = net.params
             for name, arr in checkpoint.group("optimizer").items():
                 slot, key = name.split(":", 1)
+                target = params.get(key)
+                # an optimizer slot mirrors its parameter: same shape, same kind of numbers
+                if target is None or arr.shape != target.shape or arr.dtype.kind != target.dtype.kind:
+                    raise CheckpointError(
+                        f"optimizer:{name}: {arr.dtype}{list(arr.shape)} does not match the "
+                        + (f"parameter {key} ({target.dtype}{list(target.shape)})" if target is not None
+                           else f"network (no parameter {key})")
+                    )
                 slots.setdefault(slot, {})[key] = arr
             opt_manifest = manifest["optimizer"]
             self.optimizer.load_state_dict(
