@@ -83,6 +83,8 @@ def test_tune_prunes_poor_trials_and_writes_a_ready_to_train_best_spec(tmp_path:
         folder = out / record["run_dir"]
         trial = json.loads((folder / "trial.json").read_text())
         assert trial["state"] == "pruned" and trial["pruned_after_epoch"] == record["pruned_at"] < 6
+        status = json.loads((folder / "status.json").read_text())
+        assert status["status"] == "pruned" and status["pruned_after_epoch"] == record["pruned_at"]
         rows = (folder / "metrics.csv").read_text().strip().splitlines()
         assert len(rows) - 1 == record["pruned_at"]  # stopped cleanly after that epoch
     # the study in tune.db agrees with the committed records

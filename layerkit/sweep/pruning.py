@@ -8,6 +8,7 @@ which epoch, and the driver tells Optuna ``PRUNED``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def _study(storage: str, name: str, pruner: PrunerConfig) -> Any:
 
 def tune_body(task: TrialTask, out: Path) -> BodyResult:
     """Train ``task`` into ``out`` with a :class:`PruningReporter` on its Optuna trial."""
-    from layerkit.run import train
+    from layerkit.run import STATUS_FILE, train
     from layerkit.spec import loads_spec
 
     assert isinstance(task, TuneTask), "tune_body runs TuneTask trials"
@@ -103,5 +104,9 @@ def tune_body(task: TrialTask, out: Path) -> BodyResult:
         },
     )
     if reporter.pruned_at is not None:
+        # the run ended cleanly ("finished" with its stop reason); say what stopped it
+        status = json.loads((out / STATUS_FILE).read_text(encoding="utf-8"))
+        status.update(status="pruned", pruned_after_epoch=reporter.pruned_at)
+        atomic_write_json(out / STATUS_FILE, status)
         return BodyResult(result.metrics, status="pruned", extra={"pruned_at": reporter.pruned_at})
     return BodyResult(result.metrics)
