@@ -28,6 +28,8 @@ __all__ = [
     "did_you_mean",
     "StrictInt",
     "StrictFloat",
+    "FLOAT_CHECK",
+    "INT_CHECK",
     "strict_numbers",
 ]
 
@@ -87,6 +89,14 @@ StrictInt = Annotated[int, _INT_CHECK]
 #: ``float`` that refuses ``true`` and ``'0.1'`` (integers are still accepted).
 StrictFloat = Annotated[float, _FLOAT_CHECK]
 
+#: With bounds, put the check *after* them: ``Annotated[int, Field(gt=0), INT_CHECK]``. pydantic
+#: applies ``Annotated`` metadata in order and cannot push bounds that follow a validator into the
+#: number's schema, so ``Annotated[StrictInt, Field(gt=0)]`` validates right but puts a raw ``gt``
+#: instead of ``exclusiveMinimum`` into the JSON Schema that editors read.
+INT_CHECK = _INT_CHECK
+FLOAT_CHECK = _FLOAT_CHECK
+_CHECKS = {int: _INT_CHECK, float: _FLOAT_CHECK}
+
 
 def strict_numbers(annotation: Any) -> Any:
     """``annotation`` with every ``int`` and ``float`` in it made strict (see :data:`StrictInt`).
@@ -104,6 +114,9 @@ def strict_numbers(annotation: Any) -> Any:
     args = get_args(annotation)
     if origin is Annotated:
         annotated: Any = Annotated  # rebuilt from runtime values, which mypy cannot follow
+        if args[0] in _CHECKS:  # the check after the constraints (see INT_CHECK)
+            metadata = tuple(m for m in args[1:] if m is not _CHECKS[args[0]])
+            return annotated[(args[0],) + metadata + (_CHECKS[args[0]],)]
         return annotated[(strict_numbers(args[0]),) + tuple(args[1:])]
     if origin in (Union, types.UnionType):
         return Union[tuple(strict_numbers(a) for a in args)]  # noqa: UP007

@@ -39,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from layerkit._validation import StrictInt, StrictModel, located_error, strict_numbers
+from layerkit._validation import INT_CHECK, StrictModel, located_error, strict_numbers
 from layerkit.component import Component
 from layerkit.data.base import Dataset
 from layerkit.errors import PluginError
@@ -97,7 +97,7 @@ SpecName = Annotated[
     _matching(SPEC_NAME_PATTERN, "must be a folder name: letters, digits, '_', '-' and '.', not starting with '.' or '-'"),
     WithJsonSchema({"type": "string", "pattern": SPEC_NAME_PATTERN, "maxLength": 100}),
 ]
-Dim = Annotated[StrictInt, Field(gt=0)]
+Dim = Annotated[int, Field(gt=0), INT_CHECK]
 
 
 # -- entries: one model per registered component ---------------------------------------------
@@ -333,7 +333,7 @@ class Spec(StrictModel):
     """
 
     name: SpecName = Field(description="names the run folder runs/<name>/; default: the file's name")
-    seed: Annotated[StrictInt, Field(ge=0, lt=2**64)] | None = Field(
+    seed: Annotated[int, Field(ge=0, lt=2**64), INT_CHECK] | None = Field(
         None, description="seeds weights, dropout and shuffling; null: fresh entropy, recorded in the run"
     )
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of weights and batches")

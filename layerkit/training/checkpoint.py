@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from layerkit._validation import StrictFloat, StrictInt, describe_errors, render
+from layerkit._validation import INT_CHECK, StrictFloat, describe_errors, render
 from layerkit.errors import CheckpointError, CheckpointWarning, PluginError
 from layerkit.fileio import (
     JsonLimits,
@@ -74,7 +74,7 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=True)
 
 
-Count = Annotated[StrictInt, Field(ge=0)]
+Count = Annotated[int, Field(ge=0), INT_CHECK]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
@@ -98,8 +98,8 @@ class ComponentRecord(_Part):
 
 
 class InputRecord(_Part):
-    shape: Annotated[list[Annotated[StrictInt, Field(gt=0)]], Field(min_length=1, max_length=8)]
-    num_classes: Annotated[StrictInt, Field(gt=0)] | None = None
+    shape: Annotated[list[Annotated[int, Field(gt=0), INT_CHECK]], Field(min_length=1, max_length=8)]
+    num_classes: Annotated[int, Field(gt=0), INT_CHECK] | None = None
     class_names: list[str] | None = None
     scale: StrictFloat = 1.0
     stored_dtype: str | None = None
@@ -120,7 +120,7 @@ class Manifest(_Part):
     """The fields of ``epoch-NNNN.json`` layerkit reads (validated on every load)."""
 
     format: Literal["layerkit-checkpoint"]
-    format_version: Annotated[StrictInt, Field(ge=1)]
+    format_version: Annotated[int, Field(ge=1), INT_CHECK]
     epoch: Count
     step: Count
     spec: dict[str, Any]
