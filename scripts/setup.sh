@@ -38,10 +38,10 @@ if [ ! -e "$DATA" ]; then
     fi
 fi
 
-echo "setup: installing layerkit[plot,dev] and the example plugin"
+echo "setup: installing layerkit[plot,tune,dev] and the example plugin"
 # Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
-"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} -e '.[plot,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} -e '.[plot,tune,dev]'
 "$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} ./plugins/layerkit-activations
 
 # The editor tests drive the real yaml-language-server (an npm package) over LSP; without npm

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("plugins", "list loaded plugins and load failures"),
     "data": ("data", "list and fetch datasets"),
     "sweep": ("sweep", "run a sweep of trials over a spec (locally or on Dask)"),
+    "tune": ("tune", "tune a spec with Optuna: adaptive search and pruning (locally or on Dask)"),
     "runs": ("runs", "inspect and compare run folders"),
     "init": ("init", "write a starter spec (from a shipped model spec)"),
     "new-plugin": (

@@ -148,7 +148,8 @@ def _trial_rows(plan: Any) -> tuple[list[str], list[list[Any]]]:
     ]
 
 
-def _summary_table(result: Any) -> str:
+def summary_table(result: Any) -> str:
+    """The ranked trials as a terminal table (the first TABLE_ROWS; all are in summary.csv)."""
     from layerkit._table import render_table, terminal_width
     from layerkit.sweep.report import summary_rows
 
@@ -235,7 +236,7 @@ def run(args: argparse.Namespace) -> int:
             raise
     files = write_report(result)
     print(file=human)
-    print(_summary_table(result), file=human)
+    print(summary_table(result), file=human)
     best = result.best
     if best is not None:
         print(

@@ -12,7 +12,8 @@
 
 A plan is validated as a whole before anything runs; every finished trial is committed to the
 sweep folder's ``results.jsonl``; ``run_sweep(load_plan(folder), folder, executor, resume=True)``
-runs only what is missing. See :mod:`layerkit.sweep.runner` for the folder layout.
+runs only what is missing. See :mod:`layerkit.sweep.runner` for the folder layout, and
+:mod:`layerkit.sweep.tune` for ``layerkit tune`` (Optuna) over the same executors and folders.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ __all__ = [
     "TrialTask",
     "run_trial",
     "write_report",
+    "TunePlan",
+    "plan_tune",
+    "run_tune",
+    "load_tune",
+    "write_tune_report",
 ]
 
 _EXPORTS = {
@@ -57,6 +63,11 @@ _EXPORTS = {
     "TrialTask": "layerkit.sweep.trial",
     "run_trial": "layerkit.sweep.trial",
     "write_report": "layerkit.sweep.report",
+    "TunePlan": "layerkit.sweep.tune",
+    "plan_tune": "layerkit.sweep.tune",
+    "run_tune": "layerkit.sweep.tune",
+    "load_tune": "layerkit.sweep.tune",
+    "write_tune_report": "layerkit.sweep.tune_report",
 }
 
 
@@ -83,3 +94,5 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from layerkit.sweep.store import ResultsLog
     from layerkit.sweep.trial import TrialTask, run_trial
+    from layerkit.sweep.tune import TunePlan, load_tune, plan_tune, run_tune
+    from layerkit.sweep.tune_report import write_tune_report

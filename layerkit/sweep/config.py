@@ -132,11 +132,17 @@ _DISTRIBUTIONS: dict[str, type[StrictModel]] = {
 }
 
 
+#: Other names accepted for a distribution (Optuna's ``suggest_int`` reads as ``int(LOW,HIGH)``).
+_ALIASES = {"int": "randint"}
+
+
 def _distribution(value: Any) -> Any:
     # One key names the distribution; dispatching here keeps error paths free of union tags
     # ("random.lr.loguniform", not "random.lr.LogUniform.loguniform").
     if isinstance(value, Distribution):
         return value
+    if isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in _ALIASES:
+        value = {_ALIASES[next(iter(value))]: next(iter(value.values()))}
     if not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in _DISTRIBUTIONS:
         hint = ""
         if isinstance(value, Mapping) and len(value) == 1 and isinstance(next(iter(value)), str):
@@ -257,17 +263,18 @@ def parse_grid_option(option: str) -> tuple[str, list[Any]]:
 _CALL = re.compile(r"\s*(\w+)\s*\((.*)\)\s*")
 
 
-def parse_random_option(option: str) -> tuple[str, Distribution]:
-    """``lr=loguniform(1e-4,1e-1)``, ``units=choice(16,32)``, ``m=uniform(0.5,0.9)``, ``k=randint(1,5)``."""
-    path, text = _split_option(option, "--random")
+def parse_random_option(option: str, *, flag: str = "--random") -> tuple[str, Distribution]:
+    """``lr=loguniform(1e-4,1e-1)``, ``units=choice(16,32)``, ``m=uniform(0.5,0.9)``, ``k=randint(1,5)``
+    (``int(1,5)`` is the same as ``randint``); ``flag`` names the option in errors."""
+    path, text = _split_option(option, flag)
     match = _CALL.fullmatch(text)
-    if match is None or match.group(1) not in _DISTRIBUTIONS:
-        expected = "uniform(LOW,HIGH), loguniform(LOW,HIGH), randint(LOW,HIGH) or choice(V1,V2,...)"
-        raise _problem("--random", option, f"expected {expected} (received {text!r})", path)
+    if match is None or (match.group(1) not in _DISTRIBUTIONS and match.group(1) not in _ALIASES):
+        expected = "uniform(LOW,HIGH), loguniform(LOW,HIGH), randint(LOW,HIGH) (or int) or choice(V1,V2,...)"
+        raise _problem(flag, option, f"expected {expected} (received {text!r})", path)
     kind, args = match.groups()
-    values = [parse_value(a.strip(), where=f"--random {option}") for a in args.split(",")] if args.strip() else []
+    values = [parse_value(a.strip(), where=f"{flag} {option}") for a in args.split(",")] if args.strip() else []
     try:
         return path, _distribution({kind: values})
     except ValidationError as exc:
         loc, message, _ = next(describe_errors(exc))  # loc: (kind,) or (kind, index)
-        raise _problem("--random", option, f"{format_loc(loc)}: {message}", path) from None
+        raise _problem(flag, option, f"{format_loc(loc)}: {message}", path) from None

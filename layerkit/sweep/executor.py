@@ -1,7 +1,9 @@
 """Where trials run: one :class:`Executor` interface, a local process pool and a Dask cluster.
 
-The sweep driver hands an executor a picklable function and a list of tasks and consumes
-:class:`Outcome` objects as trials finish, in completion order. Both implementations give the
+The sweep driver hands an executor a picklable function and its tasks and consumes
+:class:`Outcome` objects as trials finish, in completion order. Tasks are drawn from their
+iterable only when a worker is free, so a driver that decides the next trial from the results so
+far (``layerkit tune``: Optuna's ask/tell) sees each outcome before it is asked for a task. Both implementations give the
 same guarantees, so the driver has one code path:
 
 * a task whose worker process dies (SIGKILL, out-of-memory killer, a segfault) is run again, up
@@ -17,6 +19,7 @@ task's worker died and replaces only that worker. :class:`DaskExecutor` uses ``d
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -27,7 +30,7 @@ import traceback
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sized
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -91,10 +94,11 @@ class Executor(ABC):
         return 1
 
     @abstractmethod
-    def run(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
+    def run(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[Outcome[T]]:
         """Run ``fn(task)`` for every task; yield one :class:`Outcome` per task as each finishes.
 
-        Closing the generator early (an exception or Ctrl-C in the consumer) cancels what has
+        A list goes to the workers at once; any other iterable is drawn from only when a worker
+        is free, after the outcomes yielded so far were consumed. Closing the generator early (an exception or Ctrl-C in the consumer) cancels what has
         not finished yet.
         """
 
@@ -170,28 +174,38 @@ class LocalExecutor(Executor):
     def threads_per_task(self) -> int:
         return max(1, available_cores() // self._workers)
 
-    def run(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
-        if not tasks:
-            return
+    def run(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[Outcome[T]]:
         from concurrent.futures.process import BrokenProcessPool
 
         from pebble import ProcessExpired, ProcessPool
 
+        source = iter(tasks)
+        first = next(source, _END)
+        if first is _END:
+            return
+        size = len(tasks) if isinstance(tasks, Sized) else self._workers
         pool = ProcessPool(
-            max_workers=min(self._workers, len(tasks)),
+            max_workers=min(self._workers, size),
             context=self._context,
             initializer=_init_local_worker,
             initargs=(os.getpid(),),
         )
         # Only as many tasks in flight as workers: a retry then goes next, ahead of the tasks
-        # not started yet, and stopping early leaves nothing queued inside the pool.
-        queue: deque[tuple[T, int]] = deque((task, 1) for task in tasks)
+        # not drawn yet, and stopping early leaves nothing queued inside the pool.
+        queue: deque[tuple[T, int]] = deque([(first, 1)])
         pending: dict[Future[Any], tuple[T, int]] = {}
         try:
-            while queue or pending:
-                while queue and len(pending) < self._workers:
+            while True:
+                while len(pending) < self._workers:
+                    if not queue:  # a worker is free: draw the next task only now
+                        drawn = next(source, _END)
+                        if drawn is _END:
+                            break
+                        queue.append((drawn, 1))
                     task, attempt = queue.popleft()
                     pending[pool.schedule(fn, args=(task,))] = (task, attempt)
+                if not pending:
+                    break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     task, attempt = pending.pop(future)
@@ -217,6 +231,10 @@ class LocalExecutor(Executor):
             if pending:
                 pool.stop()
             pool.join()
+
+
+#: Marks the end of a task iterable.
+_END: Any = object()
 
 
 def _died_message(how: str, attempts: int) -> str:
@@ -305,39 +323,54 @@ class DaskExecutor(Executor):
         where = self.scheduler or "local cluster"
         return f"dask at {client.scheduler.address} ({where}, {self.workers} worker threads)"
 
-    def run(self, fn: Callable[[T], Any], tasks: Sequence[T]) -> Iterator[Outcome[T]]:
-        if not tasks:
-            return
+    def run(self, fn: Callable[[T], Any], tasks: Iterable[T]) -> Iterator[Outcome[T]]:
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
+        source = enumerate(tasks)
+        first = next(source, None)
+        if first is None:
+            return
         client = self._connect()
         session = uuid.uuid4().hex[:8]
-        futures = {}
-        for index, task in enumerate(tasks):
+        futures: dict[Any, T] = {}
+
+        def submit(index: int, task: T) -> Any:
             # A unique key per submission: a resumed driver must not attach to the stale task
             # of a killed one, and trials are not pure functions of their arguments (they write).
             future = client.submit(fn, task, key=f"layerkit-trial-{session}-{index}", pure=False, retries=0)
             futures[future] = task
-        remaining = set(futures)
+            return future
+
+        # A list goes to the scheduler at once; another iterable keeps one task per worker
+        # thread in flight and is drawn from as each finishes.
+        window = len(tasks) if isinstance(tasks, Sized) else self.workers
+        initial = [submit(*first)]
+        initial += [submit(i, t) for i, t in itertools.islice(source, max(0, window - 1))]
+        remaining = set(initial)
+        # with_results: fetch each result the moment it exists; a result left in a worker's
+        # memory would be lost (and the trial run again) if that worker died before we asked.
+        completed = as_completed(initial, with_results=True, raise_errors=False)
         try:
-            # with_results: fetch each result the moment it exists; a result left in a worker's
-            # memory would be lost (and the trial run again) if that worker died before we asked.
-            for future, value in as_completed(list(futures), with_results=True, raise_errors=False):
+            for future, value in completed:
                 remaining.discard(future)
-                task = futures[future]
+                task = futures.pop(future)
                 if future.status == "finished":
                     yield Outcome(task, value=value)
-                    future.release()
-                    continue
-                exc = future.exception()
-                if isinstance(exc, KilledWorker):
-                    attempts = self._allowed_failures + 1
-                    message = _died_message("its worker was lost", attempts)
-                    yield Outcome(task, error=message, died=True, attempts=attempts)
                 else:
-                    yield Outcome(task, error=_describe_exception(exc), attempts=1)
+                    exc = future.exception()
+                    if isinstance(exc, KilledWorker):
+                        attempts = self._allowed_failures + 1
+                        message = _died_message("its worker was lost", attempts)
+                        yield Outcome(task, error=message, died=True, attempts=attempts)
+                    else:
+                        yield Outcome(task, error=_describe_exception(exc), attempts=1)
                 future.release()
+                drawn = next(source, None)  # only after the consumer has seen the outcome
+                if drawn is not None:
+                    added = submit(*drawn)
+                    remaining.add(added)
+                    completed.add(added)
         finally:
             if remaining:
                 client.cancel(list(remaining))

@@ -13,7 +13,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -28,7 +28,17 @@ from layerkit.sweep.config import (
 )
 from layerkit.sweep.runner import SweepPlan, Trial
 
-__all__ = ["plan_sweep", "trial_id", "MAX_REPORTED"]
+__all__ = ["plan_sweep", "trial_id", "MAX_REPORTED", "load_definition", "check_metric", "resolve_trial", "fixed_overrides"]
+
+class _Section(Protocol):
+    base: str | None
+    name: str | None
+
+    @classmethod
+    def model_validate(cls, obj: Any) -> Any: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=_Section)
 
 #: Invalid trials listed in full before the rest are counted.
 MAX_REPORTED = 10
@@ -39,13 +49,13 @@ def trial_id(resolved_spec: str) -> str:
     return hashlib.sha256(resolved_spec.encode("utf-8")).hexdigest()[:12]
 
 
-def _section_issues(exc: ValidationError, section: Any) -> list[SpecIssue]:
+def _section_issues(exc: ValidationError, section: Any, key: str = SWEEP_KEY) -> list[SpecIssue]:
     from layerkit.spec.locate import locate
 
     issues = []
     for loc, message, received in describe_errors(exc):
         mark = locate(section, loc) if section is not None else None
-        path = format_loc((SWEEP_KEY, *loc))
+        path = format_loc((key, *loc))
         text = render((), message, received)
         if mark is None:
             issues.append(SpecIssue(path=path, message=text))
@@ -62,29 +72,36 @@ def _read(path: str) -> Any:
 
 def _load_definition(source: str) -> tuple[Any, str, SweepConfig, str]:
     """``(base raw spec, base file, sweep section, default name)`` from a sweep file or a spec."""
+    return load_definition(source, SweepConfig, key=SWEEP_KEY, fields="base, grid, random, samples, ...")
+
+
+def load_definition(source: str, model: type[ConfigT], *, key: str, fields: str) -> tuple[Any, str, ConfigT, str]:
+    """``(base raw spec, base file, section, default name)`` from a file whose ``key:`` section
+    (validated by ``model``, errors at their ``FILE:LINE:COL``) may name a ``base:`` spec, or from
+    a spec that carries the section itself or none (then the section's defaults)."""
     from layerkit.spec.loader import default_name
     from layerkit.spec.yamlio import mark_of
 
     raw = _read(source)
-    if SWEEP_KEY not in raw:
-        return raw, source, SweepConfig.model_validate({}), default_name(source)
-    section = raw[SWEEP_KEY]
-    where = mark_of(raw, SWEEP_KEY)
+    if key not in raw:
+        return raw, source, model.model_validate({}), default_name(source)
+    section = raw[key]
+    where = mark_of(raw, key)
     if not isinstance(section, dict):
-        issue = SpecIssue(path=SWEEP_KEY, message="must be a mapping (base, grid, random, samples, ...)")
-        raise SpecError([where.issue(SWEEP_KEY, issue.message) if where else issue])
+        issue = SpecIssue(path=key, message=f"must be a mapping ({fields})")
+        raise SpecError([where.issue(key, issue.message) if where else issue])
     try:
-        config = SweepConfig.model_validate(section)
+        config = model.model_validate(section)
     except ValidationError as exc:
-        raise SpecError(_section_issues(exc, section)) from None
-    raw.remove(SWEEP_KEY)
+        raise SpecError(_section_issues(exc, section, key)) from None
+    raw.remove(key)
     name = config.name or default_name(source)
     if config.base is None:
         return raw, source, config, name  # a spec carrying its own sweep: section
     if raw:
         extra = ", ".join(raw)
         key_mark = mark_of(raw, next(iter(raw)), of_key=True)
-        message = f"a sweep file that names a base spec holds only the sweep: section (found {extra})"
+        message = f"a {key} file that names a base spec holds only the {key}: section (found {extra})"
         raise SpecError([key_mark.issue("", message) if key_mark else SpecIssue("", message, file=source)])
     base = Path(config.base)
     if not base.is_absolute():
@@ -130,16 +147,45 @@ def _merge_cli(
 
 
 def _check_metric(config: SweepConfig) -> None:
+    check_metric(config.metric, where="sweep.metric")
+
+
+def check_metric(metric: str, *, where: str) -> None:
+    """A metric the trials record every epoch, or a one-line error with a did-you-mean."""
     from layerkit.training.config import EPOCH_METRICS
 
-    if config.metric not in EPOCH_METRICS:
+    if metric not in EPOCH_METRICS:
         from layerkit._validation import did_you_mean
 
-        hint = did_you_mean(config.metric, EPOCH_METRICS)
+        hint = did_you_mean(metric, EPOCH_METRICS)
         raise SpecError(
-            [SpecIssue(path="sweep.metric", message=f"unknown metric {config.metric!r}{hint}; "
+            [SpecIssue(path=where, message=f"unknown metric {metric!r}{hint}; "
                        f"trials report {', '.join(EPOCH_METRICS)}")]
         )
+
+
+def resolve_trial(base_raw: Any, base_file: str, overrides: Sequence[str], metric: str) -> Any:
+    """The validated, built :class:`~layerkit.spec.Spec` of one trial, or a :class:`SpecError`
+    (also when the trial would not record ``metric``: a ``val_`` metric without a validation split)."""
+    from layerkit.spec import build_network, validate_spec
+
+    spec = validate_spec(base_raw, filename=base_file, overrides=list(overrides))
+    if metric.startswith("val_") and spec.train.validation_split == 0:
+        raise SpecError([SpecIssue(path="train.validation_split", message=f"metric {metric} needs "
+                                   "validation_split > 0 (the run records no validation metrics)")])
+    build_network(spec)
+    return spec
+
+
+def fixed_overrides(base_raw: Any, config_set: dict[str, Any], overrides: Sequence[str], swept: Any, seed: int) -> list[str]:
+    """The overrides every trial gets: the section's ``set:``, then ``--set``; plus ``seed=SEED``
+    when neither the spec nor a swept path seeds the runs (an unseeded spec would make every
+    trial unrepeatable and its id meaningless)."""
+    fixed = [f"{path}={format_value(value)}" for path, value in config_set.items()] + list(overrides)
+    seeded = any(o.partition("=")[0].strip() == "seed" for o in fixed) or "seed" in swept
+    if base_raw.get("seed") is None and not seeded:
+        fixed.insert(0, f"seed={seed}")
+    return fixed
 
 
 def plan_sweep(
@@ -161,8 +207,6 @@ def plan_sweep(
     Raises :class:`SpecError` listing every problem: of the file, of the options, and of each
     invalid trial with its overrides.
     """
-    from layerkit.spec import build_network, validate_spec
-
     base_raw, base_file, config, default = _load_definition(os.fspath(source))
     config = _merge_cli(config, grid=grid, random=random, samples=samples, seed=seed, metric=metric, mode=mode)
     if not config.grid and not config.random:
@@ -171,11 +215,7 @@ def plan_sweep(
                        "--random PATH=loguniform(LOW,HIGH), or a sweep: section with grid: or random:")]
         )
     _check_metric(config)
-    fixed = [f"{path}={format_value(value)}" for path, value in config.set.items()] + list(overrides)
-    seeded = any(o.partition("=")[0].strip() == "seed" for o in fixed) or "seed" in config.scales
-    if base_raw.get("seed") is None and not seeded:
-        # an unseeded spec would make every trial unrepeatable and its id meaningless
-        fixed.insert(0, f"seed={config.seed}")
+    fixed = fixed_overrides(base_raw, config.set, overrides, config.scales, config.seed)
 
     points = config.points()
     trials: list[Trial] = []
@@ -185,11 +225,7 @@ def plan_sweep(
     for number, point in enumerate(points, 1):
         swept = [f"{path}={format_value(value)}" for path, value in point.items()]
         try:
-            spec = validate_spec(base_raw, filename=base_file, overrides=[*fixed, *swept])
-            if config.metric.startswith("val_") and spec.train.validation_split == 0:
-                raise SpecError([SpecIssue(path="train.validation_split", message=f"metric {config.metric} needs "
-                                           "validation_split > 0")])
-            build_network(spec)
+            spec = resolve_trial(base_raw, base_file, [*fixed, *swept], config.metric)
         except SpecError as exc:
             failures.append((number, " ".join(swept), list(exc.issues)))
             continue

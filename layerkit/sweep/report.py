@@ -34,17 +34,9 @@ def summary_rows(result: SweepResult) -> tuple[list[str], list[list[Any]]]:
     """Header and rows of the ranked summary (rank, id, status, swept values, metrics, ...)."""
     swept = result.plan.swept
     metrics = _metric_names(result)
-    header = [
-        "rank",
-        "id",
-        "status",
-        *swept,
-        *metrics,
-        "attempts",
-        "trial_seconds",
-        "run_dir",
-        "error",
-    ]
+    pruned = any(record.get("pruned_at") is not None for record in result.records)
+    extra = ["pruned_at"] if pruned else []  # a tune's trials stopped early, and when
+    header = ["rank", "id", "status", *swept, *metrics, *extra, "attempts", "trial_seconds", "run_dir", "error"]
     rows = []
     for rank, record in enumerate(result.ranked(), 1):
         values = record.get("metrics") or {}
@@ -56,6 +48,7 @@ def summary_rows(result: SweepResult) -> tuple[list[str], list[list[Any]]]:
                 record["status"],
                 *(params.get(p, "") for p in swept),
                 *(values.get(m, "") for m in metrics),
+                *(record.get("pruned_at") or "" for _ in extra),
                 record.get("attempts", ""),
                 record.get("seconds", ""),
                 record.get("run_dir") or "",
@@ -174,6 +167,9 @@ def print_progress(
     if record["status"] == "ok":
         value = record["metrics"].get(metric)
         outcome = f"{metric}={_fmt(value)}" if value is not None else "ok"
+    elif record["status"] == "pruned":
+        value = record["metrics"].get(metric)
+        outcome = f"pruned after epoch {record.get('pruned_at')}" + (f" ({metric}={_fmt(value)})" if value is not None else "")
     else:
         first = str(record["error"]).splitlines()[0] if record.get("error") else "unknown error"
         outcome = f"FAILED: {first}"

@@ -32,7 +32,7 @@ from layerkit.sweep.executor import Executor, Outcome
 from layerkit.sweep.store import ResultsLog
 from layerkit.sweep.trial import ATTEMPTS_DIR, TrialBody, TrialTask, run_trial
 
-__all__ = ["Trial", "SweepPlan", "SweepResult", "run_sweep", "load_plan", "MANIFEST", "RESULTS"]
+__all__ = ["Trial", "SweepPlan", "SweepResult", "run_sweep", "load_plan", "collect", "exclusive", "Driver", "MANIFEST", "RESULTS"]
 
 MANIFEST = "sweep.json"
 RESULTS = "results.jsonl"
@@ -136,21 +136,22 @@ class SweepResult:
         return [r for r in self.records if r["status"] != "ok"]
 
     def ranked(self) -> list[dict[str, Any]]:
-        """Trials best first by the plan's metric; trials without it (failed) last."""
+        """Trials best first by the plan's metric; trials stopped early (pruned by a tune) after
+        those that finished, trials without the metric (failed) last."""
         metric, sign = self.plan.metric, (-1.0 if self.plan.mode == "max" else 1.0)
 
         def key(record: dict[str, Any]) -> tuple[int, float]:
             value = (record.get("metrics") or {}).get(metric)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                return (1, 0.0)
-            return (0, sign * float(value))
+                return (2, 0.0)
+            return (0 if record["status"] == "ok" else 1, sign * float(value))
 
         return sorted(self.records, key=key)  # stable: ties keep plan order
 
     @property
     def best(self) -> dict[str, Any] | None:
         ranked = self.ranked()
-        if ranked and isinstance((ranked[0].get("metrics") or {}).get(self.plan.metric), (int, float)):
+        if ranked and ranked[0]["status"] == "ok" and isinstance((ranked[0].get("metrics") or {}).get(self.plan.metric), (int, float)):
             return ranked[0]
         return None
 
@@ -159,7 +160,7 @@ class SweepResult:
 ProgressFn = Callable[[dict[str, Any], int, int], None]
 
 
-class _Driver:
+class Driver:
     """Commits outcomes: the only writer of ``results.jsonl`` and ``trials/``."""
 
     def __init__(self, sweep_dir: Path) -> None:
@@ -170,7 +171,7 @@ class _Driver:
     def attempts_of(self, trial_id: str) -> list[Path]:
         return sorted(self.attempts_dir.glob(f"{trial_id}-*"), key=lambda p: p.stat().st_mtime)
 
-    def commit(self, outcome: Outcome[TrialTask]) -> dict[str, Any]:
+    def commit(self, outcome: Outcome[Any]) -> dict[str, Any]:  # a TrialTask or a subclass
         task = outcome.task
         value: dict[str, Any] = dict(outcome.value or {}) if outcome.ok else {}
         leftovers = self.attempts_of(task.id)
@@ -180,7 +181,7 @@ class _Driver:
         error = value.get("error") if outcome.ok else outcome.error
         record: dict[str, Any] = {
             "id": task.id,
-            "status": "ok" if status == "ok" else "failed",
+            "status": status if status in ("ok", "pruned") else "failed",
             "params": dict(task.params),
             "metrics": value.get("metrics") or {},
             "error": error,
@@ -190,6 +191,8 @@ class _Driver:
             "run_dir": None,
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if value.get("pruned_at") is not None:  # the epoch after which a tune's pruner stopped it
+            record["pruned_at"] = value["pruned_at"]
         if attempt_dir is not None and attempt_dir.is_dir():
             final = self.trials_dir / task.id
             if final.exists():  # moved there by a driver killed before it could commit
@@ -207,7 +210,7 @@ class _Driver:
 
 
 @contextlib.contextmanager
-def _exclusive(sweep_dir: Path) -> Iterator[None]:
+def exclusive(sweep_dir: Path) -> Iterator[None]:
     """Hold the sweep folder's lock: two live drivers on one folder would run trials twice.
 
     An OS file lock, so a killed driver releases it by dying.
@@ -257,10 +260,10 @@ def run_sweep(
     elif (out / RESULTS).exists():
         raise LayerkitError(f"{out}: already holds a sweep; continue it with --resume {out}")
     make_dirs(out, "--resume" if resume else "--out")
-    with _exclusive(out):
+    with exclusive(out):
         if not resume:
             atomic_write_json(manifest, plan.to_json())
-        driver = _Driver(out)
+        driver = Driver(out)
         driver.log.repair()
         # Whatever sits in .attempts was never committed: its driver is gone (we hold the lock).
         shutil.rmtree(driver.attempts_dir, ignore_errors=True)

@@ -101,7 +101,8 @@ def run_status(folder: Path, epochs_done: int) -> str:
         if isinstance(planned, int) and epochs_done < planned and not stopped:
             return "incomplete"  # metrics.csv lost rows (edited, truncated)
         return "finished"
-    return str(status) if status in ("failed", "diverged", "interrupted") else "incomplete"
+    # pruned: a tune's pruner stopped it cleanly after status.json's pruned_after_epoch
+    return str(status) if status in ("failed", "diverged", "interrupted", "pruned") else "incomplete"
 
 
 def _sweep_trials(folder: Path) -> list[tuple[Path, str | None]]:

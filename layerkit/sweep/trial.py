@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrialTask", "TrialBody", "run_trial", "train_body", "ATTEMPTS_DIR"]
+__all__ = ["TrialTask", "TrialBody", "BodyResult", "run_trial", "train_body", "ATTEMPTS_DIR"]
 
 #: Folder of a sweep where attempts run before the driver commits one.
 ATTEMPTS_DIR = ".attempts"
@@ -46,8 +46,19 @@ class TrialTask:
         return Path(self.sweep_dir) / ATTEMPTS_DIR
 
 
-#: ``body(task, out_dir) -> final metrics``: the work of a trial (training, by default).
-TrialBody = Callable[[TrialTask, Path], Mapping[str, Any]]
+@dataclass(frozen=True)
+class BodyResult:
+    """What a trial body returns when it ended otherwise than ``ok`` without failing: a tune's
+    trial stopped by its pruner is ``status="pruned"``, with ``extra={"pruned_at": EPOCH}``."""
+
+    metrics: Mapping[str, Any]
+    status: str = "ok"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: ``body(task, out_dir) -> final metrics`` (or a :class:`BodyResult`): the work of a trial
+#: (training, by default).
+TrialBody = Callable[[TrialTask, Path], "Mapping[str, Any] | BodyResult"]
 
 
 def train_body(task: TrialTask, out: Path) -> Mapping[str, Any]:
@@ -93,7 +104,7 @@ def run_trial(task: TrialTask, body: TrialBody = train_body) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         with threadpool_limits(limits=task.threads):
-            metrics = body(task, attempt)
+            result = body(task, attempt)
     except Exception as exc:  # noqa: BLE001 - a trial's failure is data, not a crash of the sweep
         from layerkit.errors import LayerkitError
 
@@ -103,6 +114,9 @@ def run_trial(task: TrialTask, body: TrialBody = train_body) -> dict[str, Any]:
             traceback=None if isinstance(exc, LayerkitError) else traceback.format_exc(),
         )
     else:
-        record.update(status="ok", metrics=_clean_metrics(metrics))
+        if not isinstance(result, BodyResult):
+            result = BodyResult(result)
+        record.update(result.extra)
+        record.update(status=result.status, metrics=_clean_metrics(result.metrics))
     record["seconds"] = round(time.perf_counter() - started, 3)
     return record
