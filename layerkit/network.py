@@ -33,20 +33,30 @@ layers into buffers the network owns and reuses (it never writes into an array a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from layerkit._table import render_table
 from layerkit.errors import CheckpointError, ConfigError, ShapeError
+from layerkit.layer_list import (
+    DATA,
+    WireItem,
+    Wiring,
+    auto_ids,
+    layer_id_problem,
+    duplicate_id_problems,
+    resolve,
+)
 from layerkit.layers.base import Layer, Loss, Merge, Shape
 from layerkit.layers.symbolic import Tensor
-from layerkit.wiring import DATA, WireItem, Wiring, resolve
+
+if TYPE_CHECKING:  # annotations only: the core network does not load plugins
+    from layerkit.plugins import Registry
 
 __all__ = ["Network"]
 
-_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*\Z")
 _CONFIG_KEYS = {"input_shape", "dtype", "layers"}
 _NO_VALUE: Any = None
 
@@ -61,22 +71,16 @@ def _as_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def _layer_from_entry(entry: Any, index: int, registry: Any = None) -> Layer:
-    """A layer instance from a layer or a spec entry ``{"type": ..., "id": ..., **hp}``."""
-    if isinstance(entry, Layer):
-        return entry
+def _layer_from_entry(entry: Mapping[str, Any], index: int, registry: Registry) -> Layer:
+    """A layer from a plain entry ``{"type": ..., "id": ..., **hp}`` (a :meth:`Network.config` layer)."""
     if not isinstance(entry, Mapping):
         raise ConfigError(
-            f"layers[{index}]: expected a Layer or a mapping with 'type' (received {type(entry).__name__})"
+            f"layers[{index}]: expected a mapping with 'type' (received {type(entry).__name__})"
         )
     hp = dict(entry)
     kind = hp.pop("type", None)
     if not isinstance(kind, str):
         raise ConfigError(f"layers[{index}].type: required, the name of a registered layer")
-    if registry is None:
-        from layerkit.plugins import get_registry
-
-        registry = get_registry()
     cls = registry.layer(kind)
     try:
         return cls(**hp)
@@ -91,17 +95,32 @@ def _clone(layer: Layer) -> Layer:
     return type(layer)(**entry)
 
 
-def _check_structure(layers: list[Layer]) -> None:
+def _check_layers(layers: list[Layer]) -> None:
+    """The layer-list rules of :mod:`layerkit.layer_list`, plus one layer object per position."""
     if not layers:
         raise ConfigError("layers: a network needs at least a loss layer (e.g. SoftmaxWithLoss)")
     seen: dict[int, int] = {}
+    messages: list[str] = []
     for i, layer in enumerate(layers):
-        if id(layer) in seen:
+        if not isinstance(layer, Layer):
             raise ConfigError(
+                f"layers[{i}]: expected a Layer (received {type(layer).__name__}); build layers "
+                "from spec entries with layerkit.spec.build_network or Network.from_config"
+            )
+        if id(layer) in seen:
+            messages.append(
                 f"layers[{i}] ({layer.name}): the same layer object is also layers[{seen[id(layer)]}]; "
                 "create a new layer for each position"
             )
-        seen[id(layer)] = i
+        seen.setdefault(id(layer), i)
+        if layer.id is not None and (problem := layer_id_problem(layer.id)) is not None:
+            messages.append(
+                f"layers[{i}].id: {problem} (received {layer.id!r}); ids name parameters such as 'fc1.W'"
+            )
+    for loc, _, message, received in duplicate_id_problems([layer.id for layer in layers]):
+        messages.append(f"layers[{loc[1]}].id: {message} (received {received!r})")
+    if messages:
+        raise ConfigError("\n".join(messages))
 
 
 def _from_outputs(inputs: Tensor, outputs: Tensor) -> tuple[list[Layer], dict[str, list[Any]]]:
@@ -140,52 +159,23 @@ def _from_outputs(inputs: Tensor, outputs: Tensor) -> tuple[list[Layer], dict[st
     return layers, wiring
 
 
-def _assign_ids(layers: list[Layer]) -> None:
-    """Check explicit ids; give the others ``<type><n>``, n counting layers of that type."""
-    taken: dict[str, int] = {}
-    for i, layer in enumerate(layers):
-        if layer.id is None:
-            continue
-        if not isinstance(layer.id, str) or not _ID.match(layer.id) or layer.id == DATA:
-            raise ConfigError(
-                f"layers[{i}].id: must be letters, digits, '_' or '-', and not {DATA!r} (received "
-                f"{layer.id!r}); ids name parameters such as 'fc1.W'"
-            )
-        if layer.id in taken:
-            raise ConfigError(
-                f"layers[{i}].id: duplicate id {layer.id!r} (also layers[{taken[layer.id]}])"
-            )
-        taken[layer.id] = i
-    counts: dict[str, int] = {}
-    for i, layer in enumerate(layers):
-        base = re.sub(r"[^a-z0-9_]", "", layer.name.lower()) or "layer"
-        counts[base] = counts.get(base, 0) + 1
-        if layer.id is not None:
-            continue
-        n = counts[base]
-        while f"{base}{n}" in taken:
-            n += 1
-        layer.id = f"{base}{n}"
-        taken[layer.id] = i
-
-
 class Network:
     """A graph of layers ending with exactly one loss layer; a chain is ``Network([...])``.
 
-    ``layers`` are :class:`~layerkit.layers.base.Layer` instances or spec entries
-    (``{"type": "Affine", "units": 50, "inputs": [...]}``, resolved through the plugin registry),
-    each taking the layer before it unless ``wiring`` (layer id -> the ids it takes, ``"input"``
-    for the data) or an entry's ``inputs`` says otherwise. Or pass ``inputs=Input()`` and
-    ``outputs=`` a loss layer's tensor (the functional API). With ``input_shape`` (per sample,
-    batch axis excluded) the network is built at once; otherwise on the first batch it sees.
-    ``seed`` makes weight initialisation and dropout reproducible: each layer gets its own
-    generator spawned from it. ``num_classes``, when known, is checked against the loss layer's
-    input (e.g. the last Affine's units).
+    ``layers`` are :class:`~layerkit.layers.base.Layer` instances (build them from spec entries
+    with :func:`layerkit.spec.build_network`, or from plain data with :meth:`from_config` and a
+    registry), each taking the layer before it unless ``wiring`` (layer id -> the ids it takes,
+    ``"input"`` for the data) says otherwise. Or pass ``inputs=Input()`` and ``outputs=`` a loss
+    layer's tensor (the functional API). With ``input_shape`` (per sample, batch axis excluded)
+    the network is built at once; otherwise on the first batch it sees. ``seed`` makes weight
+    initialisation and dropout reproducible: each layer gets its own generator spawned from it.
+    ``num_classes``, when known, is checked against the loss layer's input (e.g. the last
+    Affine's units).
     """
 
     def __init__(
         self,
-        layers: Iterable[Layer | Mapping[str, Any]] | None = None,
+        layers: Iterable[Layer] | None = None,
         *,
         inputs: Tensor | None = None,
         outputs: Tensor | None = None,
@@ -209,15 +199,10 @@ class Network:
         elif layers is None:
             raise ConfigError("Network: pass a list of layers, or inputs= and outputs=")
         else:
-            entries = list(layers)
-            resolved = [_layer_from_entry(entry, i) for i, entry in enumerate(entries)]
-            from_entries = {
-                id(layer): list(entry["inputs"])
-                for entry, layer in zip(entries, resolved)
-                if isinstance(entry, Mapping) and entry.get("inputs") is not None
-            }
-        _check_structure(resolved)
-        _assign_ids(resolved)
+            resolved = list(layers)
+        _check_layers(resolved)
+        for layer, ident in zip(resolved, auto_ids([(layer.name, layer.id) for layer in resolved])):
+            layer.id = ident
         named: dict[str, Iterable[str]]
         if by_object is not None:
             names = {str(id(layer)): layer.id for layer in resolved}
@@ -226,8 +211,7 @@ class Network:
                 for key, srcs in by_object.items()
             }
         else:
-            named = {str(layer.id): from_entries[id(layer)] for layer in resolved if id(layer) in from_entries}
-            named.update(wiring or {})
+            named = dict(wiring or {})
         self._wire(resolved, named)
         self._by_id = {layer.id: layer for layer in self._layers}
         self._params: dict[str, np.ndarray] = {}
@@ -313,10 +297,9 @@ class Network:
                     out = layer.build(ins, rng=rng, dtype=self.dtype)
                 except ShapeError as exc:
                     producers = ", ".join(
-                        f"input {j + 1} {tuple(shapes[s])} from {self._slot_name(s)}"
-                        for j, s in enumerate(srcs)
+                        f"input {j + 1} from {self._slot_name(s)}" for j, s in enumerate(srcs)
                     )
-                    raise ShapeError(f"{exc} [{producers}]") from None
+                    raise ShapeError(f"{exc} ({producers})") from None
             else:
                 layer.input_shape = shapes[srcs[0]]  # so a failing loss check can be reported
                 out = layer.build(shapes[srcs[0]], rng=rng, dtype=self.dtype)
@@ -489,23 +472,6 @@ class Network:
         self.backward()
         return {k: g.copy() for k, g in self.grads.items()}
 
-    def numerical_gradient(
-        self, x: Any, t: Any, *, h: float = 1e-4, train: bool = True
-    ) -> dict[str, np.ndarray]:
-        """Gradients by central differences over every weight (the textbook's slow reference).
-
-        Dropout masks and BatchNorm statistics are replayed identically for every evaluation,
-        and the network's state is left as it was. Use :func:`layerkit.gradcheck.gradcheck` to
-        compare against backprop quickly.
-        """
-        from layerkit.gradcheck import loss_function, numerical_gradient
-
-        f, restore = loss_function(self, x, t, train=train)
-        try:
-            return {k: numerical_gradient(f, p, h=h) for k, p in self.params.items()}
-        finally:
-            restore()
-
     def accuracy(self, x: Any, t: Any, *, batch_size: int | None = 1000) -> float:
         """Fraction of samples whose highest score is the label (indices or one-hot rows)."""
         x = np.asarray(x)
@@ -677,9 +643,10 @@ class Network:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any], *, seed: int | None = None, registry: Any = None
+        cls, config: Mapping[str, Any], *, registry: Registry, seed: int | None = None
     ) -> Network:
-        """Rebuild a network from :meth:`config` (layer types resolved through the registry)."""
+        """Rebuild a network from :meth:`config`, layer types resolved through ``registry``
+        (``layerkit.get_registry()`` for the installed plugins)."""
         unknown = sorted(set(config) - _CONFIG_KEYS)
         if unknown:
             raise ConfigError(f"network config: unknown key(s) {', '.join(unknown)}")
@@ -718,7 +685,6 @@ class Network:
 
     def summary(self) -> str:
         """A Keras-style table of the layers and the total number of parameters."""
-        from layerkit._table import render_table
 
         graph = not self._chain
         rows = [
