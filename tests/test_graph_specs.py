@@ -96,7 +96,7 @@ def test_an_error_inside_a_block_points_at_the_block_and_the_use() -> None:
         loads_spec(text, filename="g.yaml")
     issue = info.value.issues[0]  # fc1 and fc2 both take units: one issue each
     assert (issue.line, issue.path) == (9, "model.layers.res1.fc1.units")  # the line in the block
-    assert "in block 'res' of use 'res1' at g.yaml:14:7" in issue.message
+    assert "in block 'res' of use 'res1' at g.yaml:16:7" in issue.message
 
 
 def test_train_resume_eval_predict_gradcheck_on_a_graph(graph_spec: Path, tmp_path: Path) -> None:
