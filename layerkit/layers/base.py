@@ -280,7 +280,7 @@ class Merge(Layer[LayerParamsT]):
         self.built = True
         return out
 
-    def forward(self, *xs: Any, train: bool = False) -> Any:  # type: ignore[override]
+    def forward(self, *xs: Any, train: bool = False) -> Any:
         raise NotImplementedError
 
     def backward(self, dout: Any) -> tuple[Any, ...]:  # type: ignore[override]
