@@ -32,7 +32,7 @@ use it came from.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,16 +199,15 @@ class _Expander:
                 f"must be a mapping of block {name!r}'s parameters (received {short_repr(given)})",
             )
             return None
-        ok = True
-        for key in given:
-            if key not in declared:
-                ok = False
-                self.issue(
-                    given.key_marks.get(key),
-                    f"{where}.with.{key}",
-                    f"unknown parameter of block {name!r}{did_you_mean(key, declared)} "
-                    f"(parameters: {', '.join(declared) or 'none'})",
-                )
+        ok = self.known_keys(
+            given,
+            declared,
+            f"{where}.with",
+            lambda key: (
+                f"unknown parameter of block {name!r}{did_you_mean(key, declared)} "
+                f"(parameters: {', '.join(declared) or 'none'})"
+            ),
+        )
         missing = [k for k, (required, _) in declared.items() if required and k not in given]
         if missing:
             ok = False
@@ -221,18 +220,27 @@ class _Expander:
             return None
         return {k: given[k] if k in given else default for k, (_, default) in declared.items()}
 
+    def known_keys(
+        self, mapping: LocDict, allowed: Collection[str], where: str, message: Callable[[str], str]
+    ) -> bool:
+        """Report each key of ``mapping`` not in ``allowed`` (at the key); True if there is none."""
+        unknown = [key for key in mapping if key not in allowed]
+        for key in unknown:
+            self.issue(mapping.key_marks.get(key), f"{where}.{key}", message(key))
+        return not unknown
+
     def check_use(
         self, use: LocDict, where: str, stack: tuple[str, ...]
     ) -> tuple[str, LocDict] | None:
-        ok = True
-        for key in use:
-            if key not in USE_KEYS:
-                ok = False
-                self.issue(
-                    use.key_marks.get(key),
-                    f"{where}.{key}",
-                    f"unknown key of a block use{did_you_mean(key, USE_KEYS)} (valid keys: {', '.join(USE_KEYS)})",
-                )
+        ok = self.known_keys(
+            use,
+            USE_KEYS,
+            where,
+            lambda key: (
+                f"unknown key of a block use{did_you_mean(key, USE_KEYS)} "
+                f"(valid keys: {', '.join(USE_KEYS)})"
+            ),
+        )
         name = use.get("block")
         if not isinstance(name, str):
             self.issue(
