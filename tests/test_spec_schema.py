@@ -188,7 +188,7 @@ WRONG = {
     "unknown_type": (
         "- {type: Dropoutt}",
         "$.model.layers[1].type",
-        "'Dropoutt' is not one of ['Mul', 'Add', 'Affine'",
+        "'Dropoutt' is not one of ['Add', 'Mul', 'Concat', 'Affine'",
     ),
     "missing_units": ("- {type: Affine}", "$.model.layers[1]", "'units' is a required property"),
     "bad_id": ("- {type: Relu, id: 1x}", "$.model.layers[1].id", "'1x' does not match"),

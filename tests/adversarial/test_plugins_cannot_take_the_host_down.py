@@ -118,7 +118,7 @@ def test_a_plugin_exiting_or_interrupting_at_load_is_quarantined(
     write_dist(tmp_path, "exits-dist", {"exits": "exitsmod"}, {"exitsmod": source})
     result = layerkit(tmp_path, "layers", "--json")
     assert result.returncode == 0, result.stderr
-    assert {"Affine", "Relu"} <= {row["name"] for row in json.loads(result.stdout)}
+    assert {"Affine", "Relu"} <= {row["name"] for row in json.loads(result.stdout)["components"]}
     (warning,) = [line for line in result.stderr.splitlines() if "warning:" in line]
     assert "plugin 'exits' from exits-dist 1.0 failed to load" in warning and cause in warning
     spec = tmp_path / "tiny.yaml"
@@ -174,7 +174,7 @@ def test_a_malformed_entry_point_is_quarantined(tmp_path: Path, env: dict[str, s
     result = layerkit(tmp_path, "layers", "--json", **env)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    assert "Affine" in {row["name"] for row in json.loads(result.stdout)}
+    assert "Affine" in {row["name"] for row in json.loads(result.stdout)["components"]}
     if not env:
         assert "malformed entry point value 'not a valid value!'" in result.stderr
 
@@ -188,7 +188,7 @@ def test_the_name_builtins_is_reserved(tmp_path: Path) -> None:
     )
     result = layerkit(tmp_path, "layers", "--json")
     assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["components"]
     assert "Fake" not in {row["name"] for row in rows}
     assert {row["distribution"] for row in rows if row["plugin"] == "builtins"} == {"layerkit"}
     assert "reserved" in result.stderr

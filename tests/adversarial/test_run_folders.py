@@ -192,9 +192,9 @@ def test_runs_compare_marks_diverged_and_unfinished_runs(
     (never / "status.json").write_text('{"status": "running", "epochs": 3}')
     code, out, err = cli("runs", "compare", trained, diverged, never, "--no-plot", "--json")
     assert code == 0, err
-    status = {Path(r["path"]).name: r["status"] for r in json.loads(out.splitlines()[-1])["runs"]}
+    status = {Path(r["path"]).name: r["status"] for r in json.loads(out)["runs"]}
     assert status == {"run": "finished", "diverged": "diverged", "never": "incomplete"}
-    assert "did not finish" in out
+    assert "did not finish" in err  # human text on stderr under --json
 
 
 def test_runs_compare_draws_runs_with_absurd_metrics(cli, run_copy: Path, tmp_path: Path) -> None:
