@@ -1,4 +1,4 @@
-"""layerkit's own components, registered through the same hooks as any third-party plugin."""
+"""layerkit's own components and ONNX converters, registered through the same hooks as any plugin."""
 
 from __future__ import annotations
 
@@ -24,3 +24,10 @@ def layerkit_add_datasets() -> list[type]:
     from layerkit.data import BUILTIN_DATASETS
 
     return list(BUILTIN_DATASETS)
+
+
+@hookimpl
+def layerkit_add_onnx_converters() -> dict[type, object]:
+    from layerkit.export.converters import BUILTIN_CONVERTERS
+
+    return dict(BUILTIN_CONVERTERS)

@@ -55,6 +55,8 @@ __all__ = [
     "PluginSettings",
     "Registry",
     "configure",
+    "describe_exception",
+    "distribution_of",
     "get_registry",
 ]
 
@@ -488,7 +490,7 @@ class _Loader:
             )
         for module in settings.explicit:
             if module in explicit and not settings.is_disabled(module, module):
-                distribution, version = _distribution_of(module)
+                distribution, version = distribution_of(module)
                 yield _Candidate(
                     module, module, distribution, version,
                     partial(import_module, module), explicit=True,
@@ -512,9 +514,9 @@ class _Loader:
                 # missing install: stop, as pytest does for -p.
                 raise PluginError(
                     f"cannot load plugin {candidate.name!r} named by -p / {ENV_PLUGINS}: "
-                    f"{_describe(exc)}"
+                    f"{describe_exception(exc)}"
                 ) from exc
-            self.registry.failures.append(candidate.failure(f"import failed: {_describe(exc)}"))
+            self.registry.failures.append(candidate.failure(f"import failed: {describe_exception(exc)}"))
             return
         try:
             self._register(candidate, plugin)
@@ -578,7 +580,7 @@ class _Loader:
                 except Exception as exc:
                     if reraise:
                         raise
-                    raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+                    raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
                 for component in _components(hook_name, result):
                     problem = _check_component(group, component)
                     if problem:
@@ -606,7 +608,7 @@ def _components(hook_name: str, result: object) -> list[Any]:
     try:
         return list(result)
     except Exception as exc:  # noqa: BLE001 - a generator failing part-way is the hook failing
-        raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+        raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
 
 
 def _check_component(group: str, component: object) -> str | None:
@@ -628,7 +630,7 @@ def _check_component(group: str, component: object) -> str | None:
     return None
 
 
-def _distribution_of(module: str) -> tuple[str | None, str | None]:
+def distribution_of(module: str) -> tuple[str | None, str | None]:
     """The distribution installing ``module``, for a plugin named by module (``-p mymod``)."""
     top = module.partition(".")[0]
     names = metadata.packages_distributions().get(top) or []
@@ -640,7 +642,7 @@ def _distribution_of(module: str) -> tuple[str | None, str | None]:
         return names[0], None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
     """``ModuleNotFoundError: No module named 'x' (at plugin.py:3)`` - one line, with a place."""
     import traceback  # only failures need it
 

@@ -45,6 +45,7 @@ class _Generated(Dataset):
             num_classes=hp.classes,
             train_size=hp.classes * hp.points_per_class,
             test_size=hp.classes * self.test_points_per_class(),
+            input_name="point",
         )
 
 

@@ -1,0 +1,60 @@
+"""A network as the exporter walks it: nodes in topological order, each naming its inputs.
+
+The exporter never looks at a network as a list: it converts :class:`GraphNode` objects, each a
+layer plus the ids of the nodes (or :data:`INPUT`, the data) that feed it. A chain is the graph
+where each layer's input is the previous layer's output; a graph network supplies the inputs
+its layers name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from layerkit.errors import ExportError
+from layerkit.layers.base import Layer, Loss
+
+__all__ = ["INPUT", "GraphNode", "network_nodes", "check_order"]
+
+#: The source id of the network's data.
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One layer and the ids of its inputs, in the order its ``forward`` takes them."""
+
+    layer: Layer
+    inputs: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return str(self.layer.id)
+
+    @property
+    def is_loss(self) -> bool:
+        return isinstance(self.layer, Loss)
+
+
+def network_nodes(network: Any) -> list[GraphNode]:
+    """The nodes of a built ``network`` in topological order (the loss node last)."""
+    nodes = []
+    previous = INPUT
+    for layer in network.layers:
+        nodes.append(GraphNode(layer, (previous,)))
+        previous = str(layer.id)
+    check_order(nodes)
+    return nodes
+
+
+def check_order(nodes: Iterable[GraphNode]) -> None:
+    """Every input is produced before it is used; ids are unique."""
+    seen = {INPUT}
+    for node in nodes:
+        missing = [i for i in node.inputs if i not in seen]
+        if missing:
+            raise ExportError(f"{node.id}: input(s) {', '.join(map(repr, missing))} not produced before it")
+        if node.id in seen and node.id != INPUT:
+            raise ExportError(f"{node.id}: duplicate layer id")
+        seen.add(node.id)
