@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a network from a YAML spec"),
     "eval": ("evaluate", "evaluate a run folder or checkpoint on its test data"),
     "predict": ("predict", "predict classes for inputs (.npy or IDX) with a checkpoint"),
+    "export": ("export", "export a run folder or checkpoint as an ONNX file, verified in ONNX Runtime"),
     "validate": ("validate", "validate a spec and print the network summary"),
     "gradcheck": ("gradcheck", "check backprop against numerical gradients for a spec"),
     "schema": ("schema", "print the JSON Schema of specs (all registered components)"),

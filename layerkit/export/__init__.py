@@ -42,7 +42,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from layerkit.network import Network
 
 __all__ = [
+    "DEFAULT_ATOL",
     "DEFAULT_OPSET",
+    "DEFAULT_RTOL",
     "EXTRA",
     "MIN_OPSET",
     "export_nodes",
@@ -57,6 +59,9 @@ __all__ = [
 DEFAULT_OPSET = 17
 #: The oldest opset the built-in converters target (Softmax over the last axis needs 13).
 MIN_OPSET = 13
+#: Verification tolerances for float32 (see :mod:`layerkit.export.verify`).
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-3
 #: How to install what export needs.
 EXTRA = "pip install 'layerkit[onnx]'"
 
@@ -241,7 +246,7 @@ def verify_onnx(
     """Run ``model`` in ONNX Runtime on ``x`` and compare with ``network``'s predictions.
 
     ``model`` is a ModelProto, its serialized bytes or a file. The tolerances default to
-    :data:`layerkit.export.verify.DEFAULT_ATOL` / ``DEFAULT_RTOL`` (see that module).
+    :data:`DEFAULT_ATOL` / :data:`DEFAULT_RTOL` (the rules: :mod:`layerkit.export.verify`).
     """
     require("onnxruntime")
     from layerkit.export import verify as _verify  # imports onnxruntime (optional extra)
@@ -260,6 +265,6 @@ def verify_onnx(
         network,
         np.asarray(x),
         input_name=str(input_name),
-        atol=_verify.DEFAULT_ATOL if atol is None else atol,
-        rtol=_verify.DEFAULT_RTOL if rtol is None else rtol,
+        atol=DEFAULT_ATOL if atol is None else atol,
+        rtol=DEFAULT_RTOL if rtol is None else rtol,
     )

@@ -23,10 +23,9 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-__all__ = ["DEFAULT_ATOL", "DEFAULT_RTOL", "VerifyReport", "run_model", "verify"]
+from layerkit.export import DEFAULT_ATOL, DEFAULT_RTOL
 
-DEFAULT_ATOL = 1e-4
-DEFAULT_RTOL = 1e-3
+__all__ = ["VerifyReport", "run_model", "verify"]
 
 
 @dataclass(frozen=True)

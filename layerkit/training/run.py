@@ -324,6 +324,7 @@ def _prepare(spec: Any) -> Any:
             "shape": list(info.input_shape),
             "num_classes": info.num_classes,
             "class_names": list(info.class_names) if info.class_names else None,
+            "name": info.input_name,
             "scale": data["train"].scale,
             "stored_dtype": data["train"].x.dtype.str,
         },
