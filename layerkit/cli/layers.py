@@ -1,4 +1,9 @@
-"""``layerkit layers``: every registered layer, loss, optimizer and dataset, with provenance."""
+"""``layerkit layers``: every registered layer, loss, optimizer and dataset, with provenance.
+
+The ``onnx`` column says whether a layer can be exported (``layerkit export``): ``yes`` when a
+converter is registered for it (``yes (plugin P)`` when it comes from another plugin than the
+layer's own), ``no`` otherwise. Finding that out imports no ``onnx``.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from layerkit._table import render_table, terminal_width
+    from layerkit.export.registry import converter_table, export_status
     from layerkit.plugins import GROUPS, get_registry
 
     registry = get_registry()
@@ -32,18 +38,32 @@ def run(args: argparse.Namespace) -> int:
     order = {kind: i for i, kind in enumerate(KINDS)}
     entries.sort(key=lambda e: (order.get(e.kind, len(KINDS)), e.name.lower(), e.plugin))
 
+    table = converter_table(registry)
+    status = {id(e): export_status(e, table) for e in entries}
     if args.json:
         doc = [
-            {**e.to_dict(), "ambiguous": registry.is_ambiguous(e.group, e.name)}
+            {
+                **e.to_dict(),
+                "ambiguous": registry.is_ambiguous(e.group, e.name),
+                "onnx": status[id(e)].to_dict() if status[id(e)] is not None else None,
+            }
             for e in entries
         ]
         print(json.dumps(doc, indent=2))
         return 0
     # A name two plugins share is shown qualified: that is what a spec must use.
     rows = [
-        (registry.display_name(e), e.kind, e.plugin, e.distribution or "-", e.version or "-", e.summary)
+        (
+            registry.display_name(e),
+            e.kind,
+            e.plugin,
+            e.distribution or "-",
+            e.version or "-",
+            str(status[id(e)] or "-"),
+            e.summary,
+        )
         for e in entries
     ]
-    headers = ("name", "kind", "plugin", "distribution", "version", "summary")
+    headers = ("name", "kind", "plugin", "distribution", "version", "onnx", "summary")
     print(render_table(headers, rows, width=terminal_width()))
     return 0

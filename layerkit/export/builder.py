@@ -92,7 +92,7 @@ def build_model(
 ) -> onnx.ModelProto:
     """Convert ``nodes`` into a checked model with the given graph inputs and outputs."""
     table = table or converter_table()
-    check_order(nodes)
+    check_order(nodes, [e.source for e in inputs])
     entries = _converters(nodes, table)
     ctx = ConversionContext(opset=opset, dtype=np.dtype(dtype))
     ctx.reserve([e.name for e in (*inputs, *outputs)])

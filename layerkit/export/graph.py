@@ -48,13 +48,14 @@ def network_nodes(network: Any) -> list[GraphNode]:
     return nodes
 
 
-def check_order(nodes: Iterable[GraphNode]) -> None:
-    """Every input is produced before it is used; ids are unique."""
-    seen = {INPUT}
+def check_order(nodes: Iterable[GraphNode], sources: Iterable[str] = (INPUT,)) -> None:
+    """Every input is produced (by ``sources`` or an earlier node) before it is used."""
+    given = set(sources)
+    seen = set(given)
     for node in nodes:
         missing = [i for i in node.inputs if i not in seen]
         if missing:
             raise ExportError(f"{node.id}: input(s) {', '.join(map(repr, missing))} not produced before it")
-        if node.id in seen and node.id != INPUT:
+        if node.id in seen and node.id not in given:
             raise ExportError(f"{node.id}: duplicate layer id")
         seen.add(node.id)

@@ -33,7 +33,9 @@ __all__ = [
     "Converter",
     "ConverterEntry",
     "ConverterTable",
+    "ExportStatus",
     "converter_table",
+    "export_status",
     "layer_origin",
 ]
 
@@ -92,6 +94,44 @@ class ConverterTable:
         return next(
             (e.plugin for e in self.registry.entries("layers") if e.component is layer_cls), None
         )
+
+
+@dataclass(frozen=True)
+class ExportStatus:
+    """Whether a registered layer can be exported, and whose converter would do it."""
+
+    exportable: bool
+    converter_plugin: str | None = None
+    #: the converter comes from another plugin than the layer's own
+    foreign: bool = False
+    problem: str | None = None
+
+    def __str__(self) -> str:
+        if self.problem:
+            return "ambiguous"
+        if not self.exportable:
+            return "no"
+        return f"yes (plugin {self.converter_plugin})" if self.foreign else "yes"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "exportable": self.exportable,
+            "converter_plugin": self.converter_plugin,
+            "problem": self.problem,
+        }
+
+
+def export_status(entry: Any, table: ConverterTable) -> ExportStatus | None:
+    """The ONNX status of a registry entry; ``None`` for optimizers and datasets."""
+    if entry.group != "layers":
+        return None
+    try:
+        found = table.lookup(entry.component)
+    except ExportError as exc:
+        return ExportStatus(False, problem=str(exc))
+    if found is None:
+        return ExportStatus(False)
+    return ExportStatus(True, found.plugin, foreign=found.plugin != entry.plugin)
 
 
 def layer_origin(layer_cls: type, registry: Registry | None = None) -> str:
