@@ -5,7 +5,7 @@
 #   bash scripts/setup.sh --no-train # install only (what .ci/run uses)
 #
 # Installs: Debian's Fashion-MNIST package (when apt is available and the data is missing),
-# layerkit in editable mode with its plot and dev extras, and the example plugin.
+# layerkit in editable mode with its plot, dev and onnx extras, and the example plugin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,10 +32,10 @@ if [ ! -e "$DATA" ]; then
     fi
 fi
 
-echo "setup: installing layerkit[plot,dev] and the example plugin"
+echo "setup: installing layerkit[plot,dev,onnx] and the example plugin"
 # Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
-"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,dev,onnx]'
 "$PYTHON" -m pip install -q --disable-pip-version-check ./plugins/layerkit-activations
 
 if [ "$train" -eq 1 ]; then

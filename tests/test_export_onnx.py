@@ -22,7 +22,7 @@ from test_plugins_dists import clean_env, write_dist
 
 from layerkit import Affine, BatchNorm, Conv2D, Dropout, Flatten, Layer, Network, Relu, SoftmaxWithLoss
 from layerkit.deploy import export_checkpoint, spec_digest
-from layerkit.errors import ExportError, RunFailed
+from layerkit.errors import ExportError
 from layerkit.export import DEFAULT_OPSET, verify_onnx
 from layerkit.export.registry import converter_table, export_status
 from layerkit.plugins import get_registry
@@ -150,7 +150,8 @@ def test_cli_export_json_and_a_wrong_opset(runs: dict[str, Path], tmp_path: Path
     assert report["verification"]["max_abs_diff"] <= 1e-4
 
     bad = subprocess.run(
-        [sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(tmp_path / "x.onnx"), "--opset", "7"],
+        [sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(tmp_path / "x.onnx"),
+         "--opset", "7"],
         capture_output=True, text=True, check=False, timeout=120,
     )
     assert bad.returncode == 2 and "opset" in bad.stderr and "7" in bad.stderr
@@ -405,17 +406,18 @@ def test_failed_verification_exits_1_and_writes_nothing(plugin_path: Path, tmp_p
         train: {epochs: 1, batch_size: 20, optimizer: {type: SGD, lr: 0.1}}
         """
     ))
-    trained = _run(plugin_path, sys.executable, "-m", "layerkit", "train", str(spec), "--out", str(tmp_path / "run"), "-q", "--no-plot")
+    lk = (sys.executable, "-m", "layerkit")
+    trained = _run(plugin_path, *lk, "train", str(spec), "--out", str(tmp_path / "run"), "-q", "--no-plot")
     assert trained.returncode == 0, trained.stderr
     target = tmp_path / "model.onnx"
     target.write_bytes(b"previous")
-    done = _run(plugin_path, sys.executable, "-m", "layerkit", "export", str(tmp_path / "run"), "-o", str(target))
+    done = _run(plugin_path, *lk, "export", str(tmp_path / "run"), "-o", str(target))
     assert done.returncode == 1, done.stderr
     assert "verification failed" in done.stderr and "was not written" in done.stderr
     assert "Traceback" not in done.stderr
     assert target.read_bytes() == b"previous"
     # --no-verify writes it (the user asked for it)
-    forced = _run(plugin_path, sys.executable, "-m", "layerkit", "export", str(tmp_path / "run"), "-o", str(target), "--no-verify")
+    forced = _run(plugin_path, *lk, "export", str(tmp_path / "run"), "-o", str(target), "--no-verify")
     assert forced.returncode == 0, forced.stderr
     assert onnx.load(str(target)).graph.output[1].name == "probabilities"
 
@@ -436,6 +438,7 @@ def test_without_the_extra_a_clear_error_and_a_light_core(tmp_path: Path, runs: 
     assert light.stdout.strip().endswith("[]"), light.stderr
     # A stand-in that fails to import, first on the path, plays "onnx is not installed".
     (tmp_path / "onnx.py").write_text("raise ImportError('No module named onnx')\n")
-    done = _run(tmp_path, sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(tmp_path / "m.onnx"))
+    out = tmp_path / "m.onnx"
+    done = _run(tmp_path, sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(out))
     assert done.returncode == 2
     assert "pip install 'layerkit[onnx]'" in done.stderr and "Traceback" not in done.stderr

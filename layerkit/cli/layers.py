@@ -8,6 +8,10 @@ layer's own), ``no`` otherwise. Finding that out imports no ``onnx``.
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from layerkit.export.registry import ExportStatus
 
 __all__ = ["KINDS", "configure", "run"]
 
@@ -45,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             {
                 **e.to_dict(),
                 "ambiguous": registry.is_ambiguous(e.group, e.name),
-                "onnx": status[id(e)].to_dict() if status[id(e)] is not None else None,
+                "onnx": _onnx(status[id(e)]),
             }
             for e in entries
         ]
@@ -67,3 +71,7 @@ def run(args: argparse.Namespace) -> int:
     headers = ("name", "kind", "plugin", "distribution", "version", "onnx", "summary")
     print(render_table(headers, rows, width=terminal_width()))
     return 0
+
+
+def _onnx(status: ExportStatus | None) -> dict[str, object] | None:
+    return status.to_dict() if status is not None else None

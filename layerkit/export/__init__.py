@@ -193,7 +193,8 @@ def to_onnx(
     The file is written atomically and only once the model has passed ``onnx.checker``: a model
     that fails never replaces an existing file.
     """
-    if network.input_shape is None or network.output_shape is None:
+    input_shape, output_shape = network.input_shape, network.output_shape
+    if input_shape is None or output_shape is None:
         raise ExportError(
             "the network is not built yet: pass input_shape=..., call build(shape), or run a "
             "batch before exporting"
@@ -205,19 +206,17 @@ def to_onnx(
     props = dict(metadata or {})
     if class_names is not None:
         names = [str(n) for n in class_names]
-        if len(names) != network.output_shape[-1]:
-            raise ExportError(
-                f"class_names: {len(names)} names for {network.output_shape[-1]} scores"
-            )
+        if len(names) != output_shape[-1]:
+            raise ExportError(f"class_names: {len(names)} names for {output_shape[-1]} scores")
         props.setdefault("layerkit.class_names", json.dumps(names))
     loss = nodes[-1]
     model = export_nodes(
         nodes,
         input_name=input_name,
-        input_shape=network.input_shape,
+        input_shape=input_shape,
         scores_source=loss.inputs[0],
         probabilities_source=loss.id,
-        scores_shape=network.output_shape,
+        scores_shape=output_shape,
         dtype=dt,
         opset=opset,
         graph_name=graph_name,

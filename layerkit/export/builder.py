@@ -97,7 +97,7 @@ def build_model(
     ctx = ConversionContext(opset=opset, dtype=np.dtype(dtype))
     ctx.reserve([e.name for e in (*inputs, *outputs)])
     values: dict[str, str] = {e.source: e.name for e in inputs}
-    for node, entry in zip(nodes, entries):
+    for node, entry in zip(nodes, entries, strict=True):
         ctx.begin(node.layer)
         args = [values[source] for source in node.inputs]
         known = ctx.produced() | set(values.values())
@@ -172,7 +172,7 @@ def _check(
         vi.name: vi.type.tensor_type
         for vi in (*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input)
     }
-    for node, entry in zip(nodes, entries):
+    for node, entry in zip(nodes, entries, strict=True):
         layer = node.layer
         expected = tuple(layer.input_shape or ()) if node.is_loss else tuple(layer.output_shape or ())
         tensor = types.get(values[node.id])
@@ -180,7 +180,7 @@ def _check(
             continue
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
         if tensor.elem_type not in (0, elem_type) or len(dims) != len(expected) + 1 or any(
-            got is not None and got != want for got, want in zip(dims[1:], expected)
+            got is not None and got != want for got, want in zip(dims[1:], expected, strict=True)
         ):
             shown = ["N" if d is None else d for d in dims]
             raise ExportError(

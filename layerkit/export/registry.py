@@ -57,8 +57,13 @@ class ConverterEntry:
 
     @property
     def origin(self) -> str:
-        dist = self.distribution or "no distribution"
-        return f"plugin {self.plugin!r} ({dist}{' ' + self.version if self.version else ''})"
+        return _plugin_label(self.plugin, self.distribution, self.version)
+
+
+def _plugin_label(plugin: str, distribution: str | None, version: str | None) -> str:
+    """``plugin 'activations' (layerkit-activations 0.1.0)``."""
+    dist = distribution or "no distribution"
+    return f"plugin {plugin!r} ({dist}{' ' + version if version else ''})"
 
 
 @dataclass
@@ -85,8 +90,9 @@ class ConverterTable:
             return own[0]
         providers = " and ".join(e.origin for e in found)
         raise ExportError(
-            f"layer type {layer_cls.name!r} has converters from {providers}, none of them the "
-            "layer's own plugin; uninstall or disable one (-p no:PLUGIN)"
+            f"layer type {getattr(layer_cls, 'name', layer_cls.__name__)!r} has converters from "
+            f"{providers}, none of them the layer's own plugin; uninstall or disable one "
+            "(-p no:PLUGIN)"
         )
 
     def owner(self, layer_cls: type) -> str | None:
@@ -139,9 +145,7 @@ def layer_origin(layer_cls: type, registry: Registry | None = None) -> str:
     registry = registry or get_registry()
     entry = next((e for e in registry.entries("layers") if e.component is layer_cls), None)
     if entry is not None:
-        dist = entry.distribution or "no distribution"
-        version = f" {entry.version}" if entry.version else ""
-        return f"plugin {entry.plugin!r} ({dist}{version})"
+        return _plugin_label(entry.plugin, entry.distribution, entry.version)
     module = layer_cls.__module__
     dist, version = distribution_of(module)
     where = f"{dist} {version}" if dist and version else dist or "no distribution"

@@ -65,7 +65,7 @@ def run_model(model: bytes, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarra
     """Every output of ``model`` (serialized ONNX) for ``feeds``, by name."""
     session = _session(model)
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(names, feeds)))
+    return dict(zip(names, session.run(names, feeds), strict=True))
 
 
 def verify(

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from layerkit.layers.base import Layer
-
 from layerkit_activations.layers import ELU, GELU, SiLU, Softplus, Swish
 
 __all__ = ["CONVERTERS"]
