@@ -6,15 +6,10 @@ Attributes are imported on first use (PEP 562), so ``import layerkit`` and
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from layerkit._lazy import lazy_exports
-
-try:
-    __version__ = version("layerkit")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
+from layerkit._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -37,10 +32,14 @@ _EXPORTS: dict[str, str] = {
     "Layer": "layerkit.layers.base",
     "Loss": "layerkit.layers.base",
     "Node": "layerkit.layers.base",
+    "Merge": "layerkit.layers.base",
+    "Input": "layerkit.layers.symbolic",
+    "Tensor": "layerkit.layers.symbolic",
     "LayerParams": "layerkit.layers.base",
     # textbook layers
     "Mul": "layerkit.layers.arithmetic",
     "Add": "layerkit.layers.arithmetic",
+    "Concat": "layerkit.layers.arithmetic",
     "Affine": "layerkit.layers.affine",
     "Relu": "layerkit.layers.activations",
     "Sigmoid": "layerkit.layers.activations",
@@ -76,6 +75,9 @@ _EXPORTS: dict[str, str] = {
     "Spec": "layerkit.spec.models",
     "load_spec": "layerkit.spec.loader",
     "build_network": "layerkit.spec.builder",
+    # runs: spec in, trained network and run folder out
+    "train": "layerkit.run",
+    "RunResult": "layerkit.run",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -99,5 +101,6 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
         SpecError,
     )
     from layerkit.hookspecs import hookimpl  # noqa: F401
-    from layerkit.layers.base import Layer, LayerParams, Loss, Node  # noqa: F401
+    from layerkit.layers.base import Layer, LayerParams, Loss, Merge, Node  # noqa: F401
+    from layerkit.layers.symbolic import Input, Tensor  # noqa: F401
     from layerkit.plugins import get_registry  # noqa: F401

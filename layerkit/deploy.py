@@ -24,7 +24,7 @@ from layerkit.errors import DataError, ExportError, RunFailed
 from layerkit.export import DEFAULT_OPSET, EXTRA, save_model, to_onnx, verify_onnx
 from layerkit.fileio import make_dirs
 from layerkit.training.checkpoint import load_checkpoint
-from layerkit.training.run import build_data, restore_network
+from layerkit.run import build_data, restore_network
 
 __all__ = ["DEFAULT_SAMPLES", "ExportResult", "export_checkpoint", "spec_digest"]
 

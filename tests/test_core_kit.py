@@ -79,7 +79,7 @@ def test_kinds_get_their_checks():
         SoftmaxWithLoss
     )
     assert "train-inference" in checks_for(Relu) and "labels" not in checks_for(Relu)
-    assert set(checks_for(Relu)) | {"labels"} == set(CHECKS)
+    assert set(checks_for(Relu)) | {"labels", "arity"} == set(CHECKS)
 
 
 def test_textbook_sigmoid_fails_the_gradient_check():

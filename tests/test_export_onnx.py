@@ -20,15 +20,31 @@ import pytest
 import yaml
 from test_plugins_dists import clean_env, write_dist
 
-from layerkit import Affine, BatchNorm, Conv2D, Dropout, Flatten, Layer, Network, Relu, SoftmaxWithLoss
+from layerkit import (
+    Add,
+    Affine,
+    BatchNorm,
+    Concat,
+    Conv2D,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    Input,
+    Layer,
+    MaxPool2D,
+    Mul,
+    Network,
+    Relu,
+    Sigmoid,
+    SoftmaxWithLoss,
+)
 from layerkit.deploy import export_checkpoint, spec_digest
 from layerkit.errors import ExportError
 from layerkit.export import DEFAULT_OPSET, verify_onnx
 from layerkit.export.registry import converter_table, export_status
 from layerkit.plugins import get_registry
-from layerkit.training import train
+from layerkit.run import build_data, restore_network, train
 from layerkit.training.checkpoint import load_checkpoint
-from layerkit.training.run import build_data, restore_network
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "model_specs").glob("*.yaml"))
@@ -184,6 +200,66 @@ def test_network_to_onnx_in_python(tmp_path: Path) -> None:
     assert verify_onnx(as32, net, x).passed
 
 
+def _residual_se_concat_network() -> Network:
+    """A graph with every merge: a residual Add, a squeeze-and-excitation Mul, a Concat."""
+    x = Input()
+    h = Relu()(BatchNorm()(Conv2D(filters=4, kernel_size=3, padding=1)(x)))
+    r = BatchNorm()(Conv2D(filters=4, kernel_size=3, padding=1)(Relu()(Conv2D(filters=4, kernel_size=3, padding=1)(h))))
+    h = Relu()(Add(id="residual")(r, h))                                   # (4, 6, 6) + (4, 6, 6)
+    gate = Sigmoid()(Affine(units=4)(Relu()(Affine(units=2)(GlobalAvgPool2D()(h)))))
+    h = Mul(id="excite")(h, gate)                                          # (4, 6, 6) * (4,)
+    joined = Concat(id="join")(GlobalAvgPool2D()(h), Flatten()(MaxPool2D(pool_size=3)(h)))  # (4,) ++ (16,)
+    out = SoftmaxWithLoss()(Affine(units=3)(Dropout(rate=0.2)(joined)))
+    return Network(inputs=x, outputs=out, input_shape=(1, 6, 6), seed=0)
+
+
+def test_graph_networks_export_with_their_merges(tmp_path: Path) -> None:
+    net = _residual_se_concat_network()
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((40, 1, 6, 6)).astype(np.float32)
+    for _ in range(3):
+        net.loss(x, rng.integers(0, 3, 40))  # running statistics away from their start
+    model = net.to_onnx(tmp_path / "graph.onnx")
+    ops = [node.op_type for node in model.graph.node]
+    assert {"Add", "Mul", "Concat", "Unsqueeze"} <= set(ops) and "Dropout" not in ops
+    session = _session(tmp_path / "graph.onnx")
+    for n in (1, 7, 40):  # the dynamic batch axis through every merge
+        (probs,) = session.run(["probabilities"], {"input": x[:n]})
+        np.testing.assert_allclose(probs, net.predict_proba(x[:n]), atol=1e-5, rtol=0)
+    assert verify_onnx(model, net, x).passed
+
+
+def test_a_graph_spec_trains_exports_and_verifies(tmp_path: Path) -> None:
+    """Named inputs in a spec: a skip connection and a gate, through the command line."""
+    spec = tmp_path / "skip.yaml"
+    spec.write_text(textwrap.dedent(
+        """
+        name: skip
+        seed: 0
+        data: {dataset: spiral, classes: 3, points_per_class: 30}
+        model:
+          layers:
+            - {type: Affine, id: fc1, units: 16, init: he}
+            - {type: Relu, id: r1}
+            - {type: Affine, id: fc2, units: 16, init: he}
+            - {type: Add, id: skip, inputs: [fc2, r1]}
+            - {type: Affine, id: g, units: 16, inputs: [input]}
+            - {type: Sigmoid, id: gate}
+            - {type: Mul, id: gated, inputs: [skip, gate]}
+            - {type: Concat, id: both, inputs: [gated, input]}
+            - {type: Affine, id: out, units: 3}
+            - {type: SoftmaxWithLoss}
+        train: {epochs: 2, batch_size: 30, optimizer: {type: Adam, lr: 0.01}}
+        """
+    ))
+    result = train(spec, out=tmp_path / "run", quiet=True, plot=False)
+    exported = export_checkpoint(result.run_dir, tmp_path / "skip.onnx")
+    assert exported.verification.passed and exported.verification.argmax_agreement == 1.0
+    network, x = _test_inputs(result.run_dir)
+    (probs,) = _session(tmp_path / "skip.onnx").run(["probabilities"], {"point": x})
+    np.testing.assert_allclose(probs, network.predict_proba(x), atol=1e-5, rtol=0)
+
+
 def test_unbuilt_network_and_bad_options_are_clear_errors() -> None:
     with pytest.raises(ExportError, match="not built"):
         Network([Affine(units=2), SoftmaxWithLoss()]).to_onnx()
@@ -336,8 +412,10 @@ def test_plugin_layer_without_a_converter_names_its_distribution(plugin_path: Pa
         """
         from layerkit import Network
         from layerkit.errors import ExportError
-        net = Network([{"type": "Affine", "units": 3}, {"type": "Cube", "id": "c1"},
-                       {"type": "Affine", "units": 2}, {"type": "SoftmaxWithLoss"}], input_shape=(2,))
+        from layerkit.plugins import get_registry
+        layer = get_registry().layer
+        net = Network([layer("Affine")(units=3), layer("Cube")(id="c1"), layer("Affine")(units=2),
+                       layer("SoftmaxWithLoss")()], input_shape=(2,))
         try:
             net.to_onnx(opset=17)   # the converter for Cube comes from lk-converters
             print("exported")
@@ -352,8 +430,10 @@ def test_plugin_layer_without_a_converter_names_its_distribution(plugin_path: Pa
             """
             from layerkit import Network
             from layerkit.errors import ExportError
-            net = Network([{"type": "Affine", "units": 3}, {"type": "Cube", "id": "c1"},
-                           {"type": "Affine", "units": 2}, {"type": "SoftmaxWithLoss"}], input_shape=(2,))
+            from layerkit.plugins import get_registry
+            layer = get_registry().layer
+            net = Network([layer("Affine")(units=3), layer("Cube")(id="c1"), layer("Affine")(units=2),
+                           layer("SoftmaxWithLoss")()], input_shape=(2,))
             try:
                 net.to_onnx()
             except ExportError as exc:
@@ -376,8 +456,10 @@ def test_checker_failure_never_replaces_an_existing_file(plugin_path: Path, tmp_
         f"""
         from layerkit import Network
         from layerkit.errors import ExportError
-        net = Network([{{"type": "Affine", "units": 3}}, {{"type": "Half", "id": "half"}},
-                       {{"type": "Affine", "units": 2}}, {{"type": "SoftmaxWithLoss"}}], input_shape=(2,))
+        from layerkit.plugins import get_registry
+        layer = get_registry().layer
+        net = Network([layer("Affine")(units=3), layer("Half")(id="half"), layer("Affine")(units=2),
+                       layer("SoftmaxWithLoss")()], input_shape=(2,))
         try:
             net.to_onnx({str(target)!r})
         except ExportError as exc:
@@ -428,9 +510,9 @@ def test_without_the_extra_a_clear_error_and_a_light_core(tmp_path: Path, runs: 
         tmp_path,
         """
         import sys
-        from layerkit import Network
+        from layerkit import Affine, Network, SoftmaxWithLoss
         from layerkit.cli import main
-        Network([{"type": "Affine", "units": 2}, {"type": "SoftmaxWithLoss"}], input_shape=(3,))
+        Network([Affine(units=2), SoftmaxWithLoss()], input_shape=(3,))
         main(["layers"])
         print(sorted(m for m in ("onnx", "onnxruntime") if m in sys.modules))
         """,

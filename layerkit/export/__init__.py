@@ -30,8 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from layerkit._version import __version__
 from layerkit.errors import ExportError
 from layerkit.export.graph import INPUT, GraphNode, network_nodes
+from layerkit.export.options import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL, EXTRA, MIN_OPSET
 from layerkit.export.registry import ConverterTable, converter_table
 from layerkit.fileio import atomic_write
 
@@ -54,17 +56,6 @@ __all__ = [
     "to_onnx",
     "verify_onnx",
 ]
-
-#: The opset written unless asked otherwise: supported by every maintained ONNX runtime.
-DEFAULT_OPSET = 17
-#: The oldest opset the built-in converters target (Softmax over the last axis needs 13).
-MIN_OPSET = 13
-#: Verification tolerances for float32 (see :mod:`layerkit.export.verify`).
-DEFAULT_ATOL = 1e-4
-DEFAULT_RTOL = 1e-3
-#: How to install what export needs.
-EXTRA = "pip install 'layerkit[onnx]'"
-
 
 def require(module: str) -> ModuleType:
     """Import ``onnx`` or ``onnxruntime``, or raise :class:`ExportError` naming the extra."""
@@ -100,8 +91,6 @@ def _dtype(dtype: Any) -> np.dtype:
 
 def model_metadata(nodes: Sequence[GraphNode], table: ConverterTable) -> dict[str, str]:
     """``layerkit.version`` and the plugins whose layers or converters the graph uses."""
-    from layerkit import __version__
-
     registry = table.registry
     used: dict[str, dict[str, Any]] = {}
 

@@ -4,7 +4,8 @@ Each converter is ``converter(ctx, layer, inputs) -> output`` (see
 :mod:`layerkit.export.context`); none imports ``onnx``. Inference form throughout: BatchNorm
 uses its running statistics, Dropout is the identity and adds no node, and a loss layer becomes
 its inference activation (SoftmaxWithLoss -> Softmax, MeanSquaredError -> the scores).
-Batches are ``(N, *per_sample_shape)``; images are ``(N, C, H, W)`` as in ONNX.
+Batches are ``(N, *per_sample_shape)``; images are ``(N, C, H, W)`` as in ONNX. Merge layers
+(Add, Mul, Concat) receive one input name per branch they join.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from layerkit.layers.activations import LeakyRelu, Relu, Sigmoid, Tanh
 from layerkit.layers.affine import Affine
-from layerkit.layers.arithmetic import Add, Mul
+from layerkit.layers.arithmetic import Add, Concat, Mul, channel_aligned
 from layerkit.layers.base import Layer
 from layerkit.layers.conv import Conv2D, Window
 from layerkit.layers.dropout import Dropout
@@ -119,18 +120,37 @@ def convert_softmax_loss(ctx: Ctx, layer: Layer, inputs: Sequence[str]) -> str:
     return str(ctx.node("Softmax", [inputs[0]], axis=-1))
 
 
-def _binary(op_type: str) -> Any:
-    def convert(ctx: Ctx, layer: Layer, inputs: Sequence[str]) -> str:
-        return str(ctx.node(op_type, list(inputs)))
+def convert_add(ctx: Ctx, layer: Layer, inputs: Sequence[str]) -> str:
+    # inputs share one shape; Sum takes any number of them
+    return str(ctx.node("Add" if len(inputs) == 2 else "Sum", list(inputs)))
 
-    convert.__name__ = f"convert_{op_type.lower()}"
-    return convert
+
+def convert_mul(ctx: Ctx, layer: Layer, inputs: Sequence[str]) -> str:
+    # layerkit aligns shapes at the channel axis (a (C,) gate scales (C, H, W)) where ONNX
+    # aligns them at the last axis: give each shorter input trailing axes of 1 first
+    padded, _ = channel_aligned(layer.input_shapes)  # type: ignore[attr-defined]
+    aligned = []
+    for x, own, full in zip(inputs, layer.input_shapes, padded, strict=True):  # type: ignore[attr-defined]
+        if len(own) < len(full):
+            axes = ctx.shape(range(len(own) + 1, len(full) + 1), "axes")  # +1: the batch axis
+            x = ctx.node("Unsqueeze", [x, axes])
+        aligned.append(x)
+    out = aligned[0]
+    for x in aligned[1:]:
+        out = ctx.node("Mul", [out, x])
+    return str(out)
+
+
+def convert_concat(ctx: Ctx, layer: Layer, inputs: Sequence[str]) -> str:
+    axis = layer.hp.axis % len(layer.input_shape or ())  # build checked its range
+    return str(ctx.node("Concat", list(inputs), axis=axis + 1))  # +1: the batch axis
 
 
 #: What :mod:`layerkit.builtins` registers through ``layerkit_add_onnx_converters``.
 BUILTIN_CONVERTERS: dict[type, Any] = {
-    Mul: _binary("Mul"),
-    Add: _binary("Add"),
+    Add: convert_add,
+    Mul: convert_mul,
+    Concat: convert_concat,
     Affine: convert_affine,
     Relu: elementwise("Relu"),
     Sigmoid: elementwise("Sigmoid"),

@@ -1,9 +1,9 @@
 """A network as the exporter walks it: nodes in topological order, each naming its inputs.
 
 The exporter never looks at a network as a list: it converts :class:`GraphNode` objects, each a
-layer plus the ids of the nodes (or :data:`INPUT`, the data) that feed it. A chain is the graph
-where each layer's input is the previous layer's output; a graph network supplies the inputs
-its layers name.
+layer plus the ids of the nodes (or :data:`INPUT`, the data) that feed it, as
+``Network.inputs_of`` gives them. A chain is the graph where each layer's input is the previous
+layer's output; a merge layer (Add, Mul, Concat) has one input per branch it joins.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerkit.errors import ExportError
+from layerkit.layer_list import DATA
 from layerkit.layers.base import Layer, Loss
 
 __all__ = ["INPUT", "GraphNode", "network_nodes", "check_order"]
 
-#: The source id of the network's data.
-INPUT = "input"
+#: The source id of the network's data (``input``, as graph specs name it).
+INPUT = DATA
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,8 @@ class GraphNode:
 
 
 def network_nodes(network: Any) -> list[GraphNode]:
-    """The nodes of a built ``network`` in topological order (the loss node last)."""
-    nodes = []
-    previous = INPUT
-    for layer in network.layers:
-        nodes.append(GraphNode(layer, (previous,)))
-        previous = str(layer.id)
+    """The nodes of a built ``network`` in its topological order (the loss node last)."""
+    nodes = [GraphNode(layer, tuple(network.inputs_of(str(layer.id)))) for layer in network.layers]
     check_order(nodes)
     return nodes
 

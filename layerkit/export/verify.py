@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from layerkit.export import DEFAULT_ATOL, DEFAULT_RTOL
+from layerkit.export.options import DEFAULT_ATOL, DEFAULT_RTOL
 
 __all__ = ["VerifyReport", "run_model", "verify"]
 

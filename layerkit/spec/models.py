@@ -43,7 +43,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from layerkit.errors import PluginError
+from layerkit.layer_list import (
+    LAYER_ID_MAX_LENGTH,
+    LAYER_ID_PATTERN,
+    LAYER_ID_RULE,
+    structure_problems,
+)
 from layerkit.plugins import Entry, Registry, get_registry
+from layerkit.spec.yamlio import dump_yaml
 from layerkit.training.config import TrainConfig
 
 __all__ = [
@@ -60,9 +67,6 @@ __all__ = [
     "SPEC_NAME_PATTERN",
 ]
 
-#: Layer ids name parameters (``fc1.W``) and override paths (``model.layers.fc1.units``), so they
-#: start with a letter or ``_`` (never confused with an index) and contain no dot.
-LAYER_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 #: Spec names name run folders (``runs/<name>/``).
 SPEC_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 
@@ -81,9 +85,9 @@ def _matching(pattern: str, rule: str) -> AfterValidator:
 # The pattern is in the JSON Schema for editors; the validator says it in words.
 LayerId = Annotated[
     str,
-    StringConstraints(max_length=64),
-    _matching(LAYER_ID_PATTERN, "must start with a letter or '_' and hold only letters, digits, '_' and '-'"),
-    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": 64}),
+    StringConstraints(max_length=LAYER_ID_MAX_LENGTH),
+    _matching(LAYER_ID_PATTERN, LAYER_ID_RULE),
+    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": LAYER_ID_MAX_LENGTH}),
 ]
 SpecName = Annotated[
     str,
@@ -144,13 +148,14 @@ class ComponentSpec:
 
 
 class LayerSpec(ComponentSpec):
-    """An entry of ``model.layers``: ``{type, id?, **that layer's hyperparameters}``."""
+    """An entry of ``model.layers``: ``{type, id?, inputs?, **that layer's hyperparameters}``."""
 
-    reserved = ("type", "id")
+    reserved = ("type", "id", "inputs")
     # pydantic collects these annotations too, so the entry models list them first; their
     # actual types (the Literal of the name, the id pattern) are given by _entry_model.
     type: str
     id: str | None
+    inputs: list[str] | None
 
     def create(self) -> Any:
         """A new, unbuilt layer."""
@@ -201,6 +206,14 @@ def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str
         fields["id"] = (
             LayerId | None,
             Field(None, description="names the layer's parameters (fc1.W) and override paths; default <type><n>"),
+        )
+        fields["inputs"] = (
+            Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(min_length=1, max_length=64)] | None,
+            Field(
+                None,
+                description="ids of the layers whose outputs this layer takes ('input': the data); "
+                "default: the layer before it. Merge layers (Add, Mul, Concat) take several",
+            ),
         )
     model = create_model(
         _model_name(entry, suffix, ambiguous),
@@ -267,58 +280,65 @@ def _canonical_names(registry: Registry, group: str, disc: str) -> Any:
 # -- sections -------------------------------------------------------------------------------
 
 
+class BlockSpec(_Strict):
+    """A block: a named sub-graph with parameters, used as ``{type: block, block: NAME, with: {...}}``."""
+
+    params: dict[str, Any] | list[str] = Field(
+        default_factory=dict,
+        description="the block's parameters: a mapping to defaults (null: required), or a list of "
+        "required names; layers use a parameter by writing $name as a whole value",
+    )
+    layers: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="the block's layers, as in model.layers; inputs name the block's layers or "
+        "'input' (what the use takes); the last layer's output is the block's output",
+    )
+
+
+class BlockUse(_Strict):
+    """A use of a block in model.layers: replaced by copies of the block's layers."""
+
+    type: Literal["block"] = Field(description="block: this entry uses a block of model.blocks")
+    block: str = Field(description="the name of a block in model.blocks")
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="values of the block's parameters"
+    )
+    repeat: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1, description="how many copies, each taking the previous one's output"
+    )
+    id: LayerId | None = Field(
+        None,
+        description="qualifies the ids of the copy's layers (res1.conv1); default <block><n>; "
+        "with repeat, <id>1 ... <id>n",
+    )
+    inputs: list[str] | None = Field(
+        None, description="the one layer id whose output the block takes; default: the layer before"
+    )
+
+
 class ModelSpec(_Strict):
-    """The ``model`` section: the layers in order (a loss last) and, optionally, the input shape."""
+    """The ``model`` section: the layers (a graph, a chain by default) and, optionally, the input shape."""
 
     input_shape: Annotated[tuple[Dim, ...], Field(min_length=1, max_length=8)] | None = Field(
         None, description="per-sample input shape; default: the dataset's"
     )
     #: :class:`LayerSpec` entries (typed by the registry-built subclass)
     layers: Annotated[list[Any], Field(min_length=1, description="layers in order, a loss layer last")]
+    blocks: dict[str, BlockSpec] = Field(
+        default_factory=dict,
+        description="named, parameterised sub-graphs that model.layers use with {type: block, block: NAME}",
+    )
 
     @model_validator(mode="after")
     def _check_layers(self) -> ModelSpec:
-        items = [(entry.type, entry.id, entry.component.kind) for entry in self.layers]
+        items = [
+            (entry.type, entry.id, entry.component.kind, entry.inputs, getattr(entry.component, "arity_problem", None))
+            for entry in self.layers
+        ]
         problems = structure_problems(items)
         if problems:
             raise located_error("model", problems)
         return self
-
-
-Problem = tuple[tuple[str | int, ...], str, str, Any]
-
-
-def structure_problems(layers: Sequence[tuple[Any, Any, str | None]]) -> list[Problem]:
-    """What makes a list of layers not a sequential network, located relative to ``model``.
-
-    ``layers`` are ``(type, id, kind)`` per entry, ``kind`` being ``layer``, ``loss``, ``node``
-    or ``None`` when unknown. The loader also runs this on the raw data when other errors stop
-    pydantic before its model validators, so all problems are reported at once.
-    """
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    last = len(layers) - 1
-    losses = [i for i, (_, _, kind) in enumerate(layers) if kind == "loss"]
-    for i, (name, ident, kind) in enumerate(layers):
-        if isinstance(ident, str):
-            if ident in seen:
-                problems.append((("layers", i, "id"), "duplicate_id",
-                                 f"duplicate id (also layers[{seen[ident]}])", ident))
-            seen.setdefault(ident, i)
-        if kind == "node":
-            problems.append((("layers", i, "type"), "node_in_sequence",
-                             f"{name} is a two-input graph node (forward(x, y)); a network's layers each "
-                             "take one input: use it to build graphs by hand", name))
-        elif kind == "loss" and i != last:
-            others = [f"layers[{j}]" for j in losses if j != i]
-            extra = f"; a network has one loss, and {', '.join(others)} is another" if others else ""
-            problems.append((("layers", i, "type"), "loss_not_last",
-                             f"a loss layer must be the last layer ({last - i} layer(s) follow it){extra}", name))
-    if layers and not losses and layers[last][2] is not None:
-        problems.append((("layers", last, "type"), "no_loss",
-                         "the last layer must be a loss layer such as SoftmaxWithLoss or MeanSquaredError",
-                         layers[last][0]))
-    return problems
 
 
 class Spec(_Strict):
@@ -341,6 +361,8 @@ class Spec(_Strict):
 
     #: the raw data this spec was validated from, with the YAML marks of every value
     _source: Any = PrivateAttr(None)
+    #: per layer of model.layers, the block use it came from (:class:`layerkit.spec.blocks.Origin`)
+    _origins: list[Any] = PrivateAttr(default_factory=list)
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Spec:
@@ -371,7 +393,6 @@ class Spec(_Strict):
 
     def to_yaml(self) -> str:
         """The resolved spec as YAML; :func:`layerkit.spec.loads_spec` reads it back equal."""
-        from layerkit.spec.yamlio import dump_yaml
 
         return dump_yaml(self.to_dict())
 
@@ -458,7 +479,18 @@ def _build(registry: Registry) -> SpecModels:
         __module__=__name__,
         optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
     )
-    schema_spec = create_model("Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None))
+    schema_model = create_model(
+        "ModelSpec",
+        __base__=model_cls,
+        __module__=__name__,
+        layers=(
+            Annotated[list[Union[layers.union, BlockUse]], Field(min_length=1)],  # type: ignore[name-defined]  # noqa: UP007
+            Field(description="layers in order (a graph: each takes the one before it unless it names inputs), a loss layer last; an entry may use a block"),
+        ),
+    )
+    schema_spec = create_model(
+        "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None), model=(schema_model, ...)
+    )
     return SpecModels(registry, spec_cls, layers, datasets, optimizers, schema_spec)
 
 
