@@ -23,8 +23,8 @@ import numpy as np
 from layerkit.errors import DataError, ExportError, RunFailed
 from layerkit.export import DEFAULT_OPSET, EXTRA, save_model, to_onnx, verify_onnx
 from layerkit.fileio import make_dirs
-from layerkit.training.checkpoint import load_checkpoint
 from layerkit.run import build_data, restore_network
+from layerkit.training.checkpoint import load_checkpoint
 
 __all__ = ["DEFAULT_SAMPLES", "ExportResult", "export_checkpoint", "spec_digest"]
 
@@ -103,12 +103,15 @@ def export_checkpoint(
     samples: int = DEFAULT_SAMPLES,
     atol: float | None = None,
     rtol: float | None = None,
+    dtype: str | None = None,
 ) -> ExportResult:
     """Export the network of a checkpoint (or a run folder's latest) to ``out``.
 
     ``verify``: ``True`` requires ONNX Runtime, ``False`` skips the check, ``None`` (default)
     verifies when ONNX Runtime is installed. A failed verification raises
-    :class:`~layerkit.errors.RunFailed` and writes nothing.
+    :class:`~layerkit.errors.RunFailed` and writes nothing. ``dtype`` (``float32`` or
+    ``float64``) exports in another float type than the spec's; the comparison then runs
+    layerkit in that type too.
     """
     if samples <= 0:
         raise ExportError(f"samples: must be > 0 (received {samples})")
@@ -117,6 +120,8 @@ def export_checkpoint(
         raise ExportError(f"-o {out}: is a directory; name the file, e.g. {out / 'model.onnx'}")
     ckpt = load_checkpoint(source)
     network = restore_network(ckpt)
+    if dtype is not None and np.dtype(dtype) != network.dtype:
+        network = network.with_dtype(dtype)
     spec = ckpt.spec
     info = dict(ckpt.manifest.get("input") or {})
     input_name = _input_name(spec, info)

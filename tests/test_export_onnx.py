@@ -165,6 +165,11 @@ def test_cli_export_json_and_a_wrong_opset(runs: dict[str, Path], tmp_path: Path
     assert report["verification"]["passed"] and report["verification"]["argmax_agreement"] == 1.0
     assert report["verification"]["max_abs_diff"] <= 1e-4
 
+    as64 = export_checkpoint(runs["spiral"], tmp_path / "spiral64.onnx", dtype="float64")
+    assert as64.verification.passed
+    elem_type = onnx.load(str(tmp_path / "spiral64.onnx")).graph.input[0].type.tensor_type.elem_type
+    assert elem_type == onnx.TensorProto.DOUBLE
+
     bad = subprocess.run(
         [sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(tmp_path / "x.onnx"),
          "--opset", "7"],
@@ -198,6 +203,9 @@ def test_network_to_onnx_in_python(tmp_path: Path) -> None:
     as32 = net64.to_onnx(dtype="float32")
     assert as32.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert verify_onnx(as32, net, x).passed
+    # ONNX Runtime has no float64 convolution on CPU: a clear error that says what to do
+    with pytest.raises(ExportError, match=r"cannot load the exported model.*float32 only"):
+        verify_onnx(net64.to_onnx(), net64, x)
 
 
 def _residual_se_concat_network() -> Network:

@@ -29,6 +29,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"ONNX opset of the model (default {DEFAULT_OPSET})",
     )
     parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        help="float type of the model (default: the spec's dtype)",
+    )
+    parser.add_argument(
         "--verify",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -68,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         samples=args.samples,
         atol=args.atol,
         rtol=args.rtol,
+        dtype=args.dtype,
     )
     if args.json:
         print(json.dumps(result.to_dict()))

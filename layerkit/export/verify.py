@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from layerkit.errors import ExportError
 from layerkit.export.options import DEFAULT_ATOL, DEFAULT_RTOL
 
 __all__ = ["VerifyReport", "run_model", "verify"]
@@ -58,7 +59,16 @@ class VerifyReport:
 def _session(model: bytes) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: no warnings on stderr about unused initializers
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        hint = ""
+        if "NOT_IMPLEMENTED" in str(exc):
+            hint = (
+                "; ONNX Runtime's CPU kernels for some operators (Conv, pooling) are float32 only: "
+                "export as float32 (--dtype float32, Network.to_onnx(dtype='float32'))"
+            )
+        raise ExportError(f"ONNX Runtime cannot load the exported model: {exc}{hint}") from None
 
 
 def run_model(model: bytes, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
