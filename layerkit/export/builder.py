@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 from onnx import helper, shape_inference
 
+from layerkit._version import __version__
 from layerkit.errors import ExportError
 from layerkit.export.context import ConversionContext
 from layerkit.export.graph import GraphNode, check_order
@@ -142,7 +143,11 @@ def build_model(
     )
     opsets = [helper.make_opsetid("", opset), *(helper.make_opsetid(d, v) for d, v in ctx.domains.items())]
     model = helper.make_model(
-        graph, opset_imports=opsets, producer_name="layerkit", doc_string=doc_string
+        graph,
+        opset_imports=opsets,
+        producer_name="layerkit",
+        producer_version=__version__,
+        doc_string=doc_string,
     )
     # The oldest IR version that carries these opsets, so older runtimes load the file too.
     model.ir_version = helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
