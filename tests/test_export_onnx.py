@@ -238,7 +238,7 @@ def test_graph_networks_export_with_their_merges(tmp_path: Path) -> None:
 
 
 def test_a_graph_spec_trains_exports_and_verifies(tmp_path: Path) -> None:
-    """Named inputs in a spec: a skip connection and a gate, through the command line."""
+    """Named inputs in a spec (a skip connection, a gate, a concat) trained, exported, verified."""
     spec = tmp_path / "skip.yaml"
     spec.write_text(textwrap.dedent(
         """
