@@ -203,12 +203,12 @@ def resolve(
             why = item.arity(n)
             if why is not None:
                 problems.append(WiringProblem(i, "inputs" if item.inputs is not None else "type",
-                                              "arity", why, list(names)))
+                                              "arity", why))
         elif item.kind in ("layer", "loss") and n != 1:
             problems.append(WiringProblem(
                 i, "inputs", "arity",
                 f"this layer takes exactly one input (received {n}); join branches with a merge "
-                "layer such as Add, Mul or Concat first", list(names)))
+                "layer such as Add, Mul or Concat first"))
     losses = [i for i, item in enumerate(items) if item.kind == "loss"]
     users: dict[int, list[int]] = {}
     for i, srcs in enumerate(sources):
@@ -217,25 +217,25 @@ def resolve(
     for i in losses[1:]:
         problems.append(WiringProblem(
             i, "type", "second_loss",
-            f"a network has one loss layer, and {ids[losses[0]]!r} is already one", items[i].id))
+            f"a network has one loss layer, and {ids[losses[0]]!r} is already one"))
     if items and not losses and all(item.kind is not None for item in items):
         last = len(items) - 1
         problems.append(WiringProblem(
             last, "type", "no_loss",
             "a network needs a loss layer, such as SoftmaxWithLoss or MeanSquaredError, that "
-            "takes the scores", items[last].id))
+            "takes the scores"))
     for i, item in enumerate(items):
         used_by = users.get(i, [])
         if item.kind == "loss" and used_by:
             problems.append(WiringProblem(
                 i, "type", "loss_not_sink",
                 f"a loss layer must end the network, but {', '.join(repr(ids[u]) for u in used_by)} "
-                "takes its output", item.id))
+                "takes its output"))
         elif item.kind != "loss" and not used_by and item.kind is not None and losses:
             problems.append(WiringProblem(
                 i, "id" if item.inputs is None else "inputs", "unused_output",
                 f"the output of {item.id!r} is not used by any layer; name it in a later layer's "
-                "inputs, or remove the layer", item.id))
+                "inputs, or remove the layer"))
     # Kahn's algorithm, always taking the earliest ready item: a chain keeps the list's order.
     pending = [len({s for s in srcs if s >= 0}) for srcs in sources]
     ready = [i for i, n in enumerate(pending) if n == 0]
@@ -255,7 +255,7 @@ def resolve(
         )
         problems.append(WiringProblem(
             loop[0], "inputs" if items[loop[0]].inputs is not None else "id", "cycle",
-            f"the layers form a cycle: {text}", text))
+            f"the layers form a cycle: {text}"))
     if problems:
         return None, problems
     order_t = tuple(order)

@@ -78,7 +78,7 @@ class MergeParams(LayerParams):
     pass
 
 
-class Mul(Merge):
+class Mul(Merge[MergeParams]):
     """Elementwise product of its inputs; per-channel gates broadcast over (C, H, W) maps."""
 
     Params: ClassVar[type[LayerParams]] = MergeParams
@@ -119,7 +119,7 @@ class Mul(Merge):
         return tuple(grads)
 
 
-class Add(Merge):
+class Add(Merge[MergeParams]):
     """Sum of its inputs, which share one shape (a residual connection's merge)."""
 
     Params: ClassVar[type[LayerParams]] = MergeParams
@@ -158,7 +158,7 @@ class ConcatParams(LayerParams):
     )
 
 
-class Concat(Merge):
+class Concat(Merge[ConcatParams]):
     """Join its inputs along a per-sample axis (channels by default), like Keras' Concatenate."""
 
     Params: ClassVar[type[LayerParams]] = ConcatParams

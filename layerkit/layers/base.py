@@ -62,27 +62,29 @@ to fail, and ``"rtol"`` for the gradient check.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from layerkit._validation import StrictModel
 from layerkit.component import Component
 from layerkit.errors import ConfigError, ShapeError
 from layerkit.layers.symbolic import Tensor, apply_layer
 
-__all__ = ["LayerParams", "Layer", "Loss", "Merge", "Node", "Shape"]
+__all__ = ["LayerParams", "LayerParamsT", "Layer", "Loss", "Merge", "Node", "Shape"]
 
 Shape = tuple[int, ...]
 
 
-class LayerParams(BaseModel):
+class LayerParams(StrictModel):
     """Base of every layer's hyperparameter model: strict, immutable, no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+#: The hyperparameter model of a layer class: ``class Affine(Layer[AffineParams])``.
+LayerParamsT = TypeVar("LayerParamsT", bound=LayerParams)
 
 
-class Layer(Component):
+class Layer(Component[LayerParamsT]):
     """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``."""
 
     #: Registry name used in specs (``type: Affine``); defaults to the class name.
@@ -190,7 +192,7 @@ class Layer(Component):
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-class Loss(Layer):
+class Loss(Layer[LayerParamsT]):
     """A loss layer: ``forward(x, t) -> float`` (batch mean), ``backward(dout=1.0) -> dx``."""
 
     kind: ClassVar[str] = "loss"
@@ -221,7 +223,7 @@ class Loss(Layer):
         raise NotImplementedError
 
 
-class Merge(Layer):
+class Merge(Layer[LayerParamsT]):
     """A layer with several inputs: ``forward(*xs, train)``, ``backward(dout) -> (dx1, dx2, ...)``.
 
     ``build(input_shapes)`` takes one per-sample shape per input (``input_shapes``; its first is

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from layerkit._validation import format_loc
-from layerkit.data.base import DatasetInfo
+from layerkit.data.base import Dataset, DatasetInfo
 from layerkit.errors import ConfigError, LayerkitError, SpecError, SpecIssue
 from layerkit.layer_list import auto_ids
+from layerkit.layers.base import Layer
 from layerkit.network import Network
 from layerkit.spec.blocks import relabel
 from layerkit.spec.loader import validate_spec
@@ -29,10 +30,11 @@ def _issue(spec: Spec, loc: tuple[str | int, ...], message: str) -> SpecIssue:
     return relabel([(mark or Mark()).issue(format_loc(loc), message)], spec._origins)[0]
 
 
-def dataset_info(spec: Spec) -> DatasetInfo:
-    """The dataset's shapes and classes, without loading it."""
+def dataset_info(spec: Spec, dataset: Dataset | None = None) -> DatasetInfo:
+    """The shapes and classes of the spec's dataset (``dataset`` if already created), without
+    loading it; a failure is reported at the spec's ``data`` section."""
     try:
-        return spec.data.create().describe()  # type: ignore[no-any-return]
+        return (dataset or spec.data.create()).describe()
     except LayerkitError as exc:
         raise SpecError([_issue(spec, ("data",), str(exc))]) from None
 
@@ -54,7 +56,7 @@ def _strip_label(message: str, label: str | None) -> str:
 
 
 def _classes_issue(
-    spec: Spec, ordered: list[Any], position: dict[int, int], info: DatasetInfo, exc: Exception
+    spec: Spec, ordered: list[Layer], position: dict[int, int], info: DatasetInfo, exc: Exception
 ) -> SpecIssue:
     """Blame the layer that sets the width of the scores, when they do not match the classes.
 
@@ -80,14 +82,17 @@ def _classes_issue(
     return _issue(spec, ("model", "layers", loss_at), _strip_label(str(exc), ordered[-1].label))
 
 
-def build_network(spec: Spec) -> Any:
+def build_network(spec: Spec, info: DatasetInfo | None = None) -> Network:
     """The built :class:`~layerkit.network.Network` of ``spec`` (weights initialised from its seed).
+
+    ``info`` describes the data (default: the spec's dataset's ``describe()``); a run passes the
+    description it already has, a checkpoint the one it recorded.
 
     Raises :class:`~layerkit.errors.SpecError` located at the offending layer when a shape does
     not work out.
     """
-
-    info = dataset_info(spec)
+    if info is None:
+        info = dataset_info(spec)
     shape = _input_shape(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
     # the ids the network will give them, so that inputs can name the automatic ones (relu1)
@@ -125,7 +130,7 @@ def build_network(spec: Spec) -> Any:
 
 
 def spec_from_network(
-    network: Any,
+    network: Network,
     *,
     name: str,
     data: dict[str, Any],
@@ -136,7 +141,6 @@ def spec_from_network(
 
     ``build_network(spec_from_network(net, ...))`` rebuilds the same architecture.
     """
-
     config = network.config()
     model: dict[str, Any] = {"layers": config["layers"]}
     raw: dict[str, Any] = {

@@ -52,7 +52,6 @@ def validate_spec(
         raw, overrides, set_files=[str(p) for p in set_files], deferred=deferred
     )
     expansion = expand_blocks(data)
-    issues += expansion.issues
     if deferred:  # --set model.layers.res1.conv1.filters=...: ids that exist once blocks are expanded
         data, more = apply_overrides_partially(data, deferred, copy=False)
         issues += more
@@ -67,7 +66,8 @@ def validate_spec(
         # the graph's rules are reported once, from the raw data (with the lines of a cycle)
         at = {(i.path, i.file, i.line, i.column) for i in graph}
         issues += [i for i in found if (i.path, i.file, i.line, i.column) not in at]
-    issues = relabel(issues + graph, expansion.origins) if (issues or graph) else issues
+    # expansion issues are located in the written spec; the others by expanded layer
+    issues = expansion.issues + relabel(issues + graph, expansion.origins)
     if issues:
         files = [None if filename is None else os.fspath(filename), *map(str, set_files)]
         raise SpecError(sort_issues(issues, [*files, *(f"--set {o}" for o in overrides)]))

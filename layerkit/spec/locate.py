@@ -303,7 +303,7 @@ def raw_structure_issues(raw: Any, models: SpecModels) -> list[SpecIssue]:
         mark = locate(raw, ("model", "layers", index))
         return f"line {mark.line}" if mark is not None and mark.line is not None else ""
 
-    return [issue_at(raw, ("model", *loc), f"{message} (received {short_repr(value)})")
+    return [issue_at(raw, ("model", *loc), message if value is None else f"{message} (received {short_repr(value)})")
             for loc, _, message, value in structure_problems(items, where=line_of)]
 
 
