@@ -23,7 +23,8 @@ import numpy as np
 from layerkit.errors import DataError, ExportError, RunFailed
 from layerkit.export import DEFAULT_OPSET, EXTRA, save_model, to_onnx, verify_onnx
 from layerkit.fileio import make_dirs
-from layerkit.run import build_data, restore_network
+from layerkit.run import checkpoint_spec, restore_network
+from layerkit.spec import Spec
 from layerkit.training.checkpoint import load_checkpoint
 
 __all__ = ["DEFAULT_SAMPLES", "ExportResult", "export_checkpoint", "spec_digest"]
@@ -75,19 +76,18 @@ class ExportResult:
         }
 
 
-def _input_name(spec: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+def _input_name(spec: Spec, info: Mapping[str, Any]) -> str:
     name = info.get("name")
     if isinstance(name, str) and name:
         return name
     # checkpoints written before datasets named their inputs: ask the dataset (cheap, no data)
-    return str(build_data(spec).describe().input_name)
+    return str(spec.data.create().describe().input_name)
 
 
-def _test_batch(spec: Mapping[str, Any], samples: int, dtype: np.dtype) -> np.ndarray:
-    splits = build_data(spec).load()
-    split = splits.get("test")
+def _test_batch(spec: Spec, samples: int, dtype: np.dtype) -> np.ndarray:
+    split = spec.data.create().load().get("test")
     if split is None or not len(split):
-        raise DataError(f"dataset {spec['data']['dataset']!r} has no test split to verify the export on")
+        raise DataError(f"dataset {spec.data.dataset!r} has no test split to verify the export on")
     x = np.asarray(split.x[:samples], dtype=dtype)
     if split.scale != 1.0:
         x *= dtype.type(split.scale)
@@ -119,16 +119,17 @@ def export_checkpoint(
     if out.is_dir():
         raise ExportError(f"-o {out}: is a directory; name the file, e.g. {out / 'model.onnx'}")
     ckpt = load_checkpoint(source)
-    network = restore_network(ckpt)
+    spec = checkpoint_spec(ckpt)
+    network = restore_network(ckpt, spec)
     if dtype is not None and np.dtype(dtype) != network.dtype:
         network = network.with_dtype(dtype)
-    spec = ckpt.spec
     info = dict(ckpt.manifest.get("input") or {})
     input_name = _input_name(spec, info)
     class_names = info.get("class_names")
     metadata = {
-        "layerkit.spec_name": str(spec.get("name", "")),
-        "layerkit.spec_sha256": spec_digest(spec),
+        "layerkit.spec_name": spec.name,
+        # the spec as the checkpoint recorded it: what a reader can hash again
+        "layerkit.spec_sha256": spec_digest(ckpt.spec),
         "layerkit.checkpoint": json.dumps({"epoch": ckpt.epoch, "step": ckpt.step}),
         # what a server does to raw stored values (uint8 pixels) before feeding the model
         "layerkit.input_scale": repr(float(info.get("scale", 1.0))),
@@ -138,7 +139,7 @@ def export_checkpoint(
         input_name=input_name,
         class_names=class_names,
         opset=opset,
-        graph_name=str(spec.get("name") or "layerkit"),
+        graph_name=spec.name or "layerkit",
         metadata=metadata,
     )
     data = model.SerializeToString()

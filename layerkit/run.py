@@ -429,6 +429,7 @@ def _recorded_info(checkpoint: Checkpoint) -> DatasetInfo | None:
             train_size=0,
             test_size=0,
             class_names=tuple(names) if names else None,
+            input_name=str(recorded.get("name") or "input"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{checkpoint.path}: damaged 'input' description ({exc})") from None

@@ -43,7 +43,7 @@ from layerkit.errors import ExportError
 from layerkit.export import DEFAULT_OPSET, verify_onnx
 from layerkit.export.registry import converter_table, export_status
 from layerkit.plugins import get_registry
-from layerkit.run import build_data, restore_network, train
+from layerkit.run import checkpoint_spec, restore_network, train
 from layerkit.training.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,10 +69,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = {}
     for spec in SPECS:
         dataset = _dataset(spec)
-        assert dataset in SUBSETS, f"{spec.name}: add a tiny subset for dataset {dataset!r} to SUBSETS"
+        assert dataset in SUBSETS, (
+            f"{spec.name}: add a tiny subset for dataset {dataset!r} to SUBSETS"
+        )
         result = train(
-            spec, out=root / spec.stem, overrides=["train.epochs=1", *SUBSETS[dataset]],
-            quiet=True, plot=False,
+            spec,
+            out=root / spec.stem,
+            overrides=["train.epochs=1", *SUBSETS[dataset]],
+            quiet=True,
+            plot=False,
         )
         out[spec.stem] = result.run_dir
     return out
@@ -81,7 +86,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _test_inputs(run_dir: Path) -> tuple[Any, np.ndarray]:
     ckpt = load_checkpoint(run_dir)
     network = restore_network(ckpt)
-    split = build_data(ckpt.spec).load()["test"]
+    split = checkpoint_spec(ckpt).data.create().load()["test"]
     x = split.x.astype(network.dtype) * network.dtype.type(split.scale)
     return network, x
 
@@ -110,7 +115,7 @@ def test_every_spec_exports_and_matches_in_onnx_runtime(
     # Input named and shaped as the dataset describes it, with a dynamic batch axis.
     (inp,) = model.graph.input
     dims = inp.type.tensor_type.shape.dim
-    assert inp.name == build_data(ckpt.spec).describe().input_name == info["name"]
+    assert inp.name == checkpoint_spec(ckpt).data.create().describe().input_name == info["name"]
     assert dims[0].dim_param == "batch" and [d.dim_value for d in dims[1:]] == info["shape"]
     assert [o.name for o in model.graph.output] == ["scores", "probabilities"]
     # The weights are initializers named like the network's parameters.
@@ -121,7 +126,11 @@ def test_every_spec_exports_and_matches_in_onnx_runtime(
     assert props["layerkit.spec_sha256"] == spec_digest(ckpt.spec)
     assert props["layerkit.version"]
     names = info.get("class_names")
-    assert json.loads(props["layerkit.class_names"]) == names if names else "layerkit.class_names" not in props
+    assert (
+        json.loads(props["layerkit.class_names"]) == names
+        if names
+        else "layerkit.class_names" not in props
+    )
     plugins = {p["distribution"]: p for p in json.loads(props["layerkit.plugins"])}
     uses_plugin = any(layer.name in {"GELU", "SiLU"} for layer in network.layers)
     assert ("layerkit-activations" in plugins) == uses_plugin
@@ -156,7 +165,10 @@ def test_cli_export_json_and_a_wrong_opset(runs: dict[str, Path], tmp_path: Path
     out = tmp_path / "deep" / "spiral.onnx"  # missing folders are created
     done = subprocess.run(
         [sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(out), "--json"],
-        capture_output=True, text=True, check=False, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -171,9 +183,21 @@ def test_cli_export_json_and_a_wrong_opset(runs: dict[str, Path], tmp_path: Path
     assert elem_type == onnx.TensorProto.DOUBLE
 
     bad = subprocess.run(
-        [sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(tmp_path / "x.onnx"),
-         "--opset", "7"],
-        capture_output=True, text=True, check=False, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "layerkit",
+            "export",
+            str(runs["spiral"]),
+            "-o",
+            str(tmp_path / "x.onnx"),
+            "--opset",
+            "7",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
     assert bad.returncode == 2 and "opset" in bad.stderr and "7" in bad.stderr
     assert "Traceback" not in bad.stderr and not (tmp_path / "x.onnx").exists()
@@ -182,9 +206,20 @@ def test_cli_export_json_and_a_wrong_opset(runs: dict[str, Path], tmp_path: Path
 def test_network_to_onnx_in_python(tmp_path: Path) -> None:
     """A chain with BatchNorm (inference form) and Dropout (gone), exported from Python."""
     net = Network(
-        [Conv2D(filters=4, kernel_size=3, padding=1), BatchNorm(), Relu(), Flatten(),
-         Dropout(rate=0.5), Affine(units=6), BatchNorm(), Relu(), Affine(units=3), SoftmaxWithLoss()],
-        input_shape=(1, 6, 6), seed=0,
+        [
+            Conv2D(filters=4, kernel_size=3, padding=1),
+            BatchNorm(),
+            Relu(),
+            Flatten(),
+            Dropout(rate=0.5),
+            Affine(units=6),
+            BatchNorm(),
+            Relu(),
+            Affine(units=3),
+            SoftmaxWithLoss(),
+        ],
+        input_shape=(1, 6, 6),
+        seed=0,
     )
     rng = np.random.default_rng(1)
     x = rng.standard_normal((32, 1, 6, 6)).astype(np.float32)
@@ -212,11 +247,17 @@ def _residual_se_concat_network() -> Network:
     """A graph with every merge: a residual Add, a squeeze-and-excitation Mul, a Concat."""
     x = Input()
     h = Relu()(BatchNorm()(Conv2D(filters=4, kernel_size=3, padding=1)(x)))
-    r = BatchNorm()(Conv2D(filters=4, kernel_size=3, padding=1)(Relu()(Conv2D(filters=4, kernel_size=3, padding=1)(h))))
-    h = Relu()(Add(id="residual")(r, h))                                   # (4, 6, 6) + (4, 6, 6)
+    r = BatchNorm()(
+        Conv2D(filters=4, kernel_size=3, padding=1)(
+            Relu()(Conv2D(filters=4, kernel_size=3, padding=1)(h))
+        )
+    )
+    h = Relu()(Add(id="residual")(r, h))  # (4, 6, 6) + (4, 6, 6)
     gate = Sigmoid()(Affine(units=4)(Relu()(Affine(units=2)(GlobalAvgPool2D()(h)))))
-    h = Mul(id="excite")(h, gate)                                          # (4, 6, 6) * (4,)
-    joined = Concat(id="join")(GlobalAvgPool2D()(h), Flatten()(MaxPool2D(pool_size=3)(h)))  # (4,) ++ (16,)
+    h = Mul(id="excite")(h, gate)  # (4, 6, 6) * (4,)
+    joined = Concat(id="join")(
+        GlobalAvgPool2D()(h), Flatten()(MaxPool2D(pool_size=3)(h))
+    )  # (4,) ++ (16,)
     out = SoftmaxWithLoss()(Affine(units=3)(Dropout(rate=0.2)(joined)))
     return Network(inputs=x, outputs=out, input_shape=(1, 6, 6), seed=0)
 
@@ -240,8 +281,9 @@ def test_graph_networks_export_with_their_merges(tmp_path: Path) -> None:
 def test_a_graph_spec_trains_exports_and_verifies(tmp_path: Path) -> None:
     """Named inputs in a spec (a skip connection, a gate, a concat) trained, exported, verified."""
     spec = tmp_path / "skip.yaml"
-    spec.write_text(textwrap.dedent(
-        """
+    spec.write_text(
+        textwrap.dedent(
+            """
         name: skip
         seed: 0
         data: {dataset: spiral, classes: 3, points_per_class: 30}
@@ -259,7 +301,8 @@ def test_a_graph_spec_trains_exports_and_verifies(tmp_path: Path) -> None:
             - {type: SoftmaxWithLoss}
         train: {epochs: 2, batch_size: 30, optimizer: {type: Adam, lr: 0.01}}
         """
-    ))
+        )
+    )
     result = train(spec, out=tmp_path / "run", quiet=True, plot=False)
     exported = export_checkpoint(result.run_dir, tmp_path / "skip.onnx")
     assert exported.verification.passed and exported.verification.argmax_agreement == 1.0
@@ -292,7 +335,9 @@ class Cube(Layer):
 
 
 def test_a_layer_without_a_converter_names_id_type_origin_and_the_hook() -> None:
-    net = Network([Affine(units=4), Cube(id="cube"), Affine(units=2), SoftmaxWithLoss()], input_shape=(3,))
+    net = Network(
+        [Affine(units=4), Cube(id="cube"), Affine(units=2), SoftmaxWithLoss()], input_shape=(3,)
+    )
     with pytest.raises(ExportError) as info:
         net.to_onnx()
     message = str(info.value)
@@ -370,13 +415,13 @@ PLUGINS = {
         def layerkit_add_onnx_converters():
             return {"Cube": cube, Twice: wrong, Half: invalid}
     ''',
-    "lk_broken": '''
+    "lk_broken": """
         from layerkit import hookimpl
 
         @hookimpl
         def layerkit_add_onnx_converters():
             raise RuntimeError("converters are broken")
-    ''',
+    """,
 }
 
 
@@ -384,7 +429,9 @@ PLUGINS = {
 def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("dists")
     for module, source in PLUGINS.items():
-        write_dist(root, module.replace("_", "-"), {module.removeprefix("lk_"): module}, {module: source})
+        write_dist(
+            root, module.replace("_", "-"), {module.removeprefix("lk_"): module}, {module: source}
+        )
     return root
 
 
@@ -403,12 +450,18 @@ def test_layers_command_shows_what_exports(plugin_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     rows = {r["name"]: r for r in json.loads(done.stdout)}
     # Cube's converter comes from another plugin than the layer
-    assert rows["Cube"]["onnx"] == {"exportable": True, "converter_plugin": "converters", "problem": None}
+    assert rows["Cube"]["onnx"] == {
+        "exportable": True,
+        "converter_plugin": "converters",
+        "problem": None,
+    }
     assert rows["GELU"]["onnx"]["converter_plugin"] == "activations"
     assert rows["SGD"]["onnx"] is None
     # the plugin whose converter hook raises is reported once; everything else works
     warnings = [line for line in done.stderr.splitlines() if "warning" in line]
-    assert len(warnings) == 1 and "'broken'" in warnings[0] and "converters are broken" in warnings[0]
+    assert (
+        len(warnings) == 1 and "'broken'" in warnings[0] and "converters are broken" in warnings[0]
+    )
     table = _run(plugin_path, sys.executable, "-m", "layerkit", "layers", "--kind", "layer")
     cube = next(line for line in table.stdout.splitlines() if line.startswith("Cube "))
     assert "yes (plugin converters)" in cube
@@ -434,8 +487,11 @@ def test_plugin_layer_without_a_converter_names_its_distribution(plugin_path: Pa
     assert done.stdout.strip() == "exported", done.stderr
     # with the converters plugin disabled, Cube has none: the message names the distribution
     blocked = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(
-            """
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
             from layerkit import Network
             from layerkit.errors import ExportError
             from layerkit.plugins import get_registry
@@ -447,12 +503,18 @@ def test_plugin_layer_without_a_converter_names_its_distribution(plugin_path: Pa
             except ExportError as exc:
                 print(exc)
             """
-        )],
-        capture_output=True, text=True, check=False, timeout=180,
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
         env=clean_env(plugin_path, LAYERKIT_DISABLE_PLUGINS="converters"),
     )
     out = blocked.stdout
-    assert "layer 'c1' (type Cube, from plugin 'noconv' (lk-noconv 1.0)) has no ONNX converter" in out, blocked.stderr
+    assert (
+        "layer 'c1' (type Cube, from plugin 'noconv' (lk-noconv 1.0)) has no ONNX converter" in out
+    ), blocked.stderr
     assert "layerkit_add_onnx_converters" in out
 
 
@@ -482,8 +544,9 @@ def test_checker_failure_never_replaces_an_existing_file(plugin_path: Path, tmp_
 
 def test_failed_verification_exits_1_and_writes_nothing(plugin_path: Path, tmp_path: Path) -> None:
     spec = tmp_path / "twice.yaml"
-    spec.write_text(textwrap.dedent(
-        """
+    spec.write_text(
+        textwrap.dedent(
+            """
         name: twice
         seed: 0
         data: {dataset: spiral, classes: 3, points_per_class: 20}
@@ -495,9 +558,12 @@ def test_failed_verification_exits_1_and_writes_nothing(plugin_path: Path, tmp_p
             - {type: SoftmaxWithLoss}
         train: {epochs: 1, batch_size: 20, optimizer: {type: SGD, lr: 0.1}}
         """
-    ))
+        )
+    )
     lk = (sys.executable, "-m", "layerkit")
-    trained = _run(plugin_path, *lk, "train", str(spec), "--out", str(tmp_path / "run"), "-q", "--no-plot")
+    trained = _run(
+        plugin_path, *lk, "train", str(spec), "--out", str(tmp_path / "run"), "-q", "--no-plot"
+    )
     assert trained.returncode == 0, trained.stderr
     target = tmp_path / "model.onnx"
     target.write_bytes(b"previous")
@@ -507,12 +573,16 @@ def test_failed_verification_exits_1_and_writes_nothing(plugin_path: Path, tmp_p
     assert "Traceback" not in done.stderr
     assert target.read_bytes() == b"previous"
     # --no-verify writes it (the user asked for it)
-    forced = _run(plugin_path, *lk, "export", str(tmp_path / "run"), "-o", str(target), "--no-verify")
+    forced = _run(
+        plugin_path, *lk, "export", str(tmp_path / "run"), "-o", str(target), "--no-verify"
+    )
     assert forced.returncode == 0, forced.stderr
     assert onnx.load(str(target)).graph.output[1].name == "probabilities"
 
 
-def test_without_the_extra_a_clear_error_and_a_light_core(tmp_path: Path, runs: dict[str, Path]) -> None:
+def test_without_the_extra_a_clear_error_and_a_light_core(
+    tmp_path: Path, runs: dict[str, Path]
+) -> None:
     # The core never imports onnx: building networks and listing layers stay light.
     light = _python(
         tmp_path,
@@ -529,6 +599,8 @@ def test_without_the_extra_a_clear_error_and_a_light_core(tmp_path: Path, runs: 
     # A stand-in that fails to import, first on the path, plays "onnx is not installed".
     (tmp_path / "onnx.py").write_text("raise ImportError('No module named onnx')\n")
     out = tmp_path / "m.onnx"
-    done = _run(tmp_path, sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(out))
+    done = _run(
+        tmp_path, sys.executable, "-m", "layerkit", "export", str(runs["spiral"]), "-o", str(out)
+    )
     assert done.returncode == 2
     assert "pip install 'layerkit[onnx]'" in done.stderr and "Traceback" not in done.stderr

@@ -19,8 +19,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from layerkit.deploy import DEFAULT_SAMPLES
     from layerkit.export import DEFAULT_ATOL, DEFAULT_OPSET, DEFAULT_RTOL
 
-    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="a run folder or a checkpoint file")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the ONNX file to write")
+    parser.add_argument(
+        "checkpoint", metavar="RUN_OR_CHECKPOINT", help="a run folder or a checkpoint file"
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="the ONNX file to write"
+    )
     parser.add_argument(
         "--opset",
         type=int,
@@ -48,11 +52,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"test samples to verify on (default {DEFAULT_SAMPLES})",
     )
     parser.add_argument(
-        "--atol", type=float, default=DEFAULT_ATOL, metavar="T",
+        "--atol",
+        type=float,
+        default=DEFAULT_ATOL,
+        metavar="T",
         help=f"tolerance of probabilities and scores (default {DEFAULT_ATOL:g})",
     )
     parser.add_argument(
-        "--rtol", type=float, default=DEFAULT_RTOL, metavar="T",
+        "--rtol",
+        type=float,
+        default=DEFAULT_RTOL,
+        metavar="T",
         help=f"relative tolerance of scores (default {DEFAULT_RTOL:g})",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")

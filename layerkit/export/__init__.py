@@ -57,6 +57,7 @@ __all__ = [
     "verify_onnx",
 ]
 
+
 def require(module: str) -> ModuleType:
     """Import ``onnx`` or ``onnxruntime``, or raise :class:`ExportError` naming the extra."""
     try:
@@ -142,7 +143,11 @@ def export_nodes(
     opset = _opset(opset)
     from layerkit.export.builder import Endpoint, build_model  # imports onnx (optional extra)
 
-    if not isinstance(input_name, str) or not input_name or input_name in ("scores", "probabilities"):
+    if (
+        not isinstance(input_name, str)
+        or not input_name
+        or input_name in ("scores", "probabilities")
+    ):
         raise ExportError(
             f"input_name: a non-empty name other than 'scores' and 'probabilities' (received {input_name!r})"
         )

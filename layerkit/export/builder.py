@@ -126,7 +126,9 @@ def build_model(
         if value in graph_inputs or value in renamed or value in ctx.initializers:
             # the output is another endpoint's value (a regression loss passes the scores
             # through): give it its own name
-            ctx.nodes.append(helper.make_node("Identity", [value], [endpoint.name], name=endpoint.name))
+            ctx.nodes.append(
+                helper.make_node("Identity", [value], [endpoint.name], name=endpoint.name)
+            )
         else:
             _rename(ctx, value, endpoint.name)
             for key, v in values.items():
@@ -141,7 +143,10 @@ def build_model(
         [_value_info(e.name, elem_type, e.shape) for e in outputs],
         initializer=list(ctx.initializers.values()),
     )
-    opsets = [helper.make_opsetid("", opset), *(helper.make_opsetid(d, v) for d, v in ctx.domains.items())]
+    opsets = [
+        helper.make_opsetid("", opset),
+        *(helper.make_opsetid(d, v) for d, v in ctx.domains.items()),
+    ]
     model = helper.make_model(
         graph,
         opset_imports=opsets,
@@ -179,13 +184,20 @@ def _check(
     }
     for node, entry in zip(nodes, entries, strict=True):
         layer = node.layer
-        expected = tuple(layer.input_shape or ()) if node.is_loss else tuple(layer.output_shape or ())
+        expected = (
+            tuple(layer.input_shape or ()) if node.is_loss else tuple(layer.output_shape or ())
+        )
         tensor = types.get(values[node.id])
         if tensor is None or not tensor.HasField("shape"):
             continue
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-        if tensor.elem_type not in (0, elem_type) or len(dims) != len(expected) + 1 or any(
-            got is not None and got != want for got, want in zip(dims[1:], expected, strict=True)
+        if (
+            tensor.elem_type not in (0, elem_type)
+            or len(dims) != len(expected) + 1
+            or any(
+                got is not None and got != want
+                for got, want in zip(dims[1:], expected, strict=True)
+            )
         ):
             shown = ["N" if d is None else d for d in dims]
             raise ExportError(

@@ -100,7 +100,9 @@ class ConversionContext:
         names = [self.unique(op_type if outputs == 1 else f"{op_type}:{i}") for i in range(outputs)]
         node_name = names[0] if outputs == 1 else self.unique(op_type)
         self.nodes.append(
-            helper.make_node(op_type, list(inputs), names, name=node_name, domain=domain, **attributes)
+            helper.make_node(
+                op_type, list(inputs), names, name=node_name, domain=domain, **attributes
+            )
         )
         return names[0] if outputs == 1 else tuple(names)
 

@@ -65,7 +65,13 @@ def convert_batch_norm(ctx: Ctx, layer: Layer, inputs: Sequence[str]) -> str:
     return str(
         ctx.node(
             "BatchNormalization",
-            [inputs[0], ctx.param("gamma"), ctx.param("beta"), ctx.buffer("running_mean"), ctx.buffer("running_var")],
+            [
+                inputs[0],
+                ctx.param("gamma"),
+                ctx.param("beta"),
+                ctx.buffer("running_mean"),
+                ctx.buffer("running_var"),
+            ],
             epsilon=float(layer.hp.eps),
         )
     )

@@ -52,7 +52,9 @@ def check_order(nodes: Iterable[GraphNode], sources: Iterable[str] = (INPUT,)) -
     for node in nodes:
         missing = [i for i in node.inputs if i not in seen]
         if missing:
-            raise ExportError(f"{node.id}: input(s) {', '.join(map(repr, missing))} not produced before it")
+            raise ExportError(
+                f"{node.id}: input(s) {', '.join(map(repr, missing))} not produced before it"
+            )
         if node.id in seen and node.id not in given:
             raise ExportError(f"{node.id}: duplicate layer id")
         seen.add(node.id)
