@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("export", "export a run folder or checkpoint as an ONNX file, verified in ONNX Runtime"),
     "validate": ("validate", "validate a spec and print the network summary"),
     "gradcheck": ("gradcheck", "check backprop against numerical gradients for a spec"),
+    "graph": ("graph", "draw a spec's computational graph (DOT, SVG, PNG; --values)"),
     "schema": ("schema", "print the JSON Schema of specs (all registered components)"),
     "layers": ("layers", "list registered layers, optimizers and datasets"),
     "plugins": ("plugins", "list loaded plugins and load failures"),

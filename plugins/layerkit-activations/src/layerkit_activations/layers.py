@@ -67,7 +67,11 @@ class Swish(Layer[SwishParams]):
         {"params": {}, "input_shape": (5,)},
         {"params": {"beta": 1.702}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"beta": 0.0}, {"beta": -1.0}, {"beta": "one"})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"beta": 0.0},
+        {"beta": -1.0},
+        {"beta": "one"},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         y, s = _swish(x, self.hp.beta)
@@ -129,7 +133,11 @@ class ELU(Layer[ELUParams]):
         {"params": {}, "input_shape": (5,)},
         {"params": {"alpha": 0.5}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"alpha": 0.0}, {"alpha": -1.0}, {"alpha": [1]})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"alpha": 0.0},
+        {"alpha": -1.0},
+        {"alpha": [1]},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         alpha = self.hp.alpha
@@ -158,7 +166,11 @@ class Softplus(Layer[SoftplusParams]):
         {"params": {}, "input_shape": (5,)},
         {"params": {"beta": 2.0}, "input_shape": (2, 3, 2)},
     )
-    bad_params: ClassVar[tuple[dict[str, Any], ...]] = ({"beta": 0.0}, {"beta": -2.0}, {"beta": None})
+    bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
+        {"beta": 0.0},
+        {"beta": -2.0},
+        {"beta": None},
+    )
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         beta = self.hp.beta
