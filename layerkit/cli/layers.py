@@ -15,8 +15,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["KINDS", "configure", "run"]
 
-#: listing order; a layer's kind is ``layer``, ``loss`` or ``node``
-KINDS = ("layer", "loss", "node", "optimizer", "dataset")
+#: listing order; a layer's kind is ``layer``, ``loss`` or ``merge``
+KINDS = ("layer", "loss", "merge", "optimizer", "dataset")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
