@@ -1,8 +1,9 @@
-"""layerkit's own components, registered through the same hooks as any third-party plugin."""
+"""layerkit's own components and ONNX converters, registered through the same hooks as any plugin."""
 
 from __future__ import annotations
 
 from layerkit.data import BUILTIN_DATASETS
+from layerkit.export.converters import BUILTIN_CONVERTERS
 from layerkit.hookspecs import hookimpl
 from layerkit.layers import BUILTIN_LAYERS
 from layerkit.optimizers import BUILTIN_OPTIMIZERS
@@ -21,3 +22,8 @@ def layerkit_add_optimizers() -> list[type]:
 @hookimpl
 def layerkit_add_datasets() -> list[type]:
     return list(BUILTIN_DATASETS)
+
+
+@hookimpl
+def layerkit_add_onnx_converters() -> dict[type, object]:
+    return dict(BUILTIN_CONVERTERS)

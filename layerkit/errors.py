@@ -21,6 +21,7 @@ __all__ = [
     "PluginError",
     "DataError",
     "CheckpointError",
+    "ExportError",
     "RunFailed",
     "LayerFailed",
     "LayerkitWarning",
@@ -94,6 +95,14 @@ class DataError(LayerkitError):
 
 class CheckpointError(LayerkitError):
     """A checkpoint is missing, corrupt, unsafe, or needs something that is not installed."""
+
+
+class ExportError(LayerkitError):
+    """A network cannot be exported to ONNX.
+
+    A layer without a converter, a converter that builds a graph ``onnx.checker`` rejects, an
+    unsupported opset, or the optional ``onnx`` extra not installed.
+    """
 
 
 class RunFailed(LayerkitError):

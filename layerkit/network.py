@@ -863,6 +863,19 @@ class Network:
             clone.set_rng_state(self.rng_state())
         return clone
 
+    def to_onnx(self, path: Any = None, **options: Any) -> Any:
+        """Export this built network as a checked ONNX model (an ``onnx.ModelProto``).
+
+        ``path`` (optional) is written atomically once the model passes ``onnx.checker``.
+        Options: ``input_name``, ``class_names``, ``opset`` (default 17), ``dtype``,
+        ``graph_name``, ``metadata``; see :func:`layerkit.export.to_onnx`. Needs the extra
+        ``layerkit[onnx]``.
+        """
+        # The exporter is imported here, on use: it pulls in onnx, an optional extra.
+        from layerkit.export import to_onnx
+
+        return to_onnx(self, path, **options)
+
     # -- description -------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:

@@ -64,6 +64,8 @@ __all__ = [
     "PluginSettings",
     "Registry",
     "configure",
+    "describe_exception",
+    "distribution_of",
     "get_registry",
 ]
 
@@ -513,7 +515,7 @@ class _Loader:
             yield _Candidate(ep.name, module, distribution, version, ep.load, explicit=bool(named))
         for module in settings.explicit:
             if module in explicit and not settings.is_disabled(module, module):
-                distribution, version = _distribution_of(module)
+                distribution, version = distribution_of(module)
                 yield _Candidate(
                     module, module, distribution, version,
                     partial(import_module, module), explicit=True,
@@ -539,9 +541,9 @@ class _Loader:
                 # missing install: stop, as pytest does for -p.
                 raise PluginError(
                     f"cannot load plugin {candidate.name!r} named by -p / {ENV_PLUGINS}: "
-                    f"{_describe(exc)}"
+                    f"{describe_exception(exc)}"
                 ) from exc
-            self.registry.failures.append(candidate.failure(f"import failed: {_describe(exc)}"))
+            self.registry.failures.append(candidate.failure(f"import failed: {describe_exception(exc)}"))
             return
         try:
             with _interrupts() as ctrl_c:
@@ -550,7 +552,7 @@ class _Loader:
                     entries = self._collect(candidate)
                 except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
                     _reraise_if_real(exc, ctrl_c)
-                    raise _Rejected(f"raised {_describe(exc)} while its hooks were called") from None
+                    raise _Rejected(f"raised {describe_exception(exc)} while its hooks were called") from None
         except _Rejected as exc:
             if self.pm.get_name(plugin) == candidate.name:
                 self.pm.unregister(name=candidate.name)
@@ -611,7 +613,7 @@ class _Loader:
                 except Exception as exc:
                     if reraise:
                         raise
-                    raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+                    raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
                 for component in _components(hook_name, result):
                     problem = _check_component(group, component)
                     if problem:
@@ -639,7 +641,7 @@ def _components(hook_name: str, result: object) -> list[Any]:
     try:
         return list(result)
     except Exception as exc:  # noqa: BLE001 - a generator failing part-way is the hook failing
-        raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+        raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
 
 
 def _check_component(group: str, component: object) -> str | None:
@@ -716,7 +718,7 @@ def _reraise_if_real(exc: BaseException, ctrl_c: _CtrlC) -> None:
         raise exc  # GeneratorExit and friends: not a plugin failure
 
 
-def _distribution_of(module: str) -> tuple[str | None, str | None]:
+def distribution_of(module: str) -> tuple[str | None, str | None]:
     """The distribution installing ``module``, for a plugin named by module (``-p mymod``)."""
     top = module.partition(".")[0]
     names = metadata.packages_distributions().get(top) or []
@@ -728,7 +730,7 @@ def _distribution_of(module: str) -> tuple[str | None, str | None]:
         return names[0], None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
     """``ModuleNotFoundError: No module named 'x' (at plugin.py:3)`` - one line, with a place."""
     text = f"{type(exc).__name__}: {_one_line(str(exc))}" if str(exc) else type(exc).__name__
     where = None

@@ -396,6 +396,7 @@ def _prepare(spec: Spec) -> Trainer:
             "shape": list(info.input_shape),
             "num_classes": info.num_classes,
             "class_names": list(info.class_names) if info.class_names else None,
+            "name": info.input_name,
             "scale": data["train"].scale,
             "stored_dtype": data["train"].x.dtype.str,
         },
@@ -520,6 +521,7 @@ def _recorded_info(checkpoint: Checkpoint) -> DatasetInfo | None:
             train_size=0,
             test_size=0,
             class_names=tuple(names) if names else None,
+            input_name=str(recorded.get("name") or "input"),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{checkpoint.path}: damaged 'input' description ({exc})") from None

@@ -21,6 +21,10 @@ Every check is named, so an author sees which property of the layer contract fai
                           buffers or a generator computes the same in both modes
 ``labels``                (losses) class-index labels give the loss and dx of one-hot labels
 ``arity``                 (merge layers) too few inputs are a ``ShapeError`` at build
+``onnx-export``           the ONNX converter registered for the layer (``layerkit export``)
+                          computes its inference output in ONNX Runtime, for a batch of 4 and
+                          of 1 (skipped, saying why, for a layer without a converter or without
+                          the ``layerkit[onnx]`` extra)
 ========================  ===================================================================
 
 Merge layers (:class:`~layerkit.layers.base.Merge`: ``forward(*xs, train)``, ``backward(dout)``
@@ -51,7 +55,10 @@ from typing import Any, cast
 
 import numpy as np
 
-from layerkit.errors import ConfigError, ShapeError
+from layerkit.errors import ConfigError, ExportError, ShapeError
+from layerkit.export import DEFAULT_OPSET, require
+from layerkit.export.graph import GraphNode
+from layerkit.export.registry import converter_table
 from layerkit.gradient_check import DEFAULT_TOL, gradcheck_layer
 from layerkit.layers.base import Layer, LayerParams, Loss, Merge
 
@@ -446,6 +453,65 @@ def check_arity(s: _Subject) -> None:
     _fail(f"build accepted {len(few)} input(s), fewer than min_inputs={cls.min_inputs}")
 
 
+#: float32 tolerance of ``onnx-export`` (ONNX Runtime sums in its own order)
+ONNX_RTOL, ONNX_ATOL = 1e-4, 1e-5
+
+
+def check_onnx_export(s: _Subject) -> None:
+    try:
+        require("onnx")
+        require("onnxruntime")
+    except ExportError as exc:
+        raise _NotApplicable(str(exc)) from None
+    # onnx and onnxruntime are optional extras: imported only once they are known to be there
+    from layerkit.export.builder import Endpoint, build_model
+    from layerkit.export.verify import run_model
+
+    table = converter_table()
+    if table.lookup(s.cls) is None:
+        # Not a failure: a layer may be meant for training only (and test doubles subclass
+        # real layers); `layerkit layers` shows it as not exportable.
+        raise _NotApplicable(
+            f"no ONNX converter is registered for {s.cls.name}, so it cannot be exported; "
+            "register one through the hook layerkit_add_onnx_converters (docs/export.md)"
+        )
+    layer = s.make(np.float32)
+    layer.id = "subject"
+    data = s.inputs(layer, np.float32)
+    if s.kind == "layer" and layer.buffers:
+        layer.forward(data["x"], train=True)  # move running statistics away from their init
+    sources = s.input_keys  # one per input: x, or x1, x2... for a merge layer
+    if s.kind == "loss":
+        expected = cast(Loss, layer).activate(data["x"])
+        out_shape = tuple(layer.input_shape or ())
+    else:
+        expected = s.forward(layer, data, train=False)
+        out_shape = tuple(layer.output_shape or ())
+    try:
+        model = build_model(
+            [GraphNode(layer, tuple(sources))],
+            inputs=[Endpoint(key, key, shape) for key, shape in zip(sources, s.shapes, strict=True)],
+            outputs=[Endpoint("out", "subject", out_shape)],
+            dtype=np.float32,
+            opset=DEFAULT_OPSET,
+            graph_name=f"check_{s.cls.name}",
+            table=table,
+        )
+    except ExportError as exc:
+        _fail(f"export failed: {exc}")
+    blob = model.SerializeToString()
+    for rows in (slice(None), slice(0, 1)):  # the batch axis is dynamic: 4 samples, then 1
+        feeds = {name: np.ascontiguousarray(data[name][rows]) for name in sources}
+        got = run_model(blob, feeds)["out"]
+        want = np.asarray(expected)[rows]
+        if got.shape != want.shape or not np.allclose(got, want, rtol=ONNX_RTOL, atol=ONNX_ATOL):
+            diff = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
+            _fail(
+                f"ONNX Runtime computes {got.shape} values differing from the layer's inference "
+                f"output {want.shape} by up to {diff:.3g} (rtol {ONNX_RTOL:g}, atol {ONNX_ATOL:g})"
+            )
+
+
 #: Checks that apply to some kinds of layer only (others apply to all).
 _KINDS: dict[str, set[str]] = {
     "train-inference": {"layer"},
@@ -474,6 +540,7 @@ CHECKS: dict[str, Callable[[_Subject], None]] = {
     "train-inference": check_train_inference,
     "labels": check_labels,
     "arity": check_arity,
+    "onnx-export": check_onnx_export,
 }
 
 

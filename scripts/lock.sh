@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Every extra the test suite imports; add an extra here when its tests join the default run.
-EXTRAS=${LOCK_EXTRAS:-"plot tune dev"}
+EXTRAS=${LOCK_EXTRAS:-"plot tune onnx dev"}
 PYTHON=${PYTHON:-python3}
 OUT=constraints.txt
 

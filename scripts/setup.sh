@@ -6,7 +6,7 @@
 #   bash scripts/setup.sh --latest   # the newest releases pyproject.toml allows, not the lock
 #
 # Installs: Debian's Fashion-MNIST and Graphviz packages (when apt is available and they are missing),
-# layerkit in editable mode with its plot and dev extras, the example plugin, and (with npm)
+# layerkit in editable mode with its plot, tune, onnx and dev extras, the example plugin, and (with npm)
 # yaml-language-server for the editor tests. Python dependencies come at the versions pinned in
 # constraints.txt (written by scripts/lock.sh), so the tests run against the set they were last
 # run with; --latest drops the pins (scripts/test-latest.sh).
@@ -44,10 +44,10 @@ if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
     fi
 fi
 
-echo "setup: installing layerkit[plot,tune,dev] and the example plugin"
+echo "setup: installing layerkit[plot,tune,onnx,dev] and the example plugin"
 # Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
-"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} -e '.[plot,tune,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} -e '.[plot,tune,onnx,dev]'
 "$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} ./plugins/layerkit-activations
 
 # The editor tests drive the real yaml-language-server (an npm package) over LSP; without npm

@@ -167,4 +167,7 @@ def test_pytest_helper_end_to_end(tmp_path):
     assert "XFAIL" in out and "TextbookSigmoid-gradient" in out and "the textbook drops y" in out
     assert "FAILED test_author.py::test_contract[TextbookSigmoid-gradient" in out
     assert "1 failed" in out and "1 xfailed" in out
-    assert f"{2 * len(checks_for(Sigmoid)) - 2 + len(checks_for(Sigmoid))} passed" in out
+    # The test double TextbookSigmoid has no ONNX converter: its onnx-export checks are skipped
+    # (twice), and Sigmoid's passes.
+    n = len(checks_for(Sigmoid))
+    assert f"{2 * n - 2 + n - 2} passed" in out and "2 skipped" in out

@@ -1,8 +1,17 @@
-"""``layerkit layers``: every registered layer, loss, optimizer and dataset, with provenance."""
+"""``layerkit layers``: every registered layer, loss, optimizer and dataset, with provenance.
+
+The ``onnx`` column says whether a layer can be exported (``layerkit export``): ``yes`` when a
+converter is registered for it (``yes (plugin P)`` when it comes from another plugin than the
+layer's own), ``no`` otherwise. Finding that out imports no ``onnx``.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from layerkit.export.registry import ExportStatus
 
 __all__ = ["KINDS", "configure", "run"]
 
@@ -23,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from layerkit._table import render_table, terminal_width
+    from layerkit.export.registry import converter_table, export_status
     from layerkit.plugins import GROUPS, get_registry
 
     registry = get_registry()
@@ -31,9 +41,16 @@ def run(args: argparse.Namespace) -> int:
     order = {kind: i for i, kind in enumerate(KINDS)}
     entries.sort(key=lambda e: (order.get(e.kind, len(KINDS)), e.name.lower(), e.plugin))
 
+    table = converter_table(registry)
+    status = {id(e): export_status(e, table) for e in entries}
     if args.json:
         doc = [
-            {**e.to_dict(), "ambiguous": registry.is_ambiguous(e.group, e.name)} for e in entries
+            {
+                **e.to_dict(),
+                "ambiguous": registry.is_ambiguous(e.group, e.name),
+                "onnx": _onnx(status[id(e)]),
+            }
+            for e in entries
         ]
         print(json.dumps({"components": doc}))
         return 0
@@ -45,10 +62,15 @@ def run(args: argparse.Namespace) -> int:
             e.plugin,
             e.distribution or "-",
             e.version or "-",
+            str(status[id(e)] or "-"),
             e.summary,
         )
         for e in entries
     ]
-    headers = ("name", "kind", "plugin", "distribution", "version", "summary")
+    headers = ("name", "kind", "plugin", "distribution", "version", "onnx", "summary")
     print(render_table(headers, rows, width=terminal_width()))
     return 0
+
+
+def _onnx(status: ExportStatus | None) -> dict[str, object] | None:
+    return status.to_dict() if status is not None else None

@@ -36,6 +36,7 @@ class DatasetInfo:
     ``input_shape`` is per sample, batch axis excluded: ``(1, 28, 28)`` for grey 28x28 images
     (an ``Affine`` flattens it, a ``Conv2D`` takes it as is), ``(2,)`` for 2-D points.
     ``class_names`` are human-readable labels of the class indices, when the dataset has them.
+    ``input_name`` names one sample (``image``, ``point``): exported models call their input so.
     """
 
     input_shape: tuple[int, ...]
@@ -43,6 +44,7 @@ class DatasetInfo:
     train_size: int
     test_size: int
     class_names: tuple[str, ...] | None = None
+    input_name: str = "input"
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,7 @@ class IDXImageDataset(Dataset[IDXParams]):
             train_size=self.hp.train_size or TRAIN_SIZE,
             test_size=self.hp.test_size or TEST_SIZE,
             class_names=self.class_names,
+            input_name="image",
         )
 
     def locate(self) -> Location | None:

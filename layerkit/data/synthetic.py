@@ -49,6 +49,7 @@ class _Generated(Dataset[_GeneratedParams]):
             num_classes=hp.classes,
             train_size=hp.classes * hp.points_per_class,
             test_size=hp.classes * self.test_points_per_class(),
+            input_name="point",
         )
 
 

@@ -139,3 +139,21 @@ def test_layer_norm_matches_the_formula_and_learns_its_weights() -> None:
         dtype="float64",
     )
     assert gradcheck(net, x, np.array([0, 1, 2, 0])).passed
+@pytest.mark.parametrize("opset", [17, 20], ids=lambda o: f"opset{o}")
+def test_a_network_of_these_layers_exports_to_onnx(opset: int) -> None:
+    """Through the converters this plugin registers; GELU is composed before opset 20."""
+    pytest.importorskip("onnxruntime", reason="layerkit's onnx extra is not installed")
+    from layerkit.export import verify_onnx
+
+    layers = [
+        {"type": "Affine", "units": 8}, {"type": "GELU"}, {"type": "SiLU"},
+        {"type": "Swish", "beta": 1.7}, {"type": "ELU", "alpha": 0.5},
+        {"type": "Softplus", "beta": 2.0}, {"type": "Affine", "units": 3}, {"type": "SoftmaxWithLoss"},
+    ]
+    net = Network.from_config({"input_shape": [4], "layers": layers}, registry=get_registry(), seed=0)
+    model = net.to_onnx(opset=opset)
+    ops = {node.op_type for node in model.graph.node}
+    assert ("Gelu" in ops) == (opset >= 20)
+    x = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32) * 3
+    report = verify_onnx(model, net, x)
+    assert report.passed and report.max_abs_diff < 1e-5, report
