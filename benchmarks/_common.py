@@ -130,7 +130,15 @@ def blas_info() -> list[dict[str, Any]]:
     """The thread pools loaded in this process (BLAS and OpenMP), as threadpoolctl sees them."""
     from threadpoolctl import threadpool_info
 
-    keep = ("user_api", "internal_api", "prefix", "version", "architecture", "num_threads", "threading_layer")
+    keep = (
+        "user_api",
+        "internal_api",
+        "prefix",
+        "version",
+        "architecture",
+        "num_threads",
+        "threading_layer",
+    )
     return [{k: pool.get(k) for k in keep if pool.get(k) is not None} for pool in threadpool_info()]
 
 
@@ -240,7 +248,9 @@ def write_atomic(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
-def write_report(out_dir: Path, stem: str, report: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+def write_report(
+    out_dir: Path, stem: str, report: dict[str, Any], markdown: str
+) -> tuple[Path, Path]:
     """``<stem>.md`` and ``<stem>.json`` (every raw figure) in ``out_dir``; their paths."""
     md_path, json_path = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
     write_atomic(md_path, markdown)
@@ -257,15 +267,21 @@ def rotated(items: Sequence[str], by: int) -> list[str]:
     return [*items[by:], *items[:by]]
 
 
-def add_process_arguments(p: argparse.ArgumentParser, impls: Sequence[str], *, timeout: float) -> None:
+def add_process_arguments(
+    p: argparse.ArgumentParser, impls: Sequence[str], *, timeout: float
+) -> None:
     """The options of a driver that measures each implementation in child processes."""
-    p.add_argument("--out-dir", type=Path, default=None, help="where the .md and .json go (default results/)")
+    p.add_argument(
+        "--out-dir", type=Path, default=None, help="where the .md and .json go (default results/)"
+    )
     p.add_argument(
         "--keep-openblas-env",
         action="store_true",
         help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the children (default: unset both)",
     )
-    p.add_argument("--timeout", type=float, default=timeout, help="seconds allowed per child process")
+    p.add_argument(
+        "--timeout", type=float, default=timeout, help="seconds allowed per child process"
+    )
     p.add_argument("--child", choices=impls, help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
 
@@ -295,7 +311,9 @@ def check_process_arguments(
 
 def finish_child(result: dict[str, Any], started: float, path: str | Path) -> int:
     """Add the figures every child reports (wall time, peak RSS, BLAS pools); write the JSON."""
-    result.update(wall_seconds=time.perf_counter() - started, peak_rss_mib=peak_rss_mib(), blas=blas_info())
+    result.update(
+        wall_seconds=time.perf_counter() - started, peak_rss_mib=peak_rss_mib(), blas=blas_info()
+    )
     Path(path).write_text(json.dumps(result))
     return 0
 

@@ -25,10 +25,14 @@ Result = dict[str, Any]
 SCALE = np.float32(1.0 / 255.0)
 
 
-def _he_init(sizes: tuple[int, ...], rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+def _he_init(
+    sizes: tuple[int, ...], rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
     layers = []
     for fan_in, fan_out in itertools.pairwise(sizes):
-        w = rng.standard_normal((fan_in, fan_out), dtype=np.float32) * np.float32(math.sqrt(2.0 / fan_in))
+        w = rng.standard_normal((fan_in, fan_out), dtype=np.float32) * np.float32(
+            math.sqrt(2.0 / fan_in)
+        )
         layers.append((w, np.zeros(fan_out, dtype=np.float32)))
     return layers
 
@@ -75,7 +79,9 @@ class FusedMLP:
     batch uses the leading rows of the same buffers (row slices stay C-contiguous).
     """
 
-    def __init__(self, sizes: tuple[int, ...], batch: int, lr: float, rng: np.random.Generator) -> None:
+    def __init__(
+        self, sizes: tuple[int, ...], batch: int, lr: float, rng: np.random.Generator
+    ) -> None:
         self.lr = np.float32(lr)
         self.params = _he_init(sizes, rng)
         self.grads = [(np.empty_like(w), np.empty_like(b)) for w, b in self.params]
@@ -107,7 +113,9 @@ class FusedMLP:
         # mode="clip": with the default "raise" NumPy gathers into a temporary and copies it to out
         np.take(x_all, idx, axis=0, out=x_u8, mode="clip")
         x = self.acts[0][:n]
-        np.copyto(x, x_u8, casting="unsafe")  # then scale in place: faster than a mixed-type multiply
+        np.copyto(
+            x, x_u8, casting="unsafe"
+        )  # then scale in place: faster than a mixed-type multiply
         x *= SCALE
         y = y_all[idx]
         s = self.forward(x, n)

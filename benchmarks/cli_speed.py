@@ -196,8 +196,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         if "error" in r:
             lines.append(f"| `{label}` | failed: {r['error'][:80]} | | |")
             continue
-        verdict = "" if target is None else f"<= {target:g} s {'ok' if r['median'] <= target else 'MISS'}"
-        lines.append(f"| `{label}` | {r['median']:.3f} | {r['min']:.3f}-{r['max']:.3f} | {verdict} |")
+        verdict = (
+            "" if target is None else f"<= {target:g} s {'ok' if r['median'] <= target else 'MISS'}"
+        )
+        lines.append(
+            f"| `{label}` | {r['median']:.3f} | {r['min']:.3f}-{r['max']:.3f} | {verdict} |"
+        )
     p = results.get("predict", {})
     lines.append("")
     if "error" in p or "many_samples" not in p:
@@ -208,18 +212,30 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"`layerkit predict` (two_layer_net after 1 epoch, top-1 text output): 1 sample "
             f"{p['one_sample']['median']:.3f} s, {p['n']:,} samples {p['many_samples']['median']:.3f} s "
             f"end to end ({p['end_to_end_samples_per_s']:,.0f} samples/s); marginal throughput "
-            + (f"{marginal:,.0f} samples/s." if marginal else "not resolved (noise larger than the work).")
+            + (
+                f"{marginal:,.0f} samples/s."
+                if marginal
+                else "not resolved (noise larger than the work)."
+            )
         )
     for name, rows in report["import_profile"].items():
-        lines += ["", f"Largest cumulative imports of `layerkit {name}` (python -X importtime):", ""]
+        lines += [
+            "",
+            f"Largest cumulative imports of `layerkit {name}` (python -X importtime):",
+            "",
+        ]
         lines += [f"- {mod}: {secs * 1000:.0f} ms" for mod, secs in rows]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--runs", type=int, default=10, help="timed runs per fast command (default 10)")
-    p.add_argument("--slow-runs", type=int, default=5, help="timed runs of gradcheck and predict (default 5)")
+    p.add_argument(
+        "--slow-runs", type=int, default=5, help="timed runs of gradcheck and predict (default 5)"
+    )
     p.add_argument("--importtime", action="store_true", help="also list the costliest imports")
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)

@@ -56,7 +56,11 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 DEFAULT_SPEC = HERE.parent / "model_specs" / "cnn_fashion.yaml"
 IMPLS = ("layerkit", "torch", "profile")
-LABELS = {"layerkit": "layerkit", "torch": "PyTorch eager (oneDNN)", "profile": "layerkit, profiled"}
+LABELS = {
+    "layerkit": "layerkit",
+    "torch": "PyTorch eager (oneDNN)",
+    "profile": "layerkit, profiled",
+}
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -120,7 +124,9 @@ def torch_model(network: Any) -> Any:
                 pad: Any = 0
             else:
                 pad = (w.top, w.left)
-            modules.append(nn.Conv2d(shape[0], hp.filters, (w.kh, w.kw), (w.sh, w.sw), pad, bias=hp.use_bias))
+            modules.append(
+                nn.Conv2d(shape[0], hp.filters, (w.kh, w.kw), (w.sh, w.sw), pad, bias=hp.use_bias)
+            )
         elif kind in ("MaxPool2D", "AvgPool2D"):
             w = layer.window
             if w.top != w.bottom or w.left != w.right:
@@ -129,7 +135,9 @@ def torch_model(network: Any) -> Any:
                 modules.append(nn.MaxPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left)))
             else:  # layerkit averages over the real pixels only
                 modules.append(
-                    nn.AvgPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left), count_include_pad=False)
+                    nn.AvgPool2d(
+                        (w.kh, w.kw), (w.sh, w.sw), (w.top, w.left), count_include_pad=False
+                    )
                 )
         elif kind == "GlobalAvgPool2D":
             modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
@@ -187,7 +195,9 @@ def run_torch(args: argparse.Namespace) -> dict[str, Any]:
 
     data = load_fashion_mnist()
     n = _n_train(args.train_size)
-    x_train = torch.from_numpy(data.x_train[:n]).to(torch.float32).div_(255.0).reshape(-1, 1, 28, 28)
+    x_train = (
+        torch.from_numpy(data.x_train[:n]).to(torch.float32).div_(255.0).reshape(-1, 1, 28, 28)
+    )
     y_train = torch.from_numpy(data.y_train[:n]).to(torch.int64)
     x_test = torch.from_numpy(data.x_test).to(torch.float32).div_(255.0).reshape(-1, 1, 28, 28)
     y_test = torch.from_numpy(data.y_test).to(torch.int64)
@@ -263,7 +273,11 @@ def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
     for layer in network.layers[:-1]:
         if layer.name == "Conv2D":
             w = layer.window
-            f, ckk, cols = layer.hp.filters, int(np.prod(layer.params["W"].shape[1:])), n * w.oh * w.ow
+            f, ckk, cols = (
+                layer.hp.filters,
+                int(np.prod(layer.params["W"].shape[1:])),
+                n * w.oh * w.ow,
+            )
             w2 = rng.standard_normal((f, ckk), dtype=f32)
             col = rng.random((ckk, cols), dtype=f32)
             d = rng.standard_normal((f, cols), dtype=f32)
@@ -291,7 +305,9 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
     optimizer = get_registry().optimizer(spec.train.optimizer_type)(**spec.train.optimizer_options)
     split = spec.data.create().load()["train"]
     batch = spec.train.batch_size
-    batches = BatchIterator(split, batch, dtype=network.dtype, rng=np.random.default_rng(0), drop_last=True)
+    batches = BatchIterator(
+        split, batch, dtype=network.dtype, rng=np.random.default_rng(0), drop_last=True
+    )
 
     clock = _Clock()
     convs = [layer for layer in network.layers if layer.name == "Conv2D"]
@@ -348,7 +364,11 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
     per_step = {k: v / steps for k, v in clock.seconds.items() if k not in ("im2col", "col2im")}
     workspace = {conv.id: conv._ws.nbytes for conv in convs}
     whole_set_columns = {
-        conv.id: int(np.prod(conv.params["W"].shape[1:])) * conv.window.oh * conv.window.ow * len(split) * 4
+        conv.id: int(np.prod(conv.params["W"].shape[1:]))
+        * conv.window.oh
+        * conv.window.ow
+        * len(split)
+        * 4
         for conv in convs
     }
     return {
@@ -382,13 +402,29 @@ def child_main(args: argparse.Namespace) -> int:
 
 
 def run_child(impl: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
-    child_args = ["--child", impl, "--threads", str(threads), "--epochs", str(args.epochs),
-                  "--spec", str(args.spec), "--profile-steps", str(args.profile_steps),
-                  "--warmup", str(args.warmup)]
+    child_args = [
+        "--child",
+        impl,
+        "--threads",
+        str(threads),
+        "--epochs",
+        str(args.epochs),
+        "--spec",
+        str(args.spec),
+        "--profile-steps",
+        str(args.profile_steps),
+        "--warmup",
+        str(args.warmup),
+    ]
     if args.train_size is not None:
         child_args += ["--train-size", str(args.train_size)]
-    return run_in_child(__file__, child_args, threads=threads,
-                        keep_openblas_pins=args.keep_openblas_env, timeout=args.timeout)
+    return run_in_child(
+        __file__,
+        child_args,
+        threads=threads,
+        keep_openblas_pins=args.keep_openblas_env,
+        timeout=args.timeout,
+    )
 
 
 # ----------------------------------------------------------------------------- parent
@@ -405,9 +441,12 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                 result = run_child(impl, threads, args)
                 runs[impl].append(result)
                 note = (
-                    result.get("error") or f"{np.median(steady_epochs(result['epoch_seconds'])):.2f} s/epoch"
+                    result.get("error")
+                    or f"{np.median(steady_epochs(result['epoch_seconds'])):.2f} s/epoch"
                 )
-                print(f"threads={threads} rep {rep + 1} {impl}: {note}", file=sys.stderr, flush=True)
+                print(
+                    f"threads={threads} rep {rep + 1} {impl}: {note}", file=sys.stderr, flush=True
+                )
         profile = run_child("profile", threads, args) if "profile" in args.impls else None
         if profile is not None:
             note = profile.get("error") or f"{profile['step_seconds'] * 1e3:.1f} ms/step"
@@ -480,7 +519,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     for case in report["cases"]:
         for impl, e in case["impls"].items():
             if "error" in e:
-                lines.append(f"| {case['threads']} | {LABELS[impl]} | failed: {e['error'][:80]} | | | | |")
+                lines.append(
+                    f"| {case['threads']} | {LABELS[impl]} | failed: {e['error'][:80]} | | | | |"
+                )
                 continue
             s = e["s_per_epoch"]
             lines.append(
@@ -534,7 +575,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         ]
         ids = list(dict.fromkeys(key.rsplit(" ", 1)[0] for key in layers))
         for lid in ids:
-            fwd = layers.get(f"{lid} forward", layers.get(f"{lid} forward+backward", layers.get(lid)))
+            fwd = layers.get(
+                f"{lid} forward", layers.get(f"{lid} forward+backward", layers.get(lid))
+            )
             bwd = layers.get(f"{lid} backward")
             total = (fwd or 0.0) + (bwd or 0.0)
             lines.append(
@@ -563,15 +606,27 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--spec", type=Path, default=DEFAULT_SPEC, help="the CNN spec (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3; s/epoch uses 2..E)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--spec", type=Path, default=DEFAULT_SPEC, help="the CNN spec (default %(default)s)"
+    )
+    p.add_argument(
+        "--epochs", type=int, default=3, help="epochs per run (default 3; s/epoch uses 2..E)"
+    )
     p.add_argument("--reps", type=int, default=2, help="interleaved repetitions (default 2)")
     p.add_argument("--threads", default="1,2", help="BLAS thread counts (default 1,2)")
     p.add_argument("--impls", default=",".join(IMPLS), help="comma-separated subset of %(default)s")
-    p.add_argument("--train-size", type=int, default=None, help="train on the first N samples (default all)")
-    p.add_argument("--profile-steps", type=int, default=100, help="timed steps of the profile (default 100)")
-    p.add_argument("--warmup", type=int, default=10, help="untimed steps before the profile (default 10)")
+    p.add_argument(
+        "--train-size", type=int, default=None, help="train on the first N samples (default all)"
+    )
+    p.add_argument(
+        "--profile-steps", type=int, default=100, help="timed steps of the profile (default 100)"
+    )
+    p.add_argument(
+        "--warmup", type=int, default=10, help="untimed steps before the profile (default 10)"
+    )
     p.add_argument(
         "--quick",
         action="store_true",

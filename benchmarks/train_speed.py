@@ -72,15 +72,33 @@ def child_main(args: argparse.Namespace) -> int:
     threadpool_limits(limits=args.threads)
     started = time.perf_counter()
     result = run_impl(args.child, cfg, args.epochs, args.seed, args.threads)
-    result.update(ru_maxrss_mib=ru_maxrss_mib(), openblas_env={var: os.environ.get(var) for var in OPENBLAS_PINS})
+    result.update(
+        ru_maxrss_mib=ru_maxrss_mib(),
+        openblas_env={var: os.environ.get(var) for var in OPENBLAS_PINS},
+    )
     return finish_child(result, started, args.result)
 
 
 def run_child(impl: str, cfg: NetConfig, threads: int, args: argparse.Namespace) -> dict[str, Any]:
-    child_args = ["--child", impl, "--config", cfg.key, "--threads", str(threads),
-                  "--epochs", str(args.epochs), "--seed", str(args.seed)]
-    return run_in_child(__file__, child_args, threads=threads,
-                        keep_openblas_pins=args.keep_openblas_env, timeout=args.timeout)
+    child_args = [
+        "--child",
+        impl,
+        "--config",
+        cfg.key,
+        "--threads",
+        str(threads),
+        "--epochs",
+        str(args.epochs),
+        "--seed",
+        str(args.seed),
+    ]
+    return run_in_child(
+        __file__,
+        child_args,
+        threads=threads,
+        keep_openblas_pins=args.keep_openblas_env,
+        timeout=args.timeout,
+    )
 
 
 # ----------------------------------------------------------------------------- parent
@@ -114,7 +132,9 @@ def run_suite(args: argparse.Namespace, on_case: Callable[[dict[str, Any]], None
             on_case(case)
 
 
-def aggregate(cfg: NetConfig, threads: int, runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+def aggregate(
+    cfg: NetConfig, threads: int, runs: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
     impls: dict[str, Any] = {}
     for impl, reps in runs.items():
         good = [r for r in reps if "error" not in r]
@@ -138,13 +158,22 @@ def aggregate(cfg: NetConfig, threads: int, runs: dict[str, list[dict[str, Any]]
             failed_runs=len(reps) - len(good),
         )
         with_eval = [
-            t for r in good for t in steady_epochs(r.get("extra", {}).get("epoch_seconds_with_eval", []))
+            t
+            for r in good
+            for t in steady_epochs(r.get("extra", {}).get("epoch_seconds_with_eval", []))
         ]
         if with_eval:
             entry["s_per_epoch_with_eval"] = summarize(with_eval)
-            entry["train_call_seconds"] = float(np.median([r["extra"]["train_call_seconds"] for r in good]))
+            entry["train_call_seconds"] = float(
+                np.median([r["extra"]["train_call_seconds"] for r in good])
+            )
         impls[impl] = entry
-    return {"config": cfg.to_json(), "threads": threads, "impls": impls, "ratios": ratios(cfg, impls)}
+    return {
+        "config": cfg.to_json(),
+        "threads": threads,
+        "impls": impls,
+        "ratios": ratios(cfg, impls),
+    }
 
 
 def _torch_blas(run: dict[str, Any]) -> str:
@@ -198,13 +227,19 @@ def ratios(cfg: NetConfig, impls: dict[str, Any]) -> dict[str, Any]:
 def metadata(args: argparse.Namespace) -> dict[str, Any]:
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = None
     return {
         **machine_metadata(args.keep_openblas_env),
-        "versions": package_versions(("torch", "torch"), ("sklearn", "scikit-learn"), ("layerkit", "layerkit")),
+        "versions": package_versions(
+            ("torch", "torch"), ("sklearn", "scikit-learn"), ("layerkit", "layerkit")
+        ),
         "git_commit": commit,
         "epochs": args.epochs,
         "reps": args.reps,
@@ -323,7 +358,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         for case in report["cases"]:
             r, tg = case["ratios"][metric], case["ratios"]["targets"]
             rss = case["impls"].get("layerkit", {}).get("peak_rss_mib")
-            rss_text = "-" if rss is None else f"{rss:.0f} MiB {'ok' if rss <= tg['rss_mib'] else 'MISS'}"
+            rss_text = (
+                "-" if rss is None else f"{rss:.0f} MiB {'ok' if rss <= tg['rss_mib'] else 'MISS'}"
+            )
             lines.append(
                 f"| {case['config']['name']} | {case['threads']} | "
                 f"{_check(r['layerkit_speedup_vs_torch'], tg['speedup'], True)} | "
@@ -379,9 +416,15 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=5, help="epochs per run (default 5; s/epoch uses 2..E)")
-    p.add_argument("--reps", type=int, default=3, help="interleaved repetitions per case (default 3)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--epochs", type=int, default=5, help="epochs per run (default 5; s/epoch uses 2..E)"
+    )
+    p.add_argument(
+        "--reps", type=int, default=3, help="interleaved repetitions per case (default 3)"
+    )
     p.add_argument(
         "--configs",
         default=",".join(c.key for c in CONFIGS),
@@ -435,9 +478,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if case is not None:
             key = (case["config"]["key"], case["threads"])
             case["run"] = run_index
-            report["cases"] = [c for c in report["cases"] if (c["config"]["key"], c["threads"]) != key]
+            report["cases"] = [
+                c for c in report["cases"] if (c["config"]["key"], c["threads"]) != key
+            ]
             report["cases"].append(case)
-            report["cases"].sort(key=lambda c: (c["threads"], CONFIG_ORDER.get(c["config"]["key"], 99)))
+            report["cases"].sort(
+                key=lambda c: (c["threads"], CONFIG_ORDER.get(c["config"]["key"], 99))
+            )
         report["runs"][run_index]["load_average_at_end"] = os.getloadavg()
         write_report(args.out_dir, "train_speed", report, render_markdown(report))
 

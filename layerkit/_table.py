@@ -62,9 +62,16 @@ def _tabulate(headers: Sequence[str], table: Sequence[Sequence[object]]) -> str:
     columns = list(zip(*table)) if table else [() for _ in headers]
     text = [i for i, col in enumerate(columns) if any(isinstance(c, str) and c for c in col)]
     align = [
-        "right" if any(c != "" for c in col) and all(c == "" or _is_number(c) for c in col) else "left"
+        "right"
+        if any(c != "" for c in col) and all(c == "" or _is_number(c) for c in col)
+        else "left"
         for col in columns
     ]
     return tabulate(
-        table, headers=headers, tablefmt="simple", intfmt=",", disable_numparse=text or False, colalign=align
+        table,
+        headers=headers,
+        tablefmt="simple",
+        intfmt=",",
+        disable_numparse=text or False,
+        colalign=align,
     )

@@ -128,7 +128,11 @@ def strict_numbers(annotation: Any) -> Any:
 def short_repr(value: Any, limit: int = 60) -> str:
     """A repr that never floods a terminal (huge ints, long lists)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"<integer with {len(str(abs(value)))} digits>" if value.bit_length() < 10_000 else "<huge integer>"
+        return (
+            f"<integer with {len(str(abs(value)))} digits>"
+            if value.bit_length() < 10_000
+            else "<huge integer>"
+        )
     text = repr(value)
     if len(text) > limit:
         text = text[: limit - 3] + "..."

@@ -100,7 +100,11 @@ _ORIGINS: weakref.WeakKeyDictionary[type, str] = weakref.WeakKeyDictionary()
 def record_origin(cls: type, distribution: str | None, version: str | None, module: str) -> None:
     """Remember where the registry loaded ``cls`` from (the first registration wins)."""
     if cls not in _ORIGINS:
-        _ORIGINS[cls] = f"{distribution} {version}" if distribution and version else distribution or f"module {module}"
+        _ORIGINS[cls] = (
+            f"{distribution} {version}"
+            if distribution and version
+            else distribution or f"module {module}"
+        )
 
 
 @functools.cache

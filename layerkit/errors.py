@@ -115,7 +115,9 @@ class LayerFailed(RunFailed):
     """A layer raised, or returned an array of the wrong shape, while running (a bug in its code,
     typically a plugin's): the message names its id, type and distribution."""
 
-    def __init__(self, message: str, *, layer_id: str | None = None, layer_type: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, layer_id: str | None = None, layer_type: str | None = None
+    ) -> None:
         super().__init__(message)
         self.layer_id = layer_id
         self.layer_type = layer_type

@@ -117,7 +117,9 @@ def make_dirs(path: str | os.PathLike[str], label: str) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"{label} {folder}: cannot create the folder: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{label} {folder}: cannot create the folder: {exc.strerror or exc}"
+        ) from None
     return folder
 
 

@@ -45,8 +45,12 @@ class NormalInit(_Init):
     """Gaussian with a fixed standard deviation (the textbook's ``weight_init_std = 0.01``)."""
 
     # (Annotated, so that type checkers keep the Literal type of the default)
-    type: Annotated[Literal["normal"], Field(description="normal: N(0, std^2) with a fixed std")] = "normal"
-    std: float = Field(0.01, gt=0, description="standard deviation of the weights (the textbook uses 0.01)")
+    type: Annotated[
+        Literal["normal"], Field(description="normal: N(0, std^2) with a fixed std")
+    ] = "normal"
+    std: float = Field(
+        0.01, gt=0, description="standard deviation of the weights (the textbook uses 0.01)"
+    )
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         return self.std
@@ -55,7 +59,9 @@ class NormalInit(_Init):
 class HeInit(_Init):
     """He et al. (2015) for ReLU networks: std = sqrt(2 / fan_in)."""
 
-    type: Annotated[Literal["he"], Field(description="he: N(0, 2 / fan_in), for ReLU networks")] = "he"
+    type: Annotated[Literal["he"], Field(description="he: N(0, 2 / fan_in), for ReLU networks")] = (
+        "he"
+    )
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         return math.sqrt(2.0 / fan_in)

@@ -136,8 +136,18 @@ def _check_layers(layers: list[Layer]) -> None:
 #: Bytes the weights and gradients of one network may take unless LAYERKIT_MEMORY_BUDGET says.
 DEFAULT_MEMORY_BUDGET = 4 * 1024**3
 MEMORY_BUDGET_ENV = "LAYERKIT_MEMORY_BUDGET"
-_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
-          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
 
 
 def parse_bytes(text: str) -> int:
@@ -205,7 +215,8 @@ def _wrong_output(layer: Layer, method: str, out: Any, expected: tuple[int, ...]
     what = "dx" if method == "backward" else "an output"
     return LayerFailed(
         f"{_layer_name(layer)}: {method} returned {got}, expected {what} of shape {expected}",
-        layer_id=layer.id, layer_type=layer.name,
+        layer_id=layer.id,
+        layer_type=layer.name,
     )
 
 
@@ -217,6 +228,8 @@ def _layer_failed(layer: Layer | None, method: str, exc: Exception) -> LayerFail
     return LayerFailed(
         f"{_layer_name(layer)}: {method} raised {detail}", layer_id=layer.id, layer_type=layer.name
     )
+
+
 def _from_outputs(inputs: Tensor, outputs: Tensor) -> tuple[list[Layer], dict[str, list[Any]]]:
     """The layers of a functional graph (sources first) and each one's inputs as objects."""
     if not isinstance(inputs, Tensor) or not inputs.is_input:
@@ -297,9 +310,13 @@ class Network:
         by_object: dict[str, list[Any]] | None = None
         if inputs is not None or outputs is not None:
             if layers is not None or wiring is not None:
-                raise ConfigError("Network: pass either layers (with wiring) or inputs= and outputs=, not both")
+                raise ConfigError(
+                    "Network: pass either layers (with wiring) or inputs= and outputs=, not both"
+                )
             if inputs is None or outputs is None:
-                raise ConfigError("Network: the functional form needs both inputs=Input() and outputs=")
+                raise ConfigError(
+                    "Network: the functional form needs both inputs=Input() and outputs="
+                )
             resolved, by_object = _from_outputs(inputs, outputs)
             if input_shape is None and inputs.shape is not None:
                 input_shape = inputs.shape
@@ -351,7 +368,9 @@ class Network:
         plan, problems = resolve(items)
         if plan is None:
             raise ConfigError(
-                "\n".join(f"layers[{p.index}] ({layers[p.index].name}): {p.message}" for p in problems)
+                "\n".join(
+                    f"layers[{p.index}] ({layers[p.index].name}): {p.message}" for p in problems
+                )
             )
         self._set_order(layers, plan)
 
@@ -415,7 +434,11 @@ class Network:
             self._num_classes = num_classes
         self.failing_layer = None
         planned = self._plan(shape)
-        _check_budget(planned, self.dtype, memory_budget_from_env() if memory_budget is None else memory_budget)
+        _check_budget(
+            planned,
+            self.dtype,
+            memory_budget_from_env() if memory_budget is None else memory_budget,
+        )
         children = np.random.SeedSequence(self.seed).spawn(len(self._layers))
         shapes: list[Shape] = [shape]
         for k, (layer, child, srcs) in enumerate(zip(self._layers, children, self._sources)):
@@ -434,7 +457,9 @@ class Network:
         self._loss_layer.check_targets(scores, self._num_classes)
         self._allocated = allocate
         self._planned_counts = {
-            layer.id: layer.param_count() if sizes is None else sum(math.prod(s) for s in sizes.values())
+            layer.id: layer.param_count()
+            if sizes is None
+            else sum(math.prod(s) for s in sizes.values())
             for layer, (_, _, sizes) in zip(self._layers, planned)
         }
         self.input_shape = shape
@@ -484,7 +509,9 @@ class Network:
             ins = [shapes[s] for s in srcs]
             for one in ins:
                 if any(d <= 0 for d in one):
-                    raise ShapeError(f"{layer.label}: input shape must be positive (received {one})")
+                    raise ShapeError(
+                        f"{layer.label}: input shape must be positive (received {one})"
+                    )
             if isinstance(layer, Merge):
                 try:
                     out = tuple(int(d) for d in layer.compute_output_shape(ins))
@@ -540,7 +567,11 @@ class Network:
                     y = layer.forward(*[values[s] for s in srcs], train=train)
                 # One tuple comparison per layer: a layer returning the wrong shape (a plugin's
                 # bug) is named here instead of failing three layers later inside NumPy.
-                if not isinstance(y, np.ndarray) or y.shape[1:] != layer.output_shape or len(y) != n:
+                if (
+                    not isinstance(y, np.ndarray)
+                    or y.shape[1:] != layer.output_shape
+                    or len(y) != n
+                ):
                     raise _wrong_output(layer, "forward", y, (n, *_shape(layer.output_shape)))
                 for s in free:
                     values[s] = _NO_VALUE
@@ -603,7 +634,9 @@ class Network:
         scores = self.forward(x, train=train)
         loss = self._loss_layer
         try:
-            value = loss.forward_validated(scores, t) if labels_validated else loss.forward(scores, t)
+            value = (
+                loss.forward_validated(scores, t) if labels_validated else loss.forward(scores, t)
+            )
         except LayerkitError:
             raise
         except Exception as exc:  # noqa: BLE001 - see forward
@@ -638,7 +671,10 @@ class Network:
                     layer.needs_input_grad = flag
 
     def _backward(
-        self, steps: tuple[Any, ...], wants: list[bool], record: dict[tuple[str, str], np.ndarray] | None
+        self,
+        steps: tuple[Any, ...],
+        wants: list[bool],
+        record: dict[tuple[str, str], np.ndarray] | None,
     ) -> None:
         douts: list[Any] = [_NO_VALUE] * (len(self._layers) + 1)
         owned = [False] * len(douts)
@@ -655,7 +691,9 @@ class Network:
                 if merge:
                     for s, d in zip(srcs, layer.backward(dout)):  # type: ignore[arg-type]
                         if record is not None:
-                            record[(self._slot_name(s), str(layer.id))] = np.array(d)  # a copy: buffers are reused
+                            record[(self._slot_name(s), str(layer.id))] = np.array(
+                                d
+                            )  # a copy: buffers are reused
                         if wants[s]:
                             self._accumulate(douts, owned, s, d)
                 else:
@@ -664,12 +702,20 @@ class Network:
                         continue
                     # a layer returning the wrong dx (a plugin's bug) is named here, not later
                     n = len(dout)
-                    if not isinstance(d, np.ndarray) or d.shape[1:] != layer.input_shape or len(d) != n:
+                    if (
+                        not isinstance(d, np.ndarray)
+                        or d.shape[1:] != layer.input_shape
+                        or len(d) != n
+                    ):
                         raise _wrong_output(layer, "backward", d, (n, *_shape(layer.input_shape)))
                     s = srcs[0]
                     if record is not None:
-                        record[(self._slot_name(s), str(layer.id))] = np.array(d)  # a copy: buffers are reused
-                    if douts[s] is _NO_VALUE:  # the only reader so far: no call, no copy (every chain step)
+                        record[(self._slot_name(s), str(layer.id))] = np.array(
+                            d
+                        )  # a copy: buffers are reused
+                    if (
+                        douts[s] is _NO_VALUE
+                    ):  # the only reader so far: no call, no copy (every chain step)
                         douts[s] = d
                     else:
                         self._accumulate(douts, owned, s, d)
@@ -854,7 +900,10 @@ class Network:
     def with_dtype(self, dtype: Any) -> Network:
         """A copy of this network (weights, buffers, rng state) computing in ``dtype``."""
         clone = Network(
-            [_clone(layer) for layer in self._layers], wiring=self.wiring(), dtype=dtype, seed=self.seed
+            [_clone(layer) for layer in self._layers],
+            wiring=self.wiring(),
+            dtype=dtype,
+            seed=self.seed,
         )
         clone._num_classes = self._num_classes
         if self.input_shape is not None:
@@ -909,7 +958,10 @@ class Network:
         entries = config.get("layers")
         if not isinstance(entries, list):
             raise ConfigError("layers: required, a list of layer entries")
-        layers = [_layer_from_entry(_without_inputs(entry), i, registry) for i, entry in enumerate(entries)]
+        layers = [
+            _layer_from_entry(_without_inputs(entry), i, registry)
+            for i, entry in enumerate(entries)
+        ]
         wiring = {
             str(entry["id"]): list(entry["inputs"])
             for entry in entries
@@ -980,7 +1032,9 @@ class Network:
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self._layers)
         wiring = f", wiring={self.wiring()!r}" if not self._chain else ""
-        return f"Network([{inner}]{wiring}, input_shape={self.input_shape}, dtype={self.dtype.name!r})"
+        return (
+            f"Network([{inner}]{wiring}, input_shape={self.input_shape}, dtype={self.dtype.name!r})"
+        )
 
 
 def _without_inputs(entry: Any) -> Any:

@@ -258,7 +258,10 @@ class Registry:
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            providers = " and ".join(f"{_origin(e.distribution, e.version, e.module)} (plugin {e.plugin!r})" for e in matches)
+            providers = " and ".join(
+                f"{_origin(e.distribution, e.version, e.module)} (plugin {e.plugin!r})"
+                for e in matches
+            )
             choices = " or ".join(repr(e.qualified_name) for e in matches)
             raise PluginError(
                 f"{what} name {name!r} is ambiguous: it is provided by {providers}; "
@@ -283,7 +286,9 @@ class Registry:
         try:
             return self.by_group[group]
         except KeyError:
-            raise ValueError(f"unknown component group {group!r} (expected one of {', '.join(GROUPS)})") from None
+            raise ValueError(
+                f"unknown component group {group!r} (expected one of {', '.join(GROUPS)})"
+            ) from None
 
     def _unknown_bare(self, group: str, name: str) -> str:
         what = _SINGULAR[group]
@@ -477,8 +482,12 @@ class _Loader:
 
     def _candidates(self) -> Iterable[_Candidate]:
         yield _Candidate(
-            BUILTIN_PLUGIN, "layerkit.builtins", "layerkit", __version__,
-            lambda: import_module("layerkit.builtins"), builtin=True,
+            BUILTIN_PLUGIN,
+            "layerkit.builtins",
+            "layerkit",
+            __version__,
+            lambda: import_module("layerkit.builtins"),
+            builtin=True,
         )
         settings = self.settings
         points = sorted(
@@ -494,8 +503,13 @@ class _Loader:
                 # ``ep.module`` itself raises on a value like "pkg:" or "a b": quarantined
                 # whatever the settings say, since nothing can name or disable it reliably.
                 self.registry.failures.append(
-                    LoadFailure(ep.name, repr(ep.value), distribution, version,
-                                f"malformed entry point value {ep.value!r} (expected 'module' or 'module:attribute')")
+                    LoadFailure(
+                        ep.name,
+                        repr(ep.value),
+                        distribution,
+                        version,
+                        f"malformed entry point value {ep.value!r} (expected 'module' or 'module:attribute')",
+                    )
                 )
                 continue
             named = explicit & {ep.name, module}
@@ -507,9 +521,14 @@ class _Loader:
                 continue
             if ep.name in RESERVED_NAMES:
                 self.registry.failures.append(
-                    LoadFailure(ep.name, module, distribution, version,
-                                f"the plugin name {ep.name!r} is reserved for layerkit's built-in components; "
-                                "the plugin must use another entry-point name")
+                    LoadFailure(
+                        ep.name,
+                        module,
+                        distribution,
+                        version,
+                        f"the plugin name {ep.name!r} is reserved for layerkit's built-in components; "
+                        "the plugin must use another entry-point name",
+                    )
                 )
                 continue
             yield _Candidate(ep.name, module, distribution, version, ep.load, explicit=bool(named))
@@ -517,8 +536,12 @@ class _Loader:
             if module in explicit and not settings.is_disabled(module, module):
                 distribution, version = distribution_of(module)
                 yield _Candidate(
-                    module, module, distribution, version,
-                    partial(import_module, module), explicit=True,
+                    module,
+                    module,
+                    distribution,
+                    version,
+                    partial(import_module, module),
+                    explicit=True,
                 )
 
     def _load(self, candidate: _Candidate) -> None:
@@ -543,7 +566,9 @@ class _Loader:
                     f"cannot load plugin {candidate.name!r} named by -p / {ENV_PLUGINS}: "
                     f"{describe_exception(exc)}"
                 ) from exc
-            self.registry.failures.append(candidate.failure(f"import failed: {describe_exception(exc)}"))
+            self.registry.failures.append(
+                candidate.failure(f"import failed: {describe_exception(exc)}")
+            )
             return
         try:
             with _interrupts() as ctrl_c:
@@ -552,7 +577,9 @@ class _Loader:
                     entries = self._collect(candidate)
                 except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
                     _reraise_if_real(exc, ctrl_c)
-                    raise _Rejected(f"raised {describe_exception(exc)} while its hooks were called") from None
+                    raise _Rejected(
+                        f"raised {describe_exception(exc)} while its hooks were called"
+                    ) from None
         except _Rejected as exc:
             if self.pm.get_name(plugin) == candidate.name:
                 self.pm.unregister(name=candidate.name)
@@ -567,8 +594,12 @@ class _Loader:
         hooks = tuple(sorted(hc.name for hc in self.pm.get_hookcallers(plugin) or ()))
         self.registry.plugins.append(
             PluginInfo(
-                candidate.name, candidate.module, candidate.distribution, candidate.version,
-                hooks, candidate.explicit,
+                candidate.name,
+                candidate.module,
+                candidate.distribution,
+                candidate.version,
+                hooks,
+                candidate.explicit,
             )
         )
 
@@ -580,7 +611,9 @@ class _Loader:
             by = f" by {other.origin}" if other else ""
             raise _Rejected(f"plugin name {candidate.name!r} is already taken{by}")
         if pm.is_registered(plugin):
-            raise _Rejected(f"{candidate.module} is already registered as plugin {pm.get_name(plugin)!r}")
+            raise _Rejected(
+                f"{candidate.module} is already registered as plugin {pm.get_name(plugin)!r}"
+            )
         try:
             pm.register(plugin, name=candidate.name)
         except pluggy.PluginValidationError as exc:
@@ -607,7 +640,9 @@ class _Loader:
                 if impl.plugin_name != candidate.name:
                     continue
                 if impl.hookwrapper or impl.wrapper:
-                    raise _Rejected(f"{hook_name}: hook wrappers are not supported for component hooks")
+                    raise _Rejected(
+                        f"{hook_name}: hook wrappers are not supported for component hooks"
+                    )
                 try:
                     result = impl.function()
                 except Exception as exc:
@@ -627,8 +662,14 @@ class _Loader:
                     if name not in seen:
                         seen[name] = component
                         entries.append(
-                            Entry(name, group, component, candidate.name,
-                                  candidate.distribution, candidate.version)
+                            Entry(
+                                name,
+                                group,
+                                component,
+                                candidate.name,
+                                candidate.distribution,
+                                candidate.version,
+                            )
                         )
         return entries
 
@@ -738,7 +779,8 @@ def describe_exception(exc: BaseException) -> str:
         where = f"{exc.filename}:{exc.lineno}"
     else:
         frames = [
-            f for f in traceback.extract_tb(exc.__traceback__)
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
             # importlib's own frames say nothing about the plugin
             if not f.filename.startswith("<") and f"{os.sep}importlib{os.sep}" not in f.filename
         ]

@@ -131,7 +131,9 @@ def checkpoint_spec(checkpoint: Checkpoint, *, source: str | None = None) -> Spe
     check_plugins(checkpoint.manifest, source=source or "checkpoint")
     raw = checkpoint.manifest.get("spec")
     if not isinstance(raw, Mapping):
-        raise CheckpointError(f"{checkpoint.path}: the manifest holds no spec (received {type(raw).__name__})")
+        raise CheckpointError(
+            f"{checkpoint.path}: the manifest holds no spec (received {type(raw).__name__})"
+        )
     with _from_checkpoint(checkpoint):
         return validate_spec(qualified_spec(checkpoint.manifest), filename=str(checkpoint.path))
 
@@ -160,7 +162,9 @@ def _out_path(out: str | os.PathLike[str]) -> Path:
     text = os.fspath(out)
     if not str(text).strip():
         # Path("") is the current directory: a run would be spread over the working folder.
-        raise ConfigError("--out: empty path; name the run folder to create (e.g. --out runs/first)")
+        raise ConfigError(
+            "--out: empty path; name the run folder to create (e.g. --out runs/first)"
+        )
     return Path(text)
 
 
@@ -198,7 +202,9 @@ def _claim(run_dir: Path, option: str) -> FolderClaim:
             "or choose another folder"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"{option} {run_dir}: cannot use this folder: {exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{option} {run_dir}: cannot use this folder: {exc.strerror or exc}"
+        ) from None
     for folder in (run_dir, run_dir / "checkpoints"):
         remove_stale_temps(folder)
     return claim
@@ -237,7 +243,9 @@ def lock_info(
         "python": versions["python"],
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
-        "dependencies": {k: v for k, v in versions.items() if k not in ("layerkit", "numpy", "python")},
+        "dependencies": {
+            k: v for k, v in versions.items() if k not in ("layerkit", "numpy", "python")
+        },
         "blas": _blas(),
         "plugins": [p.to_dict() for p in registry.plugins],
         "plugin_failures": [f.to_dict() for f in registry.failures],
@@ -324,7 +332,9 @@ def train(
             # here, one still running was found by the claim.
             _check_out_dir(out_dir)
         atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
-        lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
+        lock = lock_info(
+            spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file
+        )
         atomic_write_json(run_dir / "lock.json", lock)
         return _run(
             spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
@@ -371,7 +381,14 @@ def _resume_claimed(
     )
     atomic_write_json(lock_path, lock)
     return _run(
-        spec, trainer, run_dir, checkpoint, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+        spec,
+        trainer,
+        run_dir,
+        checkpoint,
+        quiet=quiet,
+        callbacks=callbacks,
+        stream=stream,
+        plot=plot,
     )
 
 
@@ -434,7 +451,12 @@ def _run(
         trainer.fit()
     except RunFailed as exc:
         exc.args = (_with_checkpoint_note(str(exc), ckpt_dir, run_dir),)
-        _write_status(run_dir, "diverged" if isinstance(exc, Diverged) else "failed", epochs=config.epochs, message=str(exc))
+        _write_status(
+            run_dir,
+            "diverged" if isinstance(exc, Diverged) else "failed",
+            epochs=config.epochs,
+            message=str(exc),
+        )
         raise
     except KeyboardInterrupt:
         # Ctrl-C loses at most the epoch in progress: say where the run stands and how to go on.
@@ -496,7 +518,12 @@ def _resume_note(ckpt_dir: Path, run_dir: Path) -> str:
 
 
 def _plot(
-    history: Sequence[Mapping[str, Any]], run_dir: Path, title: str, *, quiet: bool, stream: IO[str] | None
+    history: Sequence[Mapping[str, Any]],
+    run_dir: Path,
+    title: str,
+    *,
+    quiet: bool,
+    stream: IO[str] | None,
 ) -> None:
     if not history:
         return

@@ -313,7 +313,9 @@ def check_shapes_dtypes(s: _Subject) -> None:
         if s.kind == "merge":
             n = len(s.input_keys)
             if not isinstance(grads_in, tuple) or len(grads_in) != n:
-                _fail(f"a merge layer's backward must return a tuple of {n} gradients, one per input")
+                _fail(
+                    f"a merge layer's backward must return a tuple of {n} gradients, one per input"
+                )
             inputs = [(f"d{k}", data[k], g) for k, g in zip(s.input_keys, grads_in)]
         for name, ref, g in inputs:
             if not isinstance(g, np.ndarray) or g.shape != ref.shape or g.dtype != dt:
@@ -490,7 +492,9 @@ def check_onnx_export(s: _Subject) -> None:
     try:
         model = build_model(
             [GraphNode(layer, tuple(sources))],
-            inputs=[Endpoint(key, key, shape) for key, shape in zip(sources, s.shapes, strict=True)],
+            inputs=[
+                Endpoint(key, key, shape) for key, shape in zip(sources, s.shapes, strict=True)
+            ],
             outputs=[Endpoint("out", "subject", out_shape)],
             dtype=np.float32,
             opset=DEFAULT_OPSET,

@@ -16,10 +16,14 @@ SPIRAL = ROOT / "model_specs" / "spiral.yaml"
 
 #: 2 x 3 = 6 trials; few epochs and no per-epoch checkpoints keep each trial around a second.
 SPIRAL_SWEEP = [
-    "--grid", "train.optimizer.lr=0.01,0.003",
-    "--grid", "model.layers.fc1.units=16,32,64",
-    "--set", "train.checkpoint.every=1000",
-    "--threads", "1",  # as the serial reference runs: same BLAS threads, same bits
+    "--grid",
+    "train.optimizer.lr=0.01,0.003",
+    "--grid",
+    "model.layers.fc1.units=16,32,64",
+    "--set",
+    "train.checkpoint.every=1000",
+    "--threads",
+    "1",  # as the serial reference runs: same BLAS threads, same bits
 ]
 
 #: Final metrics that depend on the clock, not on the maths.
@@ -31,14 +35,21 @@ def layerkit(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "layerkit", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout, env=None if env is None else {**os.environ, **env},
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
 def start_layerkit(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "layerkit", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=cwd,
     )
 
 
@@ -77,7 +88,9 @@ def serial_metrics(sweep_dir: Path, scratch: Path) -> dict[str, dict[str, Any]]:
 
     out = {}
     for trial in load_plan(sweep_dir).trials:
-        task = TrialTask(id=trial.id, spec=trial.spec, sweep_dir=str(scratch), threads=1, params=trial.params)
+        task = TrialTask(
+            id=trial.id, spec=trial.spec, sweep_dir=str(scratch), threads=1, params=trial.params
+        )
         record = run_trial(task)
         assert record["status"] == "ok", record
         out[trial.id] = maths(record["metrics"])

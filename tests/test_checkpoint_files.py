@@ -33,7 +33,11 @@ def arrays_for(epoch: int) -> dict[str, np.ndarray]:
 def write_epochs(directory: Path, epochs: range, keep: int | None = None) -> None:
     for epoch in epochs:
         save_checkpoint(
-            directory, epoch, arrays_for(epoch), {"step": epoch * 10, "spec": {"name": "t"}}, keep=keep
+            directory,
+            epoch,
+            arrays_for(epoch),
+            {"step": epoch * 10, "spec": {"name": "t"}},
+            keep=keep,
         )
 
 
@@ -72,7 +76,9 @@ def test_truncated_latest_falls_back_to_previous_with_a_warning(tmp_path: Path) 
     npz = tmp_path / "epoch-0003.npz"
     with npz.open("r+b") as fh:
         fh.truncate(npz.stat().st_size // 2)
-    with pytest.warns(CheckpointWarning, match=r"epoch-0003\.npz: corrupt or truncated.*falling back"):
+    with pytest.warns(
+        CheckpointWarning, match=r"epoch-0003\.npz: corrupt or truncated.*falling back"
+    ):
         ckpt = latest_checkpoint(tmp_path)
     assert ckpt.epoch == 2
     np.testing.assert_array_equal(ckpt.arrays["params:fc1.W"], arrays_for(2)["params:fc1.W"])
@@ -109,7 +115,9 @@ def test_no_usable_checkpoint_is_an_error_listing_each_problem(tmp_path: Path) -
         npz.write_bytes(b"")
     with (
         pytest.warns(CheckpointWarning),
-        pytest.raises(CheckpointError, match=r"no usable checkpoint:\n.*epoch-0002.*\n.*epoch-0001"),
+        pytest.raises(
+            CheckpointError, match=r"no usable checkpoint:\n.*epoch-0002.*\n.*epoch-0001"
+        ),
     ):
         latest_checkpoint(tmp_path)
     with pytest.raises(CheckpointError, match="no checkpoints found"):
@@ -172,7 +180,8 @@ def test_object_arrays_are_refused_and_run_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "entry", [{"shape": [4, 3], "sha256": "0" * 64}, {"dtype": "zz", "shape": [4, 3], "sha256": ""}, [4, 3]]
+    "entry",
+    [{"shape": [4, 3], "sha256": "0" * 64}, {"dtype": "zz", "shape": [4, 3], "sha256": ""}, [4, 3]],
 )
 def test_damaged_array_table_entry_is_named(tmp_path: Path, entry: object) -> None:
     save_checkpoint(tmp_path, 1, arrays_for(1), {"step": 1, "spec": {}})
@@ -180,7 +189,9 @@ def test_damaged_array_table_entry_is_named(tmp_path: Path, entry: object) -> No
     manifest = json.loads(path.read_text())
     manifest["arrays"]["params:fc1.W"] = entry
     path.write_text(json.dumps(manifest))
-    with pytest.raises(CheckpointError, match=r"epoch-0001\.json: invalid manifest: arrays\.params:fc1\.W"):
+    with pytest.raises(
+        CheckpointError, match=r"epoch-0001\.json: invalid manifest: arrays\.params:fc1\.W"
+    ):
         load_checkpoint(path)
 
 

@@ -30,8 +30,10 @@ MODULES = _module_files()
 
 def _is_type_checking(node: ast.If) -> bool:
     return any(
-        isinstance(n, ast.Name) and n.id == "TYPE_CHECKING"
-        or isinstance(n, ast.Attribute) and n.attr == "TYPE_CHECKING"
+        isinstance(n, ast.Name)
+        and n.id == "TYPE_CHECKING"
+        or isinstance(n, ast.Attribute)
+        and n.attr == "TYPE_CHECKING"
         for n in ast.walk(node.test)
     )
 
@@ -159,7 +161,13 @@ def test_no_cycle_between_packages() -> None:
 def test_the_layers_point_one_way() -> None:
     """cli -> run -> {spec, training, network, data}; the core never imports the application."""
     edges = package_edges()
-    for lower in ("layerkit.spec", "layerkit.training", "layerkit.network", "layerkit.layers", "layerkit.data"):
+    for lower in (
+        "layerkit.spec",
+        "layerkit.training",
+        "layerkit.network",
+        "layerkit.layers",
+        "layerkit.data",
+    ):
         assert "layerkit.run" not in edges[lower], lower
         assert "layerkit.cli" not in edges[lower], lower
     assert "layerkit.spec" not in edges["layerkit.training"]

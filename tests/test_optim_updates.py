@@ -102,9 +102,13 @@ def test_update_does_not_touch_gradients(cls: type[Optimizer], hp: dict[str, flo
 @pytest.mark.parametrize(("cls", "hp"), CASES, ids=[c.__name__ for c, _ in CASES])
 def test_state_round_trip_resumes_bitwise(cls: type[Optimizer], hp: dict[str, float]) -> None:
     rng = np.random.default_rng(0)
-    params = {"fc.W": rng.standard_normal((5, 3)).astype(np.float32), "fc.b": np.zeros(3, np.float32)}
+    params = {
+        "fc.W": rng.standard_normal((5, 3)).astype(np.float32),
+        "fc.b": np.zeros(3, np.float32),
+    }
     grads_seq = [
-        {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()} for _ in range(6)
+        {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in params.items()}
+        for _ in range(6)
     ]
     a = cls(**hp, weight_decay=0.01)
     for grads in grads_seq[:3]:
@@ -129,7 +133,9 @@ def test_state_round_trip_resumes_bitwise(cls: type[Optimizer], hp: dict[str, fl
 def test_load_state_rejects_foreign_slots() -> None:
     state = Adam().state_dict()
     state["slots"] = {"velocity": {}}
-    with pytest.raises(CheckpointError, match=r"SGD: optimizer state has unknown slot\(s\) \['velocity'\]"):
+    with pytest.raises(
+        CheckpointError, match=r"SGD: optimizer state has unknown slot\(s\) \['velocity'\]"
+    ):
         SGD().load_state_dict(state)
 
 
@@ -163,7 +169,9 @@ def test_steps_after_the_first_allocate_no_parameter_sized_arrays(
 def test_hyperparameters_are_validated_with_readable_errors() -> None:
     with pytest.raises(ConfigError, match=r"Adam\.lr: must be > 0(\.0)? \(received 0\)"):
         Adam(lr=0)
-    with pytest.raises(ConfigError, match=r"Momentum\.momentum: must be < 1(\.0)? \(received 1\.5\)"):
+    with pytest.raises(
+        ConfigError, match=r"Momentum\.momentum: must be < 1(\.0)? \(received 1\.5\)"
+    ):
         Momentum(momentum=1.5)
     with pytest.raises(ConfigError, match=r"SGD\.betas: unknown key"):
         SGD(betas=0.9)

@@ -38,18 +38,24 @@ def test_import_is_light() -> None:
 
 def test_console_script_and_module_agree() -> None:
     a = subprocess.run(["layerkit", "--version"], capture_output=True, text=True, check=True)
-    b = subprocess.run([sys.executable, "-m", "layerkit", "--version"], capture_output=True, text=True, check=True)
+    b = subprocess.run(
+        [sys.executable, "-m", "layerkit", "--version"], capture_output=True, text=True, check=True
+    )
     assert a.stdout == b.stdout == f"layerkit {layerkit.__version__}\n"
 
 
 def test_help_lists_commands() -> None:
-    out = subprocess.run([sys.executable, "-m", "layerkit", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "layerkit", "--help"], capture_output=True, text=True, check=True
+    )
     for command in ("train", "validate", "gradcheck", "layers", "plugins", "schema"):
         assert command in out.stdout
 
 
 def test_unknown_command_exits_2() -> None:
-    out = subprocess.run([sys.executable, "-m", "layerkit", "trian"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "layerkit", "trian"], capture_output=True, text=True
+    )
     assert out.returncode == 2
     assert "invalid choice: 'trian'" in out.stderr
 

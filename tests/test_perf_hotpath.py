@@ -63,9 +63,7 @@ def test_a_layer_that_rebinds_its_grads_fails_only_the_in_place_check() -> None:
 
 def test_a_layer_that_rebinds_its_weights_fails_the_in_place_check() -> None:
     result = next(
-        r
-        for r in check_layer(RebindingWeights, {"units": 3}, (4,))
-        if r.check == "arrays-in-place"
+        r for r in check_layer(RebindingWeights, {"units": 3}, (4,)) if r.check == "arrays-in-place"
     )
     assert (
         result.status == "failed"
@@ -85,11 +83,7 @@ def test_network_grads_is_one_mapping_of_the_layers_own_arrays() -> None:
     )
     grads = net.grads
     assert grads is net.grads
-    assert (
-        list(grads)
-        == list(net.params)
-        == ["affine1.W", "affine1.b", "affine2.W", "affine2.b"]
-    )
+    assert list(grads) == list(net.params) == ["affine1.W", "affine1.b", "affine2.W", "affine2.b"]
     assert grads["affine2.W"] is net["affine2"].grads["W"]
     rng = np.random.default_rng(0)
     x, t = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
@@ -113,9 +107,7 @@ def test_rebuilding_a_network_maps_the_new_arrays() -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("classes", [1, 2, 3, 10])
-def test_softmax_with_loss_matches_the_plain_expressions(
-    dtype: Any, classes: int
-) -> None:
+def test_softmax_with_loss_matches_the_plain_expressions(dtype: Any, classes: int) -> None:
     rng = np.random.default_rng(classes)
     x = (rng.standard_normal((37, classes)) * 5).astype(dtype)
     t = rng.integers(0, classes, 37)
@@ -123,9 +115,7 @@ def test_softmax_with_loss_matches_the_plain_expressions(
     loss = layer.forward(x, t)
     dx = layer.backward()
     tol = 1e-5 if dtype == np.float32 else 1e-12
-    assert loss == pytest.approx(
-        cross_entropy(x.astype(np.float64), t), rel=tol, abs=tol
-    )
+    assert loss == pytest.approx(cross_entropy(x.astype(np.float64), t), rel=tol, abs=tol)
     expected = (softmax(x.astype(np.float64)) - np.eye(classes)[t]) / 37
     np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)
     assert dx.dtype == dtype
@@ -140,9 +130,7 @@ def test_forward_validated_is_forward_without_the_checks() -> None:
     assert layer.forward_validated(x, t) == loss
     np.testing.assert_array_equal(layer.backward(), dx)
     # The public forward still checks every call: a negative index must never pick from the end.
-    with pytest.raises(
-        ShapeError, match=r"labels must be in \[0, 5\) \(received min -1"
-    ):
+    with pytest.raises(ShapeError, match=r"labels must be in \[0, 5\) \(received min -1"):
         layer.forward(x, np.where(t == t[0], -1, t))
 
 

@@ -73,14 +73,22 @@ def clean_env(path: Path | None, **extra: str) -> dict[str, str]:
 def layerkit(path: Path | None, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "layerkit", *args],
-        check=False, capture_output=True, text=True, env=clean_env(path, **env), timeout=60,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=clean_env(path, **env),
+        timeout=60,
     )
 
 
 def python(path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        check=False, capture_output=True, text=True, env=clean_env(path, **env), timeout=60,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=clean_env(path, **env),
+        timeout=60,
     )
 
 
@@ -96,6 +104,7 @@ def plugin_warnings(stderr: str) -> list[str]:
 
 
 # -- broken plugins are quarantined ----------------------------------------------------------
+
 
 def hook(body: str, *, before: str = "", args: str = "", name: str = "layerkit_add_layers") -> str:
     """A plugin module with one hookimpl ``name(args)`` whose body is ``body``."""
@@ -146,7 +155,9 @@ BROKEN = {
 def test_broken_plugin_is_quarantined_with_one_warning(tmp_path: Path, case: str) -> None:
     source, cause = BROKEN[case]
     write_dist(tmp_path, "broken-dist", {"broken": "brokenmod"}, {"brokenmod": source}, "2.5")
-    write_dist(tmp_path, "good-dist", {"good": "goodmod"}, {"goodmod": LAYER_MODULE.format(tag="good")})
+    write_dist(
+        tmp_path, "good-dist", {"good": "goodmod"}, {"goodmod": LAYER_MODULE.format(tag="good")}
+    )
 
     result = layerkit(tmp_path, "layers", "--json")
 
@@ -160,7 +171,9 @@ def test_broken_plugin_is_quarantined_with_one_warning(tmp_path: Path, case: str
 
 
 def test_quarantined_plugin_is_reported_when_its_component_is_asked_for(tmp_path: Path) -> None:
-    write_dist(tmp_path, "broken-dist", {"broken": "brokenmod"}, {"brokenmod": "import nothing_here\n"})
+    write_dist(
+        tmp_path, "broken-dist", {"broken": "brokenmod"}, {"brokenmod": "import nothing_here\n"}
+    )
     code = """
         import warnings
         warnings.simplefilter("ignore")
@@ -176,15 +189,22 @@ def test_quarantined_plugin_is_reported_when_its_component_is_asked_for(tmp_path
     result = python(tmp_path, code)
     assert result.returncode == 0, result.stderr
     qualified, bare = result.stdout.strip().splitlines()
-    assert qualified.startswith("layer 'broken:Mish' is unavailable: plugin 'broken' from broken-dist 1.0")
+    assert qualified.startswith(
+        "layer 'broken:Mish' is unavailable: plugin 'broken' from broken-dist 1.0"
+    )
     assert "No module named 'nothing_here'" in qualified
     assert bare.startswith("unknown layer 'Mish'")
-    assert "1 plugin could not be loaded and may provide it: plugin 'broken' from broken-dist 1.0" in bare
+    assert (
+        "1 plugin could not be loaded and may provide it: plugin 'broken' from broken-dist 1.0"
+        in bare
+    )
 
 
 @pytest.mark.parametrize("how", ["env", "flag"])
 def test_strict_mode_makes_a_load_failure_fatal(tmp_path: Path, how: str) -> None:
-    write_dist(tmp_path, "broken-dist", {"broken": "brokenmod"}, {"brokenmod": BROKEN["hook-raises"][0]})
+    write_dist(
+        tmp_path, "broken-dist", {"broken": "brokenmod"}, {"brokenmod": BROKEN["hook-raises"][0]}
+    )
     if how == "env":
         result = layerkit(tmp_path, "layers", LAYERKIT_STRICT_PLUGINS="1")
     else:
@@ -193,7 +213,10 @@ def test_strict_mode_makes_a_load_failure_fatal(tmp_path: Path, how: str) -> Non
     assert result.returncode == 2
     assert result.stdout == ""
     assert "layerkit layers: error: 1 plugin(s) failed to load (strict mode" in result.stderr
-    assert "plugin 'broken' from broken-dist 1.0 failed to load: layerkit_add_layers() raised RuntimeError: boom" in result.stderr
+    assert (
+        "plugin 'broken' from broken-dist 1.0 failed to load: layerkit_add_layers() raised RuntimeError: boom"
+        in result.stderr
+    )
     assert "Traceback" not in result.stderr
 
 
@@ -201,8 +224,16 @@ def test_strict_mode_makes_a_load_failure_fatal(tmp_path: Path, how: str) -> Non
 
 
 def two_mish_dists(root: Path) -> None:
-    write_dist(root, "alpha-dist", {"alpha": "alphamod"}, {"alphamod": LAYER_MODULE.format(tag="alpha")}, "1.1")
-    write_dist(root, "beta-dist", {"beta": "betamod"}, {"betamod": LAYER_MODULE.format(tag="beta")}, "2.2")
+    write_dist(
+        root,
+        "alpha-dist",
+        {"alpha": "alphamod"},
+        {"alphamod": LAYER_MODULE.format(tag="alpha")},
+        "1.1",
+    )
+    write_dist(
+        root, "beta-dist", {"beta": "betamod"}, {"betamod": LAYER_MODULE.format(tag="beta")}, "2.2"
+    )
 
 
 def test_conflicting_names_are_listed_qualified(tmp_path: Path) -> None:
@@ -210,8 +241,14 @@ def test_conflicting_names_are_listed_qualified(tmp_path: Path) -> None:
 
     names = listed(layerkit(tmp_path, "layers", "--json"))
     assert "Mish" not in names
-    assert (names["alpha:Mish"]["distribution"], names["alpha:Mish"]["version"]) == ("alpha-dist", "1.1")
-    assert (names["beta:Mish"]["distribution"], names["beta:Mish"]["version"]) == ("beta-dist", "2.2")
+    assert (names["alpha:Mish"]["distribution"], names["alpha:Mish"]["version"]) == (
+        "alpha-dist",
+        "1.1",
+    )
+    assert (names["beta:Mish"]["distribution"], names["beta:Mish"]["version"]) == (
+        "beta-dist",
+        "2.2",
+    )
 
     table = layerkit(tmp_path, "layers", "--kind", "layer")
     assert table.returncode == 0, table.stderr
@@ -245,8 +282,15 @@ def test_bare_conflicting_name_errors_and_qualified_names_work(tmp_path: Path) -
 
 
 def test_two_distributions_claiming_one_plugin_name(tmp_path: Path) -> None:
-    write_dist(tmp_path, "alpha-dist", {"shared": "alphamod"}, {"alphamod": LAYER_MODULE.format(tag="alpha")})
-    write_dist(tmp_path, "beta-dist", {"shared": "betamod"}, {"betamod": LAYER_MODULE.format(tag="beta")})
+    write_dist(
+        tmp_path,
+        "alpha-dist",
+        {"shared": "alphamod"},
+        {"alphamod": LAYER_MODULE.format(tag="alpha")},
+    )
+    write_dist(
+        tmp_path, "beta-dist", {"shared": "betamod"}, {"betamod": LAYER_MODULE.format(tag="beta")}
+    )
 
     result = layerkit(tmp_path, "plugins", "--json")
 
@@ -336,7 +380,9 @@ def test_autoload_off_loads_only_named_plugins(probe: Path) -> None:
 
 
 def test_autoload_off_with_dash_p_in_the_cli(probe: Path) -> None:
-    result = layerkit(probe, "-p", "probe", "plugins", "--json", LAYERKIT_DISABLE_PLUGIN_AUTOLOAD="1")
+    result = layerkit(
+        probe, "-p", "probe", "plugins", "--json", LAYERKIT_DISABLE_PLUGIN_AUTOLOAD="1"
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert [(p["name"], p["distribution"], p["explicit"]) for p in doc["plugins"]] == [
@@ -376,7 +422,9 @@ def build_wheel(out: Path, dist: str, version: str, module: str, source: str) ->
     }
     record = []
     for name, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        digest = (
+            base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        )
         record.append(f"{name},sha256={digest},{len(text.encode())}")
     record.append(f"{info}/RECORD,,")
     files[f"{info}/RECORD"] = "\n".join(record) + "\n"
@@ -391,19 +439,36 @@ def test_pip_install_and_uninstall_add_and_remove_layers(tmp_path: Path) -> None
     # A venv that sees this environment's packages (layerkit, numpy...) and installs into its own
     # site-packages, so pip can install and uninstall there without touching the host.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)],
+        check=True,
+    )
     py = str(venv / "bin" / "python")
-    wheel = build_wheel(tmp_path, "layerkit-demo", "3.1.4", "layerkit_demo", LAYER_MODULE.format(tag="demo"))
+    wheel = build_wheel(
+        tmp_path, "layerkit-demo", "3.1.4", "layerkit_demo", LAYER_MODULE.format(tag="demo")
+    )
 
     def layers() -> dict[str, dict[str, object]]:
-        out = subprocess.run([py, "-m", "layerkit", "layers", "--json", "--kind", "layer"],
-                             check=False, capture_output=True, text=True, env=clean_env(None), timeout=60)
+        out = subprocess.run(
+            [py, "-m", "layerkit", "layers", "--json", "--kind", "layer"],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=clean_env(None),
+            timeout=60,
+        )
         return listed(out)
 
     pip = [py, "-m", "pip", "--disable-pip-version-check", "-q"]
     assert "Mish" not in layers()
-    subprocess.run([*pip, "install", "--no-index", "--no-deps", str(wheel)], check=True, env=clean_env(None))
+    subprocess.run(
+        [*pip, "install", "--no-index", "--no-deps", str(wheel)], check=True, env=clean_env(None)
+    )
     mish = layers()["Mish"]
-    assert (mish["plugin"], mish["distribution"], mish["version"]) == ("demo", "layerkit-demo", "3.1.4")
+    assert (mish["plugin"], mish["distribution"], mish["version"]) == (
+        "demo",
+        "layerkit-demo",
+        "3.1.4",
+    )
     subprocess.run([*pip, "uninstall", "-y", "layerkit-demo"], check=True, env=clean_env(None))
     assert "Mish" not in layers()

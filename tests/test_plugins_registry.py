@@ -59,14 +59,22 @@ def test_example_plugin_is_discovered_with_provenance(registry: Registry) -> Non
         assert entry.summary  # first docstring line
     info = registry.plugin("activations")
     assert info is not None
-    assert (info.module, info.distribution, info.version) == ("layerkit_activations", "layerkit-activations", version)
+    assert (info.module, info.distribution, info.version) == (
+        "layerkit_activations",
+        "layerkit-activations",
+        version,
+    )
     assert info.hooks == ("layerkit_add_layers", "layerkit_add_onnx_converters")
 
 
 def test_builtins_register_through_the_same_hooks(registry: Registry) -> None:
     info = registry.plugin("builtins")
     assert info is not None
-    assert (info.module, info.distribution, info.version) == ("layerkit.builtins", "layerkit", layerkit.__version__)
+    assert (info.module, info.distribution, info.version) == (
+        "layerkit.builtins",
+        "layerkit",
+        layerkit.__version__,
+    )
     assert set(info.hooks) == {*plugins.GROUPS.values(), "layerkit_add_onnx_converters"}
     relu = registry.lookup("layers", "Relu")
     assert (relu.plugin, relu.distribution, relu.qualified_name) == (
@@ -216,7 +224,15 @@ def test_layers_command_lists_plugin_layers_with_provenance() -> None:
     table = run_cli("layers")
     assert table.returncode == 0, table.stderr
     header, *lines = table.stdout.splitlines()
-    assert header.split() == ["NAME", "KIND", "PLUGIN", "DISTRIBUTION", "VERSION", "ONNX", "SUMMARY"]
+    assert header.split() == [
+        "NAME",
+        "KIND",
+        "PLUGIN",
+        "DISTRIBUTION",
+        "VERSION",
+        "ONNX",
+        "SUMMARY",
+    ]
     gelu_line = next(line for line in lines if line.startswith("GELU "))
     assert gelu_line.split()[:5] == [
         "GELU",

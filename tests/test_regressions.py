@@ -25,7 +25,11 @@ SPIRAL = ROOT / "model_specs" / "spiral.yaml"
 
 def _layerkit(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "layerkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -79,7 +83,9 @@ def test_atomic_writes_get_the_permissions_open_would_give(tmp_path: Path) -> No
 
 def test_tables_print_formatted_cells_as_given() -> None:
     """``runs compare`` printed an accuracy of 0.9900 as 0.99: tabulate re-parsed the text."""
-    text = render_table(["id", "count", "accuracy"], [["123e45", 60000, "0.9900"], ["abc", 7, "0.9967"]])
+    text = render_table(
+        ["id", "count", "accuracy"], [["123e45", 60000, "0.9900"], ["abc", 7, "0.9967"]]
+    )
     lines = text.splitlines()
     assert lines[0].split() == ["ID", "COUNT", "ACCURACY"]
     assert lines[2].split() == ["123e45", "60,000", "0.9900"]
@@ -96,7 +102,10 @@ def test_run_folder_files_are_readable_by_others(spiral_run: Path) -> None:
 def test_predict_input_must_be_a_file(spiral_run: Path) -> None:
     """A directory as INPUT was reported as 'no such input file'."""
     (spiral_run.parent / "inputs").mkdir()
-    for name, expected in [("inputs", "inputs: is a directory, not an input file"), ("nope.npy", "nope.npy: no such input file")]:
+    for name, expected in [
+        ("inputs", "inputs: is a directory, not an input file"),
+        ("nope.npy", "nope.npy: no such input file"),
+    ]:
         done = _layerkit("predict", "run", name, cwd=spiral_run.parent)
         assert done.returncode == 2
         assert done.stderr == f"layerkit predict: error: {expected}\n"
@@ -106,12 +115,17 @@ def test_predict_input_must_be_a_file(spiral_run: Path) -> None:
     ("array", "message"),
     [
         (np.array([[0.1, 0.2], [np.nan, 0.0]]), r"x\.npy: sample 1 holds NaN or infinite values"),
-        (np.array([[1e300, 0.0]]), r"x\.npy: sample 0 holds NaN or infinite values \(or values beyond float32's range"),
+        (
+            np.array([[1e300, 0.0]]),
+            r"x\.npy: sample 0 holds NaN or infinite values \(or values beyond float32's range",
+        ),
         (np.zeros((0, 2), dtype=np.float32), r"x\.npy: holds no samples \(shape \(0, 2\)\)"),
     ],
     ids=["nan", "beyond-float32", "empty"],
 )
-def test_predict_rejects_inputs_it_cannot_predict(spiral_run: Path, array: np.ndarray, message: str) -> None:
+def test_predict_rejects_inputs_it_cannot_predict(
+    spiral_run: Path, array: np.ndarray, message: str
+) -> None:
     """NaN input printed a prediction with probability nan; an empty file a misleading shape error."""
     np.save(spiral_run.parent / "x.npy", array)
     done = _layerkit("predict", "run", "x.npy", cwd=spiral_run.parent)
@@ -124,7 +138,18 @@ def test_predict_rejects_inputs_it_cannot_predict(spiral_run: Path, array: np.nd
 def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     """An interrupted run printed only 'interrupted'; the user had to know about --resume."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "layerkit", "train", str(SPIRAL), "--set", "train.epochs=100000", "--out", "run", "-q"],
+        [
+            sys.executable,
+            "-m",
+            "layerkit",
+            "train",
+            str(SPIRAL),
+            "--set",
+            "train.epochs=100000",
+            "--out",
+            "run",
+            "-q",
+        ],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -135,7 +160,10 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while not list((tmp_path / "run" / "checkpoints").glob("*.json")) and time.monotonic() < deadline:
+        while (
+            not list((tmp_path / "run" / "checkpoints").glob("*.json"))
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
@@ -143,7 +171,11 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
         proc.kill()
     assert proc.returncode == 130
     assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1].startswith("layerkit train: interrupted; the last checkpoint is checkpoints/epoch-")
+    assert (
+        stderr.strip()
+        .splitlines()[-1]
+        .startswith("layerkit train: interrupted; the last checkpoint is checkpoints/epoch-")
+    )
     assert stderr.strip().endswith("continue with layerkit train --resume run")
 
 
@@ -153,7 +185,9 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
 )
 def test_gradcheck_passes_a_bias_before_batchnorm_on_the_shipped_mlp(tmp_path: Path) -> None:
     """fc1.b feeds BatchNorm, so its true gradient is 0; rounding noise twice eps*|L|/h failed it."""
-    done = _layerkit("gradcheck", str(ROOT / "model_specs" / "mlp_fashion.yaml"), "--seed", "0", cwd=tmp_path)
+    done = _layerkit(
+        "gradcheck", str(ROOT / "model_specs" / "mlp_fashion.yaml"), "--seed", "0", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "passed: max relative error" in done.stdout
 

@@ -77,7 +77,10 @@ def test_nan_is_read_as_a_float_for_the_models_to_reject() -> None:
 
 
 def test_marks_locate_keys_and_values() -> None:
-    doc = parse_document("name: x\nmodel:\n  layers:\n    - {type: Affine, units: 5}\n    - type: Relu\n", filename="s.yaml")
+    doc = parse_document(
+        "name: x\nmodel:\n  layers:\n    - {type: Affine, units: 5}\n    - type: Relu\n",
+        filename="s.yaml",
+    )
     assert isinstance(doc, LocDict)
     assert mark_of(doc, "model", of_key=True) == Mark("s.yaml", 2, 1)
     layers = doc["model"]["layers"]
@@ -85,7 +88,10 @@ def test_marks_locate_keys_and_values() -> None:
     assert layers.marks == [Mark("s.yaml", 4, 7), Mark("s.yaml", 5, 7)]
     assert mark_of(layers[0], "units") == Mark("s.yaml", 4, 29)
     assert mark_of(layers[1], "type", of_key=True) == Mark("s.yaml", 5, 7)
-    assert doc == {"name": "x", "model": {"layers": [{"type": "Affine", "units": 5}, {"type": "Relu"}]}}
+    assert doc == {
+        "name": "x",
+        "model": {"layers": [{"type": "Affine", "units": 5}, {"type": "Relu"}]},
+    }
 
 
 def test_aliases_and_merge_keys_work_as_in_pyyaml() -> None:
@@ -129,18 +135,36 @@ def test_tags_beyond_plain_data_are_refused_and_nothing_runs(text: str, tmp_path
     [
         (b"", "f.yaml:1:1: the file is empty"),
         (b"# nothing\n", "f.yaml:1:1: the file is empty"),
-        (b"- 1\n", "f.yaml:1:1: a spec must be a mapping of sections (name, data, model, train); received a list"),
-        (b"42\n", "f.yaml:1:1: a spec must be a mapping of sections (name, data, model, train); received the int 42"),
+        (
+            b"- 1\n",
+            "f.yaml:1:1: a spec must be a mapping of sections (name, data, model, train); received a list",
+        ),
+        (
+            b"42\n",
+            "f.yaml:1:1: a spec must be a mapping of sections (name, data, model, train); received the int 42",
+        ),
         (b"a: caf\xe9\n", "f.yaml:1:7: not valid UTF-8 (byte 0xe9)"),
         (b"\xff\xfea\x00", "f.yaml:1:1: the file is UTF-16; save it as UTF-8"),
         (b"a: 1\n---\nb: 2\n", "f.yaml:2:1: a second YAML document"),
         (b"a: [1, 2\n", "f.yaml:2:1: invalid YAML: did not find expected ',' or ']'"),
         (b"a: \x00\n", "f.yaml:1:4: invalid YAML: character U+0000 is not allowed"),
-        (b"a: *nowhere\n", "f.yaml:1:4: a: alias *nowhere refers to no anchor &nowhere defined before it"),
-        (b"a: &x [1, *x]\n", "f.yaml:1:11: a[1]: alias *x refers to a value that contains it (a recursive alias)"),
+        (
+            b"a: *nowhere\n",
+            "f.yaml:1:4: a: alias *nowhere refers to no anchor &nowhere defined before it",
+        ),
+        (
+            b"a: &x [1, *x]\n",
+            "f.yaml:1:11: a[1]: alias *x refers to a value that contains it (a recursive alias)",
+        ),
         (b"[1, 2]: x\n", "f.yaml:1:1: keys must be strings (received a list)"),
-        (b"a: " + b"7" * 5000 + b"\n", "f.yaml:1:4: a: integer with 5,000 digits is too large (at most 30 digits)"),
-        (b"a: {<<: 5}\n", "f.yaml:1:9: a.<<: a merge key '<<' takes a mapping or a list of mappings"),
+        (
+            b"a: " + b"7" * 5000 + b"\n",
+            "f.yaml:1:4: a: integer with 5,000 digits is too large (at most 30 digits)",
+        ),
+        (
+            b"a: {<<: 5}\n",
+            "f.yaml:1:9: a.<<: a merge key '<<' takes a mapping or a list of mappings",
+        ),
     ],
 )
 def test_bad_documents_are_clear_spec_errors(data: bytes, expected: str) -> None:
@@ -163,7 +187,9 @@ def test_deep_nesting_is_refused_fast(depth: int) -> None:
 
 def test_a_billion_laughs_is_refused_with_little_memory() -> None:
     lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    lines += [f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)]
+    lines += [
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]" for i in range(8)
+    ]
     tracemalloc.start()
     try:
         (message,) = errors("\n".join(lines) + "\n")
@@ -186,11 +212,37 @@ _scalars = (
     | st.integers(min_value=-(10**20), max_value=10**20)
     | st.floats(allow_nan=False)
     | st.text()
-    | st.sampled_from(["1e-3", "0o17", "yes", "no", "null", "~", "<<", "=", "2024-01-01", ".inf", "1_000", "0x1F", "", " a", "a: b", "- x", "#c", "'q'", "!tag", "&a", "*a"])
+    | st.sampled_from(
+        [
+            "1e-3",
+            "0o17",
+            "yes",
+            "no",
+            "null",
+            "~",
+            "<<",
+            "=",
+            "2024-01-01",
+            ".inf",
+            "1_000",
+            "0x1F",
+            "",
+            " a",
+            "a: b",
+            "- x",
+            "#c",
+            "'q'",
+            "!tag",
+            "&a",
+            "*a",
+        ]
+    )
 )
 _data = st.recursive(
     _scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -223,8 +275,21 @@ def test_arbitrary_bytes_raise_only_spec_errors(data: bytes) -> None:
     _load_or_spec_error(data)
 
 
-_TOKENS = [*"{}[],:-?&*!|>'\"#%@`~<=. \n\tab0123456789eExyz_+", "!!python/object:os.system ", "!!binary ",
-           "<< ", "---\n", "...\n", ".nan", ".inf", "1e400", "9" * 60, "&a ", "*a", "  "]
+_TOKENS = [
+    *"{}[],:-?&*!|>'\"#%@`~<=. \n\tab0123456789eExyz_+",
+    "!!python/object:os.system ",
+    "!!binary ",
+    "<< ",
+    "---\n",
+    "...\n",
+    ".nan",
+    ".inf",
+    "1e400",
+    "9" * 60,
+    "&a ",
+    "*a",
+    "  ",
+]
 _yaml_text = st.lists(st.sampled_from(_TOKENS), max_size=60).map("".join)
 
 
@@ -238,12 +303,21 @@ _VALID = {
     "name": "fuzz",
     "seed": 1,
     "data": {"dataset": "spiral", "classes": 3},
-    "model": {"layers": [{"type": "Affine", "id": "fc1", "units": 4}, {"type": "Relu"}, {"type": "Affine", "units": 3}, {"type": "SoftmaxWithLoss"}]},
+    "model": {
+        "layers": [
+            {"type": "Affine", "id": "fc1", "units": 4},
+            {"type": "Relu"},
+            {"type": "Affine", "units": 3},
+            {"type": "SoftmaxWithLoss"},
+        ]
+    },
     "train": {"epochs": 1, "optimizer": {"type": "SGD", "lr": 0.1}},
 }
 _fuzz_values = (
     _scalars
-    | st.sampled_from([float("nan"), float("inf"), -1, 0, 10**25, [], {}, [1, "a"], {"type": "Relu"}])
+    | st.sampled_from(
+        [float("nan"), float("inf"), -1, 0, 10**25, [], {}, [1, "a"], {"type": "Relu"}]
+    )
     | st.lists(_scalars, max_size=3)
     | st.dictionaries(st.sampled_from(["type", "id", "units", "lr", "x"]), _scalars, max_size=3)
 )
@@ -283,6 +357,10 @@ def _mutated_specs(draw: st.DrawFn) -> str:
 
 
 @FUZZ
-@given(st.one_of(_mutated_specs(), _data.map(lambda d: yaml.dump(d, Dumper=_DUMPER, allow_unicode=True))))
+@given(
+    st.one_of(
+        _mutated_specs(), _data.map(lambda d: yaml.dump(d, Dumper=_DUMPER, allow_unicode=True))
+    )
+)
 def test_arbitrary_yaml_documents_raise_only_spec_errors(text: str) -> None:
     _load_or_spec_error(text)

@@ -31,7 +31,10 @@ def _dask(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
     # the console script of the `dask` package, run by this interpreter
     code = "import sys; from dask.__main__ import main; sys.argv[0] = 'dask'; sys.exit(main())"
     return subprocess.Popen(
-        [sys.executable, "-c", code, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -41,14 +44,43 @@ def scheduler(tmp_path: Path) -> Iterator[str]:
     folder = tmp_path / "cluster"
     folder.mkdir()
     scheduler_file = folder / "scheduler.json"
-    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                   "--scheduler-file", str(scheduler_file), cwd=folder)]
+    procs = [
+        _dask(
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+            cwd=folder,
+        )
+    ]
     try:
         wait_for(scheduler_file.exists, timeout=60, what="the scheduler file")
-        address = wait_for(lambda: _address(scheduler_file), timeout=30, what="the scheduler address")
+        address = wait_for(
+            lambda: _address(scheduler_file), timeout=30, what="the scheduler address"
+        )
         for name in ("w1", "w2"):
-            procs.append(_dask("worker", address, "--nthreads", "1", "--nworkers", "1", "--name", name,
-                               "--host", "127.0.0.1", "--no-dashboard", "--memory-limit", "0", cwd=folder))
+            procs.append(
+                _dask(
+                    "worker",
+                    address,
+                    "--nthreads",
+                    "1",
+                    "--nworkers",
+                    "1",
+                    "--name",
+                    name,
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                    "--memory-limit",
+                    "0",
+                    cwd=folder,
+                )
+            )
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
         yield address
@@ -78,9 +110,22 @@ def _address(scheduler_file: Path) -> str | None:
 
 def test_sweep_on_a_dask_cluster_survives_a_killed_worker(tmp_path: Path, scheduler: str) -> None:
     out = tmp_path / "sweep"
-    driver = start_layerkit("sweep", str(SPIRAL), *SPIRAL_SWEEP, "--set", "train.epochs=25", "--executor", "dask",
-                            "--scheduler", scheduler, "--out", str(out), "--json")
+    driver = start_layerkit(
+        "sweep",
+        str(SPIRAL),
+        *SPIRAL_SWEEP,
+        "--set",
+        "train.epochs=25",
+        "--executor",
+        "dask",
+        "--scheduler",
+        scheduler,
+        "--out",
+        str(out),
+        "--json",
+    )
     try:
+
         def training_attempt() -> dict | None:
             for attempt in sorted((out / ".attempts").glob("*/metrics.csv")):
                 return json.loads((attempt.parent / "attempt.json").read_text())
@@ -102,24 +147,53 @@ def test_sweep_on_a_dask_cluster_survives_a_killed_worker(tmp_path: Path, schedu
     by_id = {r["id"]: r for r in records}
     assert by_id[victim["id"]]["status"] == "ok" and by_id[victim["id"]]["attempts"] >= 2
     assert not any((out / ".attempts").iterdir())
-    assert {r["id"]: maths(r["metrics"]) for r in records} == serial_metrics(out, tmp_path / "serial")
+    assert {r["id"]: maths(r["metrics"]) for r in records} == serial_metrics(
+        out, tmp_path / "serial"
+    )
 
 
 def test_dask_local_cluster_when_no_scheduler_is_given(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
-    done = layerkit("sweep", str(SPIRAL), "--grid", "train.optimizer.lr=0.01,0.003", "--set", "train.epochs=2",
-                    "--threads", "1", "--executor", "dask", "--workers", "2", "--out", str(out), "--json")
+    done = layerkit(
+        "sweep",
+        str(SPIRAL),
+        "--grid",
+        "train.optimizer.lr=0.01,0.003",
+        "--set",
+        "train.epochs=2",
+        "--threads",
+        "1",
+        "--executor",
+        "dask",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(local cluster, 2 worker threads)" in done.stderr  # human text: stderr under --json
     records = raw_records(out)
     assert len(records) == 2 and all(r["status"] == "ok" for r in records)
-    assert {r["id"]: maths(r["metrics"]) for r in records} == serial_metrics(out, tmp_path / "serial")
+    assert {r["id"]: maths(r["metrics"]) for r in records} == serial_metrics(
+        out, tmp_path / "serial"
+    )
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
-    done = layerkit("sweep", str(SPIRAL), "--grid", "train.optimizer.lr=0.01", "--executor", "dask",
-                    "--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "out"),
-                    env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+    done = layerkit(
+        "sweep",
+        str(SPIRAL),
+        "--grid",
+        "train.optimizer.lr=0.01",
+        "--executor",
+        "dask",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--out",
+        str(tmp_path / "out"),
+        env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"},
+    )
     assert done.returncode == 2
     assert "cannot connect to the Dask scheduler at tcp://127.0.0.1:9" in done.stderr
     assert not (tmp_path / "out" / "results.jsonl").exists()

@@ -42,19 +42,32 @@ def fake_body(task: TrialTask, out: Path) -> dict[str, Any]:
     (out / "metrics.csv").write_text("epoch,test_accuracy\n1,0.5\n")
     x = float(task.params.get("x", 0.0))
     blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-    return {"test_accuracy": 1.0 / (1.0 + (x - 3.0) ** 2), "blas_threads": max(blas, default=0), "pid": os.getpid()}
+    return {
+        "test_accuracy": 1.0 / (1.0 + (x - 3.0) ** 2),
+        "blas_threads": max(blas, default=0),
+        "pid": os.getpid(),
+    }
 
 
 def make_plan(*params: dict[str, Any], name: str = "fake") -> SweepPlan:
     trials = tuple(
-        Trial(id=f"t{i:02d}", params=dict(p), overrides=tuple(f"{k}={v}" for k, v in p.items()), spec="{}\n")
+        Trial(
+            id=f"t{i:02d}",
+            params=dict(p),
+            overrides=tuple(f"{k}={v}" for k, v in p.items()),
+            spec="{}\n",
+        )
         for i, p in enumerate(params)
     )
     return SweepPlan(name=name, trials=trials, metric="test_accuracy", mode="max")
 
 
 def raw_ids(sweep_dir: Path) -> list[str]:
-    return [json.loads(line)["id"] for line in (sweep_dir / RESULTS).read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)["id"]
+        for line in (sweep_dir / RESULTS).read_text().splitlines()
+        if line.strip()
+    ]
 
 
 def test_local_sweep_commits_every_trial_once_and_ranks_them(tmp_path: Path) -> None:
@@ -62,7 +75,11 @@ def test_local_sweep_commits_every_trial_once_and_ranks_them(tmp_path: Path) -> 
     seen: list[tuple[str, int, int]] = []
     with LocalExecutor(2) as executor:
         result = run_sweep(
-            plan, tmp_path, executor, body=fake_body, progress=lambda r, d, t: seen.append((r["id"], d, t))
+            plan,
+            tmp_path,
+            executor,
+            body=fake_body,
+            progress=lambda r, d, t: seen.append((r["id"], d, t)),
         )
     assert sorted(raw_ids(tmp_path)) == [t.id for t in plan.trials]
     assert [d for _, d, _ in seen] == [1, 2, 3, 4, 5, 6] and {t for *_, t in seen} == {6}
@@ -74,10 +91,14 @@ def test_local_sweep_commits_every_trial_once_and_ranks_them(tmp_path: Path) -> 
         # 2 workers on the 2 cores here: one BLAS thread each
         assert record["metrics"]["blas_threads"] == max(1, len(os.sched_getaffinity(0)) // 2)
     assert list((tmp_path / ".attempts").iterdir()) == []
-    assert len({r["metrics"]["pid"] for r in result.records}) == 2  # two worker processes shared the work
+    assert (
+        len({r["metrics"]["pid"] for r in result.records}) == 2
+    )  # two worker processes shared the work
     paths = write_report(result)
     lines = paths["summary"].read_text().splitlines()
-    assert lines[0].startswith("rank,id,status,x,test_accuracy") and lines[1].startswith("1,t03,ok,3.0,1.0")
+    assert lines[0].startswith("rank,id,status,x,test_accuracy") and lines[1].startswith(
+        "1,t03,ok,3.0,1.0"
+    )
     assert paths["plot"] is not None and paths["plot"].stat().st_size > 0
     line = io.StringIO()
     print_progress(result.records[1], 2, 6, metric="test_accuracy", stream=line)
@@ -85,7 +106,12 @@ def test_local_sweep_commits_every_trial_once_and_ranks_them(tmp_path: Path) -> 
 
 
 def test_a_raising_trial_fails_without_retry_and_a_dying_worker_is_retried(tmp_path: Path) -> None:
-    plan = make_plan({"x": 1.0, "act": "raise"}, {"x": 2.0, "act": "die_once"}, {"x": 3.0, "act": "die"}, {"x": 4.0})
+    plan = make_plan(
+        {"x": 1.0, "act": "raise"},
+        {"x": 2.0, "act": "die_once"},
+        {"x": 3.0, "act": "die"},
+        {"x": 4.0},
+    )
     with LocalExecutor(2) as executor:
         result = run_sweep(plan, tmp_path, executor, body=fake_body)
     records = {r["id"]: r for r in result.records}
@@ -128,7 +154,9 @@ def test_results_log_ignores_duplicates_and_torn_lines(tmp_path: Path) -> None:
         fh.write(b'{"id": "b", "v"')  # torn
     log.append({"id": "a", "v": 2})
     log.append({"id": "c", "v": 3})
-    with pytest.warns(UserWarning, match=r"results.jsonl:2: skipping a line that is not a trial record"):
+    with pytest.warns(
+        UserWarning, match=r"results.jsonl:2: skipping a line that is not a trial record"
+    ):
         assert log.records() == {"a": {"id": "a", "v": 1}, "c": {"id": "c", "v": 3}}
     assert log.path.read_bytes().count(b"\n") == 4
     with open(log.path, "ab") as fh:
@@ -146,7 +174,10 @@ def test_closing_the_outcome_stream_stops_workers(tmp_path: Path) -> None:
 
     from layerkit.sweep.trial import run_trial
 
-    tasks = [TrialTask(id=f"s{i}", spec="", sweep_dir=str(tmp_path), params={"sleep": 30.0}) for i in range(3)]
+    tasks = [
+        TrialTask(id=f"s{i}", spec="", sweep_dir=str(tmp_path), params={"sleep": 30.0})
+        for i in range(3)
+    ]
     tasks.insert(0, TrialTask(id="quick", spec="", sweep_dir=str(tmp_path)))
     executor = LocalExecutor(2)
     stream = executor.run(partial(run_trial, body=fake_body), tasks)

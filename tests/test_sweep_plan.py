@@ -21,7 +21,12 @@ from layerkit.sweep.plan import plan_sweep
 
 def test_grid_is_a_cartesian_product_repeated_per_random_draw() -> None:
     config = SweepConfig.model_validate(
-        {"grid": {"a": [1, 2], "b": ["x", "y"]}, "random": {"c": {"uniform": [0, 1]}}, "samples": 3, "seed": 7}
+        {
+            "grid": {"a": [1, 2], "b": ["x", "y"]},
+            "random": {"c": {"uniform": [0, 1]}},
+            "samples": 3,
+            "seed": 7,
+        }
     )
     points = config.points()
     assert len(points) == 12
@@ -33,15 +38,17 @@ def test_grid_is_a_cartesian_product_repeated_per_random_draw() -> None:
 
 
 def test_distributions_stay_in_their_ranges() -> None:
-    config = SweepConfig.model_validate({
-        "random": {
-            "lr": {"loguniform": [1e-4, 1e-1]},
-            "m": {"uniform": [0.5, 0.9]},
-            "k": {"randint": [1, 3]},
-            "units": {"choice": [50, 100]},
-        },
-        "samples": 400,
-    })
+    config = SweepConfig.model_validate(
+        {
+            "random": {
+                "lr": {"loguniform": [1e-4, 1e-1]},
+                "m": {"uniform": [0.5, 0.9]},
+                "k": {"randint": [1, 3]},
+                "units": {"choice": [50, 100]},
+            },
+            "samples": 400,
+        }
+    )
     points = config.points()
     lrs = [p["lr"] for p in points]
     assert all(1e-4 <= v <= 1e-1 for v in lrs)
@@ -54,19 +61,31 @@ def test_distributions_stay_in_their_ranges() -> None:
 
 
 def test_command_line_options_parse_as_yaml_scalars() -> None:
-    assert parse_grid_option("train.optimizer.lr=1e-3, 0.1,3") == ("train.optimizer.lr", [0.001, 0.1, 3])
-    assert parse_grid_option("model.layers.0.type=Relu,Tanh") == ("model.layers.0.type", ["Relu", "Tanh"])
+    assert parse_grid_option("train.optimizer.lr=1e-3, 0.1,3") == (
+        "train.optimizer.lr",
+        [0.001, 0.1, 3],
+    )
+    assert parse_grid_option("model.layers.0.type=Relu,Tanh") == (
+        "model.layers.0.type",
+        ["Relu", "Tanh"],
+    )
     path, dist = parse_random_option("train.optimizer.lr=loguniform(1e-4, 1e-1)")
     assert path == "train.optimizer.lr" and dist.loguniform == (1e-4, 1e-1)
     assert parse_random_option("u=choice(16,32)")[1].choice == [16, 32]
     assert parse_grid_option("model.layers[2].units=8,16") == ("model.layers[2].units", [8, 16])
     with pytest.raises(SpecError, match=r"^--grid lr: expected PATH=VALUES"):
         parse_grid_option("lr")
-    with pytest.raises(SpecError, match=r"^--grid lr=0.1,: lr: needs comma-separated values, none empty$"):
+    with pytest.raises(
+        SpecError, match=r"^--grid lr=0.1,: lr: needs comma-separated values, none empty$"
+    ):
         parse_grid_option("lr=0.1,")
-    with pytest.raises(SpecError, match=r"^--random lr=loguniform\(0,1\): lr: loguniform: needs low > 0$"):
+    with pytest.raises(
+        SpecError, match=r"^--random lr=loguniform\(0,1\): lr: loguniform: needs low > 0$"
+    ):
         parse_random_option("lr=loguniform(0,1)")
-    with pytest.raises(SpecError, match=r"^--random m=uniform\(a,1\): m: uniform\[0\]: must be a number$"):
+    with pytest.raises(
+        SpecError, match=r"^--random m=uniform\(a,1\): m: uniform\[0\]: must be a number$"
+    ):
         parse_random_option("m=uniform(a,1)")
     # override text reads back as the very same value, floats to the last bit
     for value in (1e-05, 0.1, 3.0000000000000004e-07, 123456789.125, "1e-3", "true", None, [1, 2]):
@@ -85,10 +104,17 @@ def test_sweep_file_with_relative_base_and_located_errors(tmp_path: Path) -> Non
         "  grid: {train.optimizer.lr: [0.1, 0.01]}\n"
     )
     plan = plan_sweep(good)
-    assert plan.name == "lr" and plan.metric == "test_loss" and plan.mode == "min"  # auto: losses go down
-    assert [t.params for t in plan.trials] == [{"train.optimizer.lr": 0.1}, {"train.optimizer.lr": 0.01}]
+    assert (
+        plan.name == "lr" and plan.metric == "test_loss" and plan.mode == "min"
+    )  # auto: losses go down
+    assert [t.params for t in plan.trials] == [
+        {"train.optimizer.lr": 0.1},
+        {"train.optimizer.lr": 0.01},
+    ]
     specs = [loads_spec(t.spec) for t in plan.trials]
-    assert [s.train.optimizer["lr"] for s in specs] == [0.1, 0.01] and all(s.train.epochs == 2 for s in specs)
+    assert [s.train.optimizer["lr"] for s in specs] == [0.1, 0.01] and all(
+        s.train.epochs == 2 for s in specs
+    )
 
     bad = tmp_path / "bad.yaml"
     bad.write_text(
@@ -102,12 +128,18 @@ def test_sweep_file_with_relative_base_and_located_errors(tmp_path: Path) -> Non
         plan_sweep(bad)
     lines = str(info.value).splitlines()
     assert f"{bad}:3:12: sweep.samples: must be >= 1 (received 0)" in lines
-    assert any(line.startswith(f"{bad}:5:25: sweep.random.train.optimizer.lr: must be one of {{uniform")
-               and "did you mean 'loguniform'?" in line for line in lines)
+    assert any(
+        line.startswith(f"{bad}:5:25: sweep.random.train.optimizer.lr: must be one of {{uniform")
+        and "did you mean 'loguniform'?" in line
+        for line in lines
+    )
 
     mixed = tmp_path / "mixed.yaml"
     mixed.write_text("name: x\nsweep:\n  base: specs/spiral.yaml\n  grid: {seed: [1, 2]}\n")
-    with pytest.raises(SpecError, match=r"mixed.yaml:1:1: a sweep file that names a base spec holds only the sweep:"):
+    with pytest.raises(
+        SpecError,
+        match=r"mixed.yaml:1:1: a sweep file that names a base spec holds only the sweep:",
+    ):
         plan_sweep(mixed)
 
 
@@ -140,16 +172,27 @@ def test_every_invalid_trial_is_reported_with_its_overrides() -> None:
         plan_sweep(SPIRAL, grid=["model.layers.fc1.units=0,16", "train.optimizer.lr=0.1,-1"])
     text = str(info.value)
     assert text.splitlines()[0] == "3 of 4 trials are invalid; nothing was run"
-    assert "trial 1 (model.layers.fc1.units=0 train.optimizer.lr=0.1): --set model.layers.fc1.units=0: " in text
-    assert "trial 4 (model.layers.fc1.units=16 train.optimizer.lr=-1): --set train.optimizer.lr=-1: " in text
+    assert (
+        "trial 1 (model.layers.fc1.units=0 train.optimizer.lr=0.1): --set model.layers.fc1.units=0: "
+        in text
+    )
+    assert (
+        "trial 4 (model.layers.fc1.units=16 train.optimizer.lr=-1): --set train.optimizer.lr=-1: "
+        in text
+    )
     # a problem every trial shares is the base's: said once, without trial numbers
     with pytest.raises(SpecError) as info:
         plan_sweep(SPIRAL, grid=["train.optimizer.lr=0.1,0.2"], overrides=["train.epochs=0"])
-    assert "trial" not in str(info.value) and "train.epochs: must be >= 1 (received 0)" in str(info.value)
+    assert "trial" not in str(info.value) and "train.epochs: must be >= 1 (received 0)" in str(
+        info.value
+    )
 
 
 def test_swept_values_are_named_by_their_last_key_unless_two_share_it() -> None:
     from layerkit.sweep.report import describe_params
 
-    assert describe_params({"train.optimizer.lr": 0.1, "train.batch_size": 32}) == "lr=0.1 batch_size=32"
+    assert (
+        describe_params({"train.optimizer.lr": 0.1, "train.batch_size": 32})
+        == "lr=0.1 batch_size=32"
+    )
     assert describe_params({"a.lr": 0.123456, "b.lr": 2}) == "a.lr=0.1235 b.lr=2"

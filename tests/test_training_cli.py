@@ -21,7 +21,9 @@ needs_fashion = pytest.mark.skipif(
 )
 
 
-def layerkit(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def layerkit(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     import os
 
     return subprocess.run(
@@ -112,7 +114,9 @@ def test_fashion_mnist_subset_train_eval_predict(tmp_path: Path) -> None:
     assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
 
     # the IDX file itself; its first 1000 predictions agree with the evaluation's accuracy
-    whole = layerkit("predict", "fm", str(FASHION / "t10k-images-idx3-ubyte.gz"), "--json", cwd=tmp_path)
+    whole = layerkit(
+        "predict", "fm", str(FASHION / "t10k-images-idx3-ubyte.gz"), "--json", cwd=tmp_path
+    )
     assert whole.returncode == 0, whole.stderr
     preds = last_json(whole.stdout)["predictions"]
     assert len(preds) == 10_000
@@ -174,7 +178,14 @@ def test_gradcheck_passes_and_fails_with_exit_codes(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     report = last_json(ok.stdout)
     assert report["passed"] and report["max_rel_error"] < 1e-6
-    assert {p["name"] for p in report["params"]} == {"fc1.W", "fc1.b", "fc2.W", "fc2.b", "out.W", "out.b"}
+    assert {p["name"] for p in report["params"]} == {
+        "fc1.W",
+        "fc1.b",
+        "fc2.W",
+        "fc2.b",
+        "out.W",
+        "out.b",
+    }
     # a layer with a wrong backward, loaded as a plugin module with -p: exit 1, naming the array
     (tmp_path / "broken_layers.py").write_text(BROKEN_PLUGIN)
     spec = (SPECS / "spiral.yaml").read_text().replace("{type: Relu}", "{type: BrokenRelu}", 1)
@@ -206,8 +217,14 @@ def test_gradcheck_two_layer_net_on_fashion_mnist(tmp_path: Path) -> None:
 def test_gradcheck_of_the_cnn_on_real_images(tmp_path: Path) -> None:
     # Background patches are all zeros: with zero biases every conv unit there sits exactly on
     # ReLU's kink, which failed the check before the CLI moved zero biases off zero.
-    narrow = ["--set", "model.layers.conv1.filters=4", "--set", "model.layers.conv2.filters=4",
-              "--set", "model.layers.fc1.units=8"]
+    narrow = [
+        "--set",
+        "model.layers.conv1.filters=4",
+        "--set",
+        "model.layers.conv2.filters=4",
+        "--set",
+        "model.layers.fc1.units=8",
+    ]
     done = layerkit("gradcheck", str(SPECS / "cnn_fashion.yaml"), *narrow, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(spec data)" in done.stdout and "passed: max relative error" in done.stdout
@@ -311,6 +328,8 @@ def test_without_matplotlib_one_line_says_curves_were_skipped(tmp_path: Path) ->
     )
     assert done.returncode == 0, done.stderr
     skipped = [line for line in done.stderr.splitlines() if "curves.png" in line]
-    assert skipped == ["curves.png skipped: matplotlib is not installed (pip install 'layerkit[plot]')"]
+    assert skipped == [
+        "curves.png skipped: matplotlib is not installed (pip install 'layerkit[plot]')"
+    ]
     assert not (tmp_path / "run" / "curves.png").exists()
     assert (tmp_path / "run" / "metrics.csv").exists()

@@ -52,7 +52,11 @@ TIMING = {"seconds", "samples_per_s"}
 
 def layerkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "layerkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -82,7 +86,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "ref"
 
 
-def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(reference: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
+    reference: Path, tmp_path: Path
+) -> None:
     (tmp_path / "spec.yaml").write_text(SPEC)
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_RUN, "spec.yaml", "run"],
@@ -105,7 +111,9 @@ def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(reference: Path, tmp
     assert [r["from_epoch"] for r in lock["resumes"]] == [2]
 
 
-def test_resume_falls_back_past_a_truncated_latest_checkpoint(reference: Path, tmp_path: Path) -> None:
+def test_resume_falls_back_past_a_truncated_latest_checkpoint(
+    reference: Path, tmp_path: Path
+) -> None:
     run = tmp_path / "run"
     shutil.copytree(reference, run)
     latest = run / "checkpoints" / "epoch-0005.npz"

@@ -63,7 +63,9 @@ def final_arrays(run_dir: Path) -> dict[str, np.ndarray]:
     return load_checkpoint(run_dir).arrays
 
 
-def test_run_folder_holds_spec_lock_metrics_checkpoints_and_curves(spec_file: Path, tmp_path: Path) -> None:
+def test_run_folder_holds_spec_lock_metrics_checkpoints_and_curves(
+    spec_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     result = train(spec_file, out=out, overrides=["train.checkpoint.keep=2"], quiet=True)
     assert result.run_dir == out
@@ -87,7 +89,10 @@ def test_run_folder_holds_spec_lock_metrics_checkpoints_and_curves(spec_file: Pa
     assert result.metrics == result.history[-1]
     assert result.metrics["test_accuracy"] > 0.5
 
-    assert [p.name for p in list_checkpoints(out / "checkpoints")] == ["epoch-0003.json", "epoch-0004.json"]
+    assert [p.name for p in list_checkpoints(out / "checkpoints")] == [
+        "epoch-0003.json",
+        "epoch-0004.json",
+    ]
     assert result.checkpoint == out / "checkpoints" / "epoch-0004.json"
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -124,7 +129,9 @@ def test_same_spec_and_seed_give_bitwise_identical_metrics_and_weights(
 
 
 def test_a_spec_without_seed_gets_one_recorded(spec_file: Path, tmp_path: Path) -> None:
-    result = train(spec_file, out=tmp_path / "r", overrides=["seed=null", "train.epochs=1"], quiet=True)
+    result = train(
+        spec_file, out=tmp_path / "r", overrides=["seed=null", "train.epochs=1"], quiet=True
+    )
     seed = load_spec(result.run_dir / "spec.yaml").seed
     assert isinstance(seed, int)
     assert json.loads((result.run_dir / "lock.json").read_text())["seed"] == seed
@@ -139,9 +146,12 @@ class _RaiseLrAt(Callback):
 
     def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
         if epoch == self.at:
-            directory = next(cb.directory for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint))
+            directory = next(
+                cb.directory for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)
+            )
             self.hashes = {
-                p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())
+                p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(directory.iterdir())
             }
             trainer.optimizer.lr = 1e30
 
@@ -169,7 +179,8 @@ def test_divergence_stops_at_the_step_names_the_layer_and_keeps_the_last_checkpo
     assert 20 < step <= 30  # 10 steps per epoch: the failing step is in epoch 3
     # the checkpoints are byte for byte what they were before the epoch that diverged
     after = {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((out / "checkpoints").iterdir())
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((out / "checkpoints").iterdir())
     }
     assert after == spy.hashes
     ckpt = latest_checkpoint(out)
@@ -177,7 +188,9 @@ def test_divergence_stops_at_the_step_names_the_layer_and_keeps_the_last_checkpo
     assert len(read_csv(out / "metrics.csv")) == 2
 
 
-def test_early_stopping_ends_the_run_and_checkpoints_the_last_epoch(spec_file: Path, tmp_path: Path) -> None:
+def test_early_stopping_ends_the_run_and_checkpoints_the_last_epoch(
+    spec_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     result = train(
         spec_file,
@@ -191,7 +204,10 @@ def test_early_stopping_ends_the_run_and_checkpoints_the_last_epoch(spec_file: P
     )
     # epoch 1 sets the best; epochs 2 and 3 cannot improve by 100
     assert len(result.history) == 3
-    assert result.stop_reason is not None and "train_loss did not improve for 2 epochs" in result.stop_reason
+    assert (
+        result.stop_reason is not None
+        and "train_loss did not improve for 2 epochs" in result.stop_reason
+    )
     assert latest_checkpoint(out).epoch == 3
     assert len(read_csv(out / "metrics.csv")) == 3
     # resuming a stopped run trains nothing more
@@ -199,11 +215,16 @@ def test_early_stopping_ends_the_run_and_checkpoints_the_last_epoch(spec_file: P
     assert untimed(again.history) == untimed(result.history)
 
 
-def test_validation_split_adds_val_metrics_and_can_be_monitored(spec_file: Path, tmp_path: Path) -> None:
+def test_validation_split_adds_val_metrics_and_can_be_monitored(
+    spec_file: Path, tmp_path: Path
+) -> None:
     result = train(
         spec_file,
         out=tmp_path / "run",
-        overrides=["train.validation_split=0.2", "train.early_stopping={metric: val_accuracy, patience: 3}"],
+        overrides=[
+            "train.validation_split=0.2",
+            "train.early_stopping={metric: val_accuracy, patience: 3}",
+        ],
         quiet=True,
     )
     row = result.history[-1]
@@ -219,10 +240,14 @@ def test_schedule_sets_the_learning_rate_per_epoch(spec_file: Path, tmp_path: Pa
         overrides=["train.schedule={type: step, step_size: 2, gamma: 0.5}"],
         quiet=True,
     )
-    assert [row["lr"] for row in result.history] == pytest.approx([0.02, 0.02, 0.01, 0.01], rel=1e-15)
+    assert [row["lr"] for row in result.history] == pytest.approx(
+        [0.02, 0.02, 0.01, 0.01], rel=1e-15
+    )
 
 
-def test_progress_is_one_line_per_epoch_when_not_a_terminal(spec_file: Path, tmp_path: Path) -> None:
+def test_progress_is_one_line_per_epoch_when_not_a_terminal(
+    spec_file: Path, tmp_path: Path
+) -> None:
     stream = io.StringIO()
     train(spec_file, out=tmp_path / "run", quiet=False, stream=stream)
     lines = stream.getvalue().splitlines()
@@ -230,7 +255,9 @@ def test_progress_is_one_line_per_epoch_when_not_a_terminal(spec_file: Path, tmp
     assert all("test_acc" in line and "samples/s" in line for line in lines)
 
 
-def test_quiet_prints_nothing(spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_prints_nothing(
+    spec_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     train(spec_file, out=tmp_path / "run", quiet=True)
     assert capsys.readouterr() == ("", "")
 
@@ -261,7 +288,9 @@ def test_threads_limits_the_blas_and_is_recorded(spec_file: Path, tmp_path: Path
     from threadpoolctl import threadpool_info
 
     before = [info["num_threads"] for info in threadpool_info()]
-    result = train(spec_file, out=tmp_path / "run", overrides=["train.epochs=1"], threads=1, quiet=True)
+    result = train(
+        spec_file, out=tmp_path / "run", overrides=["train.epochs=1"], threads=1, quiet=True
+    )
     lock = json.loads((result.run_dir / "lock.json").read_text())
     assert lock["blas"] and all(info["num_threads"] == 1 for info in lock["blas"])
     assert [info["num_threads"] for info in threadpool_info()] == before  # restored afterwards

@@ -85,7 +85,12 @@ def test_history_has_every_metric_and_callbacks_see_each_epoch() -> None:
             seen.append(("end", trainer.step))
 
     trainer = Trainer(
-        spiral_net(), Momentum(lr=0.05), TrainConfig(epochs=2, batch_size=40), data, seed=3, callbacks=[Spy()]
+        spiral_net(),
+        Momentum(lr=0.05),
+        TrainConfig(epochs=2, batch_size=40),
+        data,
+        seed=3,
+        callbacks=[Spy()],
     )
     history = trainer.fit()
     assert seen == [("begin", 0), ("epoch", 1), ("epoch", 2), ("end", 8)]
@@ -105,7 +110,10 @@ def test_history_has_every_metric_and_callbacks_see_each_epoch() -> None:
     assert row["val_loss"] is None and 0 <= row["test_accuracy"] <= 1 and row["samples_per_s"] > 0
     # test metrics are those of the network as it ends the epoch
     assert trainer.evaluate("test") == (row["test_loss"], row["test_accuracy"])
-    assert trainer.network.accuracy(data["test"].x.astype(np.float32), data["test"].y) == row["test_accuracy"]
+    assert (
+        trainer.network.accuracy(data["test"].x.astype(np.float32), data["test"].y)
+        == row["test_accuracy"]
+    )
 
 
 def test_only_callbacks_that_override_on_batch_end_are_called_per_step() -> None:
@@ -122,7 +130,12 @@ def test_only_callbacks_that_override_on_batch_end_are_called_per_step() -> None
     assert Counter.wants_batches() and not Callback.wants_batches()
     data = Spiral(points_per_class=20).load()
     Trainer(
-        spiral_net(), SGD(lr=0.1), TrainConfig(epochs=2, batch_size=20), data, seed=0, callbacks=[Counter()]
+        spiral_net(),
+        SGD(lr=0.1),
+        TrainConfig(epochs=2, batch_size=20),
+        data,
+        seed=0,
+        callbacks=[Counter()],
     ).fit()
     assert Counter.calls == 6
 
@@ -176,6 +189,8 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert proc.returncode == 0
     screen = b"".join(chunks).decode(errors="replace")
     for epoch in (1, 2, 3):
-        assert re.search(rf"epoch {epoch}/3  loss \S+  acc \S+  test_acc \S+  \S+  [\d,]+ samples/s", screen)
+        assert re.search(
+            rf"epoch {epoch}/3  loss \S+  acc \S+  test_acc \S+  \S+  [\d,]+ samples/s", screen
+        )
     assert "\r" in screen and "batch/s" in screen
     assert "test accuracy" in stdout

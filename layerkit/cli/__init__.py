@@ -33,7 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a network from a YAML spec"),
     "eval": ("evaluate", "evaluate a run folder or checkpoint on its test data"),
     "predict": ("predict", "predict classes for inputs (.npy or IDX) with a checkpoint"),
-    "export": ("export", "export a run folder or checkpoint as an ONNX file, verified in ONNX Runtime"),
+    "export": (
+        "export",
+        "export a run folder or checkpoint as an ONNX file, verified in ONNX Runtime",
+    ),
     "validate": ("validate", "validate a spec and print the network summary"),
     "gradcheck": ("gradcheck", "check backprop against numerical gradients for a spec"),
     "graph": ("graph", "draw a spec's computational graph (DOT, SVG, PNG; --values)"),

@@ -59,7 +59,11 @@ def read_inputs(path: str | Path, input_shape: tuple[int, ...]) -> Any:
     # One sample is shaped like the input, flat, or without its size-1 axes (a 28x28 image for
     # (1, 28, 28)); a batch is N of those. Other shapes of the same total size ((2, 392) or
     # (784, 1) for 784 inputs) are refused: their samples are not the network's.
-    sample_shapes = {input_shape, (math.prod(input_shape),), tuple(d for d in input_shape if d != 1)}
+    sample_shapes = {
+        input_shape,
+        (math.prod(input_shape),),
+        tuple(d for d in input_shape if d != 1),
+    }
     if arr.shape in sample_shapes:
         return arr.reshape(1, *input_shape)
     if arr.ndim >= 2 and arr.shape[1:] in sample_shapes:

@@ -123,7 +123,9 @@ def _parse_header(stream: BinaryIO, path: Path) -> IDXHeader:
     if ndim == 0:
         raise DataError(f"{path}: IDX header declares 0 dimensions")
     if ndim > MAX_DIMS:  # NumPy arrays have at most 32 (NumPy 1) or 64 (NumPy 2) axes
-        raise DataError(f"{path}: IDX header declares {ndim} dimensions (at most {MAX_DIMS} are supported)")
+        raise DataError(
+            f"{path}: IDX header declares {ndim} dimensions (at most {MAX_DIMS} are supported)"
+        )
     dims = _read_exact(stream, 4 * ndim, path, f"the header's {ndim} dimension sizes")
     shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     return IDXHeader(dtype=dtype, shape=shape)

@@ -138,7 +138,9 @@ class Add(Merge[MergeParams]):
         self._shapes = [np.shape(x) for x in xs]
         out = xs[0] + xs[1]
         for x in xs[2:]:
-            if isinstance(out, np.ndarray) and np.shape(out) == np.broadcast_shapes(np.shape(out), np.shape(x)):
+            if isinstance(out, np.ndarray) and np.shape(out) == np.broadcast_shapes(
+                np.shape(out), np.shape(x)
+            ):
                 out += x  # out is this layer's own new array: summed in place, no temporary
             else:
                 out = out + x
@@ -181,7 +183,9 @@ class Concat(Merge[ConcatParams]):
         axis = self._axis(ranks.pop())
         rest = {tuple(d for a, d in enumerate(s) if a != axis) for s in input_shapes}
         if len(rest) > 1:
-            raise ShapeError(f"inputs must agree on every axis but {axis}: {_listing(input_shapes)}")
+            raise ShapeError(
+                f"inputs must agree on every axis but {axis}: {_listing(input_shapes)}"
+            )
         out = list(input_shapes[0])
         out[axis] = sum(s[axis] for s in input_shapes)
         return tuple(out)

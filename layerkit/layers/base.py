@@ -301,14 +301,18 @@ class Merge(Layer[LayerParamsT]):
     ) -> Shape:
         """Check the inputs' shapes, create the weights (none by default), return the output shape."""
         if isinstance(input_shapes, tuple) and input_shapes and isinstance(input_shapes[0], int):
-            raise ConfigError(f"{self.label}: build takes one shape per input (received {input_shapes})")
+            raise ConfigError(
+                f"{self.label}: build takes one shape per input (received {input_shapes})"
+            )
         shapes = tuple(tuple(int(d) for d in s) for s in input_shapes)
         problem = self.arity_problem(len(shapes))
         if problem is not None:
             raise ShapeError(f"{self.label}: {problem}")
         for s in shapes:
             if any(d <= 0 for d in s):
-                raise ShapeError(f"{self.label}: input shapes must be positive (received {list(shapes)})")
+                raise ShapeError(
+                    f"{self.label}: input shapes must be positive (received {list(shapes)})"
+                )
         out = tuple(int(d) for d in self.compute_output_shape(shapes))
         self._allocate(shapes[0], out, rng, dtype)
         self.input_shapes = shapes

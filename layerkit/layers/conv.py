@@ -77,11 +77,24 @@ class Conv2D(Layer[Conv2DParams]):
     Params: ClassVar[type[LayerParams]] = Conv2DParams
     examples: ClassVar[tuple[dict[str, Any], ...]] = (
         {"params": {"filters": 3, "kernel_size": 3}, "input_shape": (2, 5, 5)},
-        {"params": {"filters": 2, "kernel_size": 3, "padding": 1, "stride": 2}, "input_shape": (3, 5, 7)},
-        {"params": {"filters": 4, "kernel_size": [2, 3], "stride": [1, 2], "padding": "same",
-                    "use_bias": False}, "input_shape": (1, 4, 6)},
-        {"params": {"filters": 2, "kernel_size": 1, "init": {"type": "normal", "std": 0.1}},
-         "input_shape": (3, 2, 2)},
+        {
+            "params": {"filters": 2, "kernel_size": 3, "padding": 1, "stride": 2},
+            "input_shape": (3, 5, 7),
+        },
+        {
+            "params": {
+                "filters": 4,
+                "kernel_size": [2, 3],
+                "stride": [1, 2],
+                "padding": "same",
+                "use_bias": False,
+            },
+            "input_shape": (1, 4, 6),
+        },
+        {
+            "params": {"filters": 2, "kernel_size": 1, "init": {"type": "normal", "std": 0.1}},
+            "input_shape": (3, 2, 2),
+        },
     )
     bad_params: ClassVar[tuple[dict[str, Any], ...]] = (
         {"filters": 0, "kernel_size": 3},
@@ -158,7 +171,9 @@ class Conv2D(Layer[Conv2DParams]):
         n, c, h, w = x.shape
         win, f = self.window, self.hp.filters
         hp_, wp_ = win.padded_size(h, w)
-        xp = pad_into(x.transpose(1, 0, 2, 3), win, self._ws.get("xpad", (c, n, hp_, wp_), self.dtype))
+        xp = pad_into(
+            x.transpose(1, 0, 2, 3), win, self._ws.get("xpad", (c, n, hp_, wp_), self.dtype)
+        )
         w2 = self.params["W"].reshape(f, -1)
         b = self.params.get("b")
         p = win.oh * win.ow
@@ -188,7 +203,9 @@ class Conv2D(Layer[Conv2DParams]):
         win, f = self.window, self.hp.filters
         p = win.oh * win.ow
         if dout.shape != (n, f, win.oh, win.ow):
-            raise ShapeError(f"{self.label}: expected dout of shape {(n, f, win.oh, win.ow)}, received {dout.shape}")
+            raise ShapeError(
+                f"{self.label}: expected dout of shape {(n, f, win.oh, win.ow)}, received {dout.shape}"
+            )
         # (N, F, P) -> (F, N, P), the layout of the GEMM's output
         d = self._ws.get("dout", (f, n, p), self.dtype)
         np.copyto(d, dout.reshape(n, f, p).transpose(1, 0, 2))
@@ -217,7 +234,9 @@ class Conv2D(Layer[Conv2DParams]):
         self._cache = (xp, None)
         h, w = self.input_shape[1:]  # type: ignore[index]
         dx = np.empty((n, c, h, w), dtype=self.dtype)
-        np.copyto(dx, dxp[:, :, win.top : win.top + h, win.left : win.left + w].transpose(1, 0, 2, 3))
+        np.copyto(
+            dx, dxp[:, :, win.top : win.top + h, win.left : win.left + w].transpose(1, 0, 2, 3)
+        )
         return dx
 
     def _col2im(self, dcol: np.ndarray, dxp: np.ndarray) -> None:

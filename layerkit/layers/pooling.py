@@ -69,7 +69,10 @@ class _Pool2D(Layer[Pool2DParams]):
         win = window_geometry(
             self.label, input_shape, hp.pool_size, stride, hp.padding, kernel_name="pool_size"
         )
-        for axis, pads, size in (("height", (win.top, win.bottom), win.kh), ("width", (win.left, win.right), win.kw)):
+        for axis, pads, size in (
+            ("height", (win.top, win.bottom), win.kh),
+            ("width", (win.left, win.right), win.kw),
+        ):
             if max(pads) >= size:
                 raise ShapeError(
                     f"{self.label}: padding must be smaller than pool_size, or a window would see "
@@ -98,7 +101,9 @@ class _Pool2D(Layer[Pool2DParams]):
         if not win.padded:
             return np.asarray(x, dtype=self.dtype)
         n, c, h, w = x.shape
-        return pad_into(x, win, self._ws.get("xpad", (n, c, *win.padded_size(h, w)), self.dtype), fill)
+        return pad_into(
+            x, win, self._ws.get("xpad", (n, c, *win.padded_size(h, w)), self.dtype), fill
+        )
 
     def _input_grad(self, parts: Callable[[int, np.ndarray | None], np.ndarray]) -> np.ndarray:
         """Scatter per-offset gradients ``parts(k, out)`` onto the input: ``dx`` ``(N, C, H, W)``.
@@ -117,7 +122,11 @@ class _Pool2D(Layer[Pool2DParams]):
             if not exact_cover:
                 dxp.fill(0)
         else:
-            dxp = np.empty((n, c, h, w), self.dtype) if exact_cover else np.zeros((n, c, h, w), self.dtype)
+            dxp = (
+                np.empty((n, c, h, w), self.dtype)
+                if exact_cover
+                else np.zeros((n, c, h, w), self.dtype)
+            )
         for k, (_, _, (rows, cols)) in enumerate(win.offsets()):
             target = dxp[:, :, rows, cols]
             if win.overlapping:

@@ -50,7 +50,11 @@ def _check_pair(minimum: int, what: str, words: tuple[str, ...] = ()) -> Any:
     def check(value: Any) -> Any:
         if (isinstance(value, str) and value in words) or _is_int(value, minimum):
             return value
-        if isinstance(value, (list, tuple)) and len(value) == 2 and all(_is_int(v, minimum) for v in value):
+        if (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and all(_is_int(v, minimum) for v in value)
+        ):
             return (value[0], value[1])
         options = [what, "a pair [height, width] of them", *map(repr, words)]
         raise ValueError(f"must be {', '.join(options[:-1])} or {options[-1]}")

@@ -42,17 +42,22 @@ def dataset_info(spec: Spec, dataset: Dataset | None = None) -> DatasetInfo:
 def _input_shape(spec: Spec, info: DatasetInfo) -> tuple[int, ...]:
     declared = spec.model.input_shape
     if declared is not None and tuple(declared) != tuple(info.input_shape):
-        raise SpecError([_issue(
-            spec, ("model", "input_shape"),
-            f"{spec.data.dataset} gives samples of shape {tuple(info.input_shape)} "
-            f"(received {tuple(declared)}); remove input_shape or change the dataset's options",
-        )])
+        raise SpecError(
+            [
+                _issue(
+                    spec,
+                    ("model", "input_shape"),
+                    f"{spec.data.dataset} gives samples of shape {tuple(info.input_shape)} "
+                    f"(received {tuple(declared)}); remove input_shape or change the dataset's options",
+                )
+            ]
+        )
     return tuple(info.input_shape)
 
 
 def _strip_label(message: str, label: str | None) -> str:
     prefix = f"{label}: "
-    return message[len(prefix):] if label and message.startswith(prefix) else message
+    return message[len(prefix) :] if label and message.startswith(prefix) else message
 
 
 def _classes_issue(
@@ -73,9 +78,12 @@ def _classes_issue(
         k = position[id(ordered[j])]
         entry = spec.model.layers[k]
         has_units = "units" in entry.component.Params.model_fields
-        loc: tuple[str | int, ...] = ("model", "layers", k, "units") if has_units else ("model", "layers", k)
+        loc: tuple[str | int, ...] = (
+            ("model", "layers", k, "units") if has_units else ("model", "layers", k)
+        )
         return _issue(
-            spec, loc,
+            spec,
+            loc,
             f"{spec.data.dataset} has {info.num_classes} classes, so the scores before the loss "
             f"must have {info.num_classes} values (received {scores[0]})",
         )
@@ -98,7 +106,9 @@ def build_network(spec: Spec, info: DatasetInfo | None = None, *, allocate: bool
     shape = _input_shape(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
     # the ids the network will give them, so that inputs can name the automatic ones (relu1)
-    for layer, ident in zip(layers, auto_ids([(entry.type, entry.id) for entry in spec.model.layers])):
+    for layer, ident in zip(
+        layers, auto_ids([(entry.type, entry.id) for entry in spec.model.layers])
+    ):
         layer.id = ident
     wiring = {
         str(layer.id): list(entry.inputs)

@@ -52,7 +52,9 @@ def validate_spec(
         raw, overrides, set_files=[str(p) for p in set_files], deferred=deferred
     )
     expansion = expand_blocks(data)
-    if deferred:  # --set model.layers.res1.conv1.filters=...: ids that exist once blocks are expanded
+    if (
+        deferred
+    ):  # --set model.layers.res1.conv1.filters=...: ids that exist once blocks are expanded
         data, more = apply_overrides_partially(data, deferred, copy=False)
         issues += more
     if "name" not in data:
@@ -86,7 +88,9 @@ def loads_spec(
 ) -> Spec:
     """Validate a spec from YAML text; ``filename`` is what error messages call it."""
     raw = parse_document(text, filename=filename)
-    return validate_spec(raw, filename=filename, overrides=overrides, set_files=set_files, registry=registry)
+    return validate_spec(
+        raw, filename=filename, overrides=overrides, set_files=set_files, registry=registry
+    )
 
 
 def load_spec(
@@ -102,4 +106,6 @@ def load_spec(
     """
     name = os.fspath(path)
     raw = parse_document(read_spec_text(name), filename=name)
-    return validate_spec(raw, filename=name, overrides=overrides, set_files=set_files, registry=registry)
+    return validate_spec(
+        raw, filename=name, overrides=overrides, set_files=set_files, registry=registry
+    )

@@ -54,7 +54,9 @@ def available_names(models: SpecModels, group: str) -> str:
     for tag, model in models.group(group).models.items():
         entry = model.entry  # type: ignore[attr-defined]
         by_provider.setdefault(entry.distribution or entry.plugin, []).append(tag)
-    return "; ".join(f"{', '.join(sorted(names))} ({provider})" for provider, names in by_provider.items())
+    return "; ".join(
+        f"{', '.join(sorted(names))} ({provider})" for provider, names in by_provider.items()
+    )
 
 
 def unknown_name(models: SpecModels, group: str, name: Any) -> str:
@@ -68,10 +70,14 @@ def unknown_name(models: SpecModels, group: str, name: Any) -> str:
     registry_group = models.group(group)
     providers = [m.entry for m in registry_group.models.values() if m.entry.name == name]  # type: ignore[attr-defined]
     if isinstance(name, str) and len(providers) > 1:
-        choices = ", ".join(f"{e.qualified_name!r} (from {e.distribution or e.plugin})" for e in providers)
+        choices = ", ".join(
+            f"{e.qualified_name!r} (from {e.distribution or e.plugin})" for e in providers
+        )
         return f"{what} {name!r} is provided by {len(providers)} plugins; name one: {choices}"
     kind = "type" if group != "datasets" else "name"
-    message = f"unknown {what} {kind} {short_repr(name)}{did_you_mean(name, registry_group.names())}"
+    message = (
+        f"unknown {what} {kind} {short_repr(name)}{did_you_mean(name, registry_group.names())}"
+    )
     message += f" (available: {available_names(models, group) or 'none'})"
     failed = [f.plugin for f in models.registry.failures]
     if failed:
@@ -149,7 +155,9 @@ def _pick_model(annotation: Any, data: Any) -> type[BaseModel] | None:
         return None
     for model in models:
         for name, field in model.model_fields.items():
-            if get_origin(field.annotation) is Literal and data.get(name) in get_args(field.annotation):
+            if get_origin(field.annotation) is Literal and data.get(name) in get_args(
+                field.annotation
+            ):
                 return model
     return None
 
@@ -166,7 +174,9 @@ def model_at(models: SpecModels, loc: Sequence[str | int], raw: Any) -> type[Bas
                 return None
             annotation = field.annotation
         else:
-            container = next((m for m in _members(annotation) if get_origin(m) in (list, tuple, dict)), None)
+            container = next(
+                (m for m in _members(annotation) if get_origin(m) in (list, tuple, dict)), None
+            )
             if container is None:
                 return None
             args = get_args(container)
@@ -223,11 +233,15 @@ def _describe_one(err: Any, message: str, received: Any, raw: Any, models: SpecM
         elif kind == "union_tag_invalid":
             tag = ctx.get("tag")
             expected = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
-            found.messages = [f"unknown {disc} {tag!r}; must be one of "
-                              f"{', '.join(map(repr, expected))}{did_you_mean(tag, expected)}"]
+            found.messages = [
+                f"unknown {disc} {tag!r}; must be one of "
+                f"{', '.join(map(repr, expected))}{did_you_mean(tag, expected)}"
+            ]
         elif group is not None:
-            found.messages = [f"required: the name of a registered {_SINGULAR[group]} "
-                              f"(available: {available_names(models, group)})"]
+            found.messages = [
+                f"required: the name of a registered {_SINGULAR[group]} "
+                f"(available: {available_names(models, group)})"
+            ]
         else:
             found.messages = ["required"]
     elif kind == "extra_forbidden":
@@ -235,12 +249,18 @@ def _describe_one(err: Any, message: str, received: Any, raw: Any, models: SpecM
         allowed = _allowed_keys(model) if model is not None else []
         found.suggestion = closest(loc[-1], allowed)
         hint = f"; did you mean {found.suggestion!r}?" if found.suggestion else ""
-        found.messages = [f"unknown key{hint}" + (f" (valid keys: {', '.join(allowed)})" if allowed else "")]
+        found.messages = [
+            f"unknown key{hint}" + (f" (valid keys: {', '.join(allowed)})" if allowed else "")
+        ]
         found.received = _MISSING
         found.key = True
     elif kind == "missing" and err.get("msg") not in (None, "Field required"):
         found.messages = [str(err["msg"])]  # a validator's own wording
-    elif kind in ("model_type", "model_attributes_type", "dict_type") and _group_at(loc) and isinstance(received, str):
+    elif (
+        kind in ("model_type", "model_attributes_type", "dict_type")
+        and _group_at(loc)
+        and isinstance(received, str)
+    ):
         disc = "dataset" if _group_at(loc) == "datasets" else "type"
         found.messages = [f"must be a mapping such as {{{disc}: {received}}}"]
         found.received = _MISSING
@@ -261,13 +281,17 @@ def issues_from_validation(exc: ValidationError, raw: Any, models: SpecModels) -
         by_path.setdefault(path, found)
         records.append(found)
     # 'unit: unknown key; did you mean units?' explains 'units: required': say it once.
-    suggested = {(*r.loc[:-1], r.suggestion) for r in records if r.kind == "extra_forbidden" and r.suggestion}
+    suggested = {
+        (*r.loc[:-1], r.suggestion) for r in records if r.kind == "extra_forbidden" and r.suggestion
+    }
     issues = []
     for r in records:
         if r.kind == "missing" and r.loc in suggested:
             continue
         text = " or ".join(dict.fromkeys(r.messages))
-        if r.kind == "extra_forbidden" and (*r.loc[:-1], r.suggestion) in {m.loc for m in records if m.kind == "missing"}:
+        if r.kind == "extra_forbidden" and (*r.loc[:-1], r.suggestion) in {
+            m.loc for m in records if m.kind == "missing"
+        }:
             text = text.replace("?", "? (it is required)", 1)
         if r.received is not _MISSING:
             text += f" (received {short_repr(r.received)})"
@@ -291,20 +315,28 @@ def raw_structure_issues(raw: Any, models: SpecModels) -> list[SpecIssue]:
         inputs = item.get("inputs")
         if not (isinstance(inputs, list) and all(isinstance(i, str) for i in inputs)):
             inputs = None
-        items.append((
-            name,
-            item.get("id"),
-            component.kind if component is not None else None,
-            inputs,
-            getattr(component, "arity_problem", None),
-        ))
+        items.append(
+            (
+                name,
+                item.get("id"),
+                component.kind if component is not None else None,
+                inputs,
+                getattr(component, "arity_problem", None),
+            )
+        )
 
     def line_of(index: int) -> str:
         mark = locate(raw, ("model", "layers", index))
         return f"line {mark.line}" if mark is not None and mark.line is not None else ""
 
-    return [issue_at(raw, ("model", *loc), message if value is None else f"{message} (received {short_repr(value)})")
-            for loc, _, message, value in structure_problems(items, where=line_of)]
+    return [
+        issue_at(
+            raw,
+            ("model", *loc),
+            message if value is None else f"{message} (received {short_repr(value)})",
+        )
+        for loc, _, message, value in structure_problems(items, where=line_of)
+    ]
 
 
 def sort_issues(issues: Iterable[SpecIssue], files: Sequence[str | None] = ()) -> list[SpecIssue]:

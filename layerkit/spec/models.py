@@ -89,12 +89,17 @@ LayerId = Annotated[
     str,
     StringConstraints(max_length=LAYER_ID_MAX_LENGTH),
     _matching(LAYER_ID_PATTERN, LAYER_ID_RULE),
-    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": LAYER_ID_MAX_LENGTH}),
+    WithJsonSchema(
+        {"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": LAYER_ID_MAX_LENGTH}
+    ),
 ]
 SpecName = Annotated[
     str,
     StringConstraints(max_length=100),
-    _matching(SPEC_NAME_PATTERN, "must be a folder name: letters, digits, '_', '-' and '.', not starting with '.' or '-'"),
+    _matching(
+        SPEC_NAME_PATTERN,
+        "must be a folder name: letters, digits, '_', '-' and '.', not starting with '.' or '-'",
+    ),
     WithJsonSchema({"type": "string", "pattern": SPEC_NAME_PATTERN, "maxLength": 100}),
 ]
 Dim = Annotated[int, Field(gt=0), INT_CHECK]
@@ -207,7 +212,12 @@ def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
 
 
 def _entry_model(
-    entry: Entry, tag: str, spellings: list[str], mixin: type[ComponentSpec], suffix: str, ambiguous: bool
+    entry: Entry,
+    tag: str,
+    spellings: list[str],
+    mixin: type[ComponentSpec],
+    suffix: str,
+    ambiguous: bool,
 ) -> type[BaseModel]:
     params = entry.component.Params  # type: ignore[attr-defined]
     reserved = set(mixin.reserved) & set(params.model_fields)
@@ -220,9 +230,15 @@ def _entry_model(
     origin = entry.distribution or entry.plugin
     # The JSON Schema names every spelling the registry resolves to this entry (Affine,
     # builtins:Affine); the loader's BeforeValidator turns them all into ``tag`` first.
-    name_schema = {"type": "string", "enum": spellings} if len(spellings) > 1 else {"type": "string", "const": tag}
+    name_schema = (
+        {"type": "string", "enum": spellings}
+        if len(spellings) > 1
+        else {"type": "string", "const": tag}
+    )
     described = f"{entry.kind} {entry.name} from {origin}" + (
-        f" (also written {', '.join(s for s in spellings if s != tag)})" if len(spellings) > 1 else ""
+        f" (also written {', '.join(s for s in spellings if s != tag)})"
+        if len(spellings) > 1
+        else ""
     )
     fields: dict[str, Any] = {
         what: (Annotated[Literal[tag], WithJsonSchema(name_schema)], Field(description=described)),
@@ -236,10 +252,17 @@ def _entry_model(
     if mixin is LayerSpec:
         fields["id"] = (
             LayerId | None,
-            Field(None, description="names the layer's parameters (fc1.W) and override paths; default <type><n>"),
+            Field(
+                None,
+                description="names the layer's parameters (fc1.W) and override paths; default <type><n>",
+            ),
         )
         fields["inputs"] = (
-            Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(min_length=1, max_length=64)] | None,
+            Annotated[
+                list[Annotated[str, StringConstraints(max_length=200)]],
+                Field(min_length=1, max_length=64),
+            ]
+            | None,
             Field(
                 None,
                 description="ids of the layers whose outputs this layer takes ('input': the data); "
@@ -277,7 +300,9 @@ def _group(registry: Registry, group: str, mixin: type[ComponentSpec], suffix: s
     for entry in entries:
         # A name two plugins provide is only accepted qualified, so nothing silently wins.
         tag = registry.display_name(entry)
-        models[tag] = _entry_model(entry, tag, registry.spellings(entry), mixin, suffix, tag != entry.name)
+        models[tag] = _entry_model(
+            entry, tag, registry.spellings(entry), mixin, suffix, tag != entry.name
+        )
     disc = mixin.discriminator
     members = tuple(models.values())
     if not members:
@@ -354,7 +379,9 @@ class ModelSpec(StrictModel):
         None, description="per-sample input shape; default: the dataset's"
     )
     #: :class:`LayerSpec` entries (typed by the registry-built subclass)
-    layers: Annotated[list[Any], Field(min_length=1, description="layers in order, a loss layer last")]
+    layers: Annotated[
+        list[Any], Field(min_length=1, description="layers in order, a loss layer last")
+    ]
     blocks: dict[str, BlockSpec] = Field(
         default_factory=dict,
         description="named, parameterised sub-graphs that model.layers use with {type: block, block: NAME}",
@@ -363,7 +390,13 @@ class ModelSpec(StrictModel):
     @model_validator(mode="after")
     def _check_layers(self) -> ModelSpec:
         items = [
-            (entry.type, entry.id, entry.component.kind, entry.inputs, getattr(entry.component, "arity_problem", None))
+            (
+                entry.type,
+                entry.id,
+                entry.component.kind,
+                entry.inputs,
+                getattr(entry.component, "arity_problem", None),
+            )
             for entry in self.layers
         ]
         problems = structure_problems(items)
@@ -392,11 +425,16 @@ class Spec(StrictModel):
     validated (defaults filled in) against the registered optimizer.
     """
 
-    name: SpecName = Field(description="names the run folder runs/<name>/; default: the file's name")
-    seed: Annotated[int, Field(ge=0, lt=2**64), INT_CHECK] | None = Field(
-        None, description="seeds weights, dropout and shuffling; null: fresh entropy, recorded in the run"
+    name: SpecName = Field(
+        description="names the run folder runs/<name>/; default: the file's name"
     )
-    dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of weights and batches")
+    seed: Annotated[int, Field(ge=0, lt=2**64), INT_CHECK] | None = Field(
+        None,
+        description="seeds weights, dropout and shuffling; null: fresh entropy, recorded in the run",
+    )
+    dtype: Literal["float32", "float64"] = Field(
+        "float32", description="floating-point type of weights and batches"
+    )
     #: a :class:`DataSpec` (typed by the registry-built subclass)
     data: Any = Field(description="{dataset: NAME, ...that dataset's options}")
     model: ModelSpec = Field(description=_MODEL_DOC)
@@ -472,7 +510,9 @@ class SpecModels:
     schema_spec: type[BaseModel]
 
     def group(self, name: str) -> _Group:
-        return {"layers": self.layers, "datasets": self.datasets, "optimizers": self.optimizers}[name]
+        return {"layers": self.layers, "datasets": self.datasets, "optimizers": self.optimizers}[
+            name
+        ]
 
 
 def _train_class(optimizers: _Group) -> type[TrainConfig]:
@@ -507,7 +547,10 @@ def _build(registry: Registry) -> SpecModels:
         "ModelSpec",
         __base__=ModelSpec,
         __module__=__name__,
-        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[arg-type,name-defined]
+        layers=(  # type: ignore[arg-type]
+            Annotated[list[layers.union], Field(min_length=1)],  # type: ignore[name-defined]
+            Field(description="layers in order, a loss layer last"),
+        ),
     )
     train_cls = _train_class(optimizers)
     spec_cls = create_model(
@@ -523,7 +566,13 @@ def _build(registry: Registry) -> SpecModels:
         "TrainConfig",
         __base__=train_cls,
         __module__=__name__,
-        optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
+        optimizer=(
+            optimizers.union,
+            Field(
+                default=default_optimizer,
+                description="{type: NAME, ...that optimizer's hyperparameters}",
+            ),
+        ),
     )
     # in the JSON Schema, an entry of model.layers may also be a block use (expanded before validation)
     members: Any = (*layers.models.values(), BlockUse)
@@ -534,11 +583,17 @@ def _build(registry: Registry) -> SpecModels:
         __module__=__name__,
         layers=(
             Annotated[list[with_uses], Field(min_length=1)],
-            Field(description="layers in order (a graph: each takes the one before it unless it names inputs), a loss layer last; an entry may use a block"),
+            Field(
+                description="layers in order (a graph: each takes the one before it unless it names inputs), a loss layer last; an entry may use a block"
+            ),
         ),
     )
     schema_spec = create_model(
-        "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, Field(None, description=_TRAIN_DOC)), model=(schema_model, Field(description=_MODEL_DOC))
+        "Spec",
+        __base__=spec_cls,
+        __module__=__name__,
+        train=(schema_train, Field(None, description=_TRAIN_DOC)),
+        model=(schema_model, Field(description=_MODEL_DOC)),
     )
     return SpecModels(registry, spec_cls, layers, datasets, optimizers, schema_spec)
 

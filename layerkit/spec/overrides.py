@@ -62,7 +62,9 @@ def parse_path(text: str) -> tuple[str | int, ...]:
             segments.append(key)
         pos = match.end()
     if not segments or text.endswith("."):
-        raise ValueError(f"invalid path {text!r}: expected keys separated by dots, e.g. train.optimizer.lr")
+        raise ValueError(
+            f"invalid path {text!r}: expected keys separated by dots, e.g. train.optimizer.lr"
+        )
     return tuple(segments)
 
 
@@ -76,7 +78,9 @@ def auto_layer_ids(layers: Sequence[Any]) -> list[str | None]:
         kind, ident = item.get("type"), item.get("id")
         if kind == BLOCK_TYPE:
             kind = None
-        pairs.append((kind if isinstance(kind, str) else None, ident if isinstance(ident, str) else None))
+        pairs.append(
+            (kind if isinstance(kind, str) else None, ident if isinstance(ident, str) else None)
+        )
     ids = auto_ids(pairs)
     for i, copies in enumerate(use_ids(layers)):
         if copies:
@@ -106,7 +110,9 @@ def _after_expansion(path: tuple[str | int, ...], root: Any) -> bool:
         return False
     model = root.get("model") if isinstance(root, Mapping) else None
     layers = model.get("layers") if isinstance(model, Mapping) else None
-    if not isinstance(layers, list) or not any(isinstance(e, Mapping) and e.get("type") == BLOCK_TYPE for e in layers):
+    if not isinstance(layers, list) or not any(
+        isinstance(e, Mapping) and e.get("type") == BLOCK_TYPE for e in layers
+    ):
         return False
     ids = auto_layer_ids(layers)
     if path[2] not in ids:
@@ -154,9 +160,11 @@ def _list_index(items: list[Any], seg: str | int, path: Sequence[str | int]) -> 
         if -n <= seg < n:
             return seg % n
         raise _Problem(where, f"index {seg} is out of range: the list has {n} item(s)")
-    ids = auto_layer_ids(items) if path and path[-1] == "layers" else [
-        item.get("id") if isinstance(item, Mapping) else None for item in items
-    ]
+    ids = (
+        auto_layer_ids(items)
+        if path and path[-1] == "layers"
+        else [item.get("id") if isinstance(item, Mapping) else None for item in items]
+    )
     if seg in ids:
         return ids.index(seg)
     known = [i for i in ids if i]
@@ -184,10 +192,16 @@ def _describe(value: Any) -> str:
     return f"the value {short_repr(value)}"
 
 
-def _assign(root: LocDict, path: tuple[str | int, ...], value: Any, mark: Mark, *, delete: bool) -> None:
+def _assign(
+    root: LocDict, path: tuple[str | int, ...], value: Any, mark: Mark, *, delete: bool
+) -> None:
     node: Any = root
     for i, seg in enumerate(path[:-1]):
-        node = _descend(node, seg, path[: i + 1], mark) if not delete else _lookup(node, seg, path[: i + 1])
+        node = (
+            _descend(node, seg, path[: i + 1], mark)
+            if not delete
+            else _lookup(node, seg, path[: i + 1])
+        )
     last = path[-1]
     where = path[:-1]
     if isinstance(node, LocDict):
@@ -228,12 +242,21 @@ def _merge(base: LocDict, patch: LocDict, path: tuple[str | int, ...]) -> None:
     for key, value in patch.items():
         here = (*path, key)
         current = base.get(key)
-        if isinstance(current, LocDict) and isinstance(value, LocDict) and _same_component(current, value):
+        if (
+            isinstance(current, LocDict)
+            and isinstance(value, LocDict)
+            and _same_component(current, value)
+        ):
             _merge(current, value, here)
         elif isinstance(current, LocList) and isinstance(value, LocDict):
             _merge_list(current, value, here)
         else:
-            base.set(key, copy_tree(value), key_mark=patch.key_marks.get(key), value_mark=patch.value_marks.get(key))
+            base.set(
+                key,
+                copy_tree(value),
+                key_mark=patch.key_marks.get(key),
+                value_mark=patch.value_marks.get(key),
+            )
 
 
 def _merge_list(base: LocList, patch: LocDict, path: tuple[str | int, ...]) -> None:
@@ -245,7 +268,11 @@ def _merge_list(base: LocList, patch: LocDict, path: tuple[str | int, ...]) -> N
             mark = patch.key_marks.get(key) or Mark()
             raise SpecError([mark.issue(problem.path, problem.message)]) from None
         current = base[index]
-        if isinstance(current, LocDict) and isinstance(value, LocDict) and _same_component(current, value):
+        if (
+            isinstance(current, LocDict)
+            and isinstance(value, LocDict)
+            and _same_component(current, value)
+        ):
             _merge(current, value, (*path, index))
         else:
             base.put(index, copy_tree(value), patch.value_marks.get(key))
@@ -290,7 +317,9 @@ def apply_overrides_partially(
     issues: list[SpecIssue] = []
     for patch_path in set_files:
         try:
-            patch = parse_document(read_spec_text(patch_path), filename=str(patch_path), what="a --set-file patch")
+            patch = parse_document(
+                read_spec_text(patch_path), filename=str(patch_path), what="a --set-file patch"
+            )
             _merge(result, patch, ())
         except SpecError as exc:
             issues.extend(exc.issues)
@@ -301,7 +330,11 @@ def apply_overrides_partially(
         if delete:
             target = target[1:]
         if not sep and not delete:
-            issues.append(origin.issue("", "expected PATH=VALUE, e.g. train.optimizer.lr=0.01, or ~PATH to delete"))
+            issues.append(
+                origin.issue(
+                    "", "expected PATH=VALUE, e.g. train.optimizer.lr=0.01, or ~PATH to delete"
+                )
+            )
             continue
         try:
             path = _qualified(parse_path(target.strip()), result)

@@ -81,7 +81,9 @@ class Mark:
     column: int | None = None
 
     def issue(self, path: str, message: str) -> SpecIssue:
-        return SpecIssue(path=path, message=message, file=self.file, line=self.line, column=self.column)
+        return SpecIssue(
+            path=path, message=message, file=self.file, line=self.line, column=self.column
+        )
 
     def __str__(self) -> str:
         text = self.file or ""
@@ -327,8 +329,11 @@ class _Document:
             digits, base = text[2:], 8 if text[1] == "o" else 16
         if digits is not None:
             if len(digits) > self.limits.max_int_digits:
-                self.report(mark, f"integer with {len(digits):,} digits is too large "
-                            f"(at most {self.limits.max_int_digits} digits)")
+                self.report(
+                    mark,
+                    f"integer with {len(digits):,} digits is too large "
+                    f"(at most {self.limits.max_int_digits} digits)",
+                )
                 return _NO_VALUE
             value = int(digits, base)
             return -value if text.startswith("-") else value
@@ -343,14 +348,20 @@ class _Document:
 
     # -- structure ---------------------------------------------------------------------------
 
-    def check_collection_tag(self, event: events.CollectionStartEvent, kind: str, mark: Mark) -> None:
+    def check_collection_tag(
+        self, event: events.CollectionStartEvent, kind: str, mark: Mark
+    ) -> None:
         if event.tag not in (None, "!", _TAG + kind):
             self.report(mark, self.forbidden_tag(event.tag))
 
-    def alias(self, event: events.AliasEvent, mark: Mark, open_anchors: set[str]) -> tuple[Any, int]:
+    def alias(
+        self, event: events.AliasEvent, mark: Mark, open_anchors: set[str]
+    ) -> tuple[Any, int]:
         name = event.anchor
         if name in open_anchors:
-            raise self.fatal(mark, f"alias *{name} refers to a value that contains it (a recursive alias)")
+            raise self.fatal(
+                mark, f"alias *{name} refers to a value that contains it (a recursive alias)"
+            )
         if name not in self.anchors:
             raise self.fatal(mark, f"alias *{name} refers to no anchor &{name} defined before it")
         value, _, size = self.anchors[name]
@@ -376,7 +387,10 @@ class _Document:
                 frame = stack.pop()
                 value, mark, size, anchor = frame.finish(), frame.mark, frame.size, frame.anchor
             elif isinstance(event, events.AliasEvent):
-                value, size, anchor = *self.alias(event, mark, {f.anchor for f in stack if f.anchor}), None
+                value, size, anchor = (
+                    *self.alias(event, mark, {f.anchor for f in stack if f.anchor}),
+                    None,
+                )
             elif isinstance(event, events.ScalarEvent):
                 self.count(1, mark)
                 value, size, anchor = self.scalar(event, mark), 1, event.anchor
@@ -430,8 +444,16 @@ class _Frame:
         if self.pending_key is _NO_VALUE:  # this is a key
             self.bad_key = not merge_key and not isinstance(value, str)
             if self.bad_key:
-                shown = "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else repr(value)
-                self.doc.report(mark, f"keys must be strings (received {shown}); quote it if it is a name")
+                shown = (
+                    "a mapping"
+                    if isinstance(value, dict)
+                    else "a list"
+                    if isinstance(value, list)
+                    else repr(value)
+                )
+                self.doc.report(
+                    mark, f"keys must be strings (received {shown}); quote it if it is a name"
+                )
             self.pending_key, self.pending_mark, self.pending_merge = value, mark, merge_key
             return
         key, key_mark = self.pending_key, self.pending_mark
@@ -442,8 +464,16 @@ class _Frame:
             items: LocDict = self.items  # type: ignore[assignment]
             if key in items:
                 first = items.key_marks[key]
-                self.doc.report(key_mark, f"duplicate key (first defined at line {first.line})", key)  # type: ignore[arg-type]
-                self.doc.report(first, f"duplicate key (defined again at line {key_mark.line})", key)  # type: ignore[union-attr]
+                self.doc.report(
+                    key_mark,  # type: ignore[arg-type]
+                    f"duplicate key (first defined at line {first.line})",
+                    key,
+                )
+                self.doc.report(
+                    first,
+                    f"duplicate key (defined again at line {key_mark.line})",  # type: ignore[union-attr]
+                    key,
+                )
                 return
             items.set(key, value, key_mark=key_mark, value_mark=mark)
 
@@ -451,7 +481,11 @@ class _Frame:
         sources = value if isinstance(value, list) else [value]
         for source in sources:
             if not isinstance(source, LocDict):
-                self.doc.report(mark, "a merge key '<<' takes a mapping or a list of mappings (e.g. <<: *defaults)", "<<")
+                self.doc.report(
+                    mark,
+                    "a merge key '<<' takes a mapping or a list of mappings (e.g. <<: *defaults)",
+                    "<<",
+                )
                 return
             self.merged.append((source, mark))
 
@@ -464,10 +498,19 @@ class _Frame:
         for source, _ in self.merged:
             for key, item in source.items():
                 if key not in explicit and key not in out:
-                    out.set(key, copy_tree(item), key_mark=source.key_marks.get(key),
-                            value_mark=source.value_marks.get(key))
+                    out.set(
+                        key,
+                        copy_tree(item),
+                        key_mark=source.key_marks.get(key),
+                        value_mark=source.value_marks.get(key),
+                    )
         for key, item in explicit.items():
-            out.set(key, item, key_mark=explicit.key_marks.get(key), value_mark=explicit.value_marks.get(key))
+            out.set(
+                key,
+                item,
+                key_mark=explicit.key_marks.get(key),
+                value_mark=explicit.value_marks.get(key),
+            )
         return out
 
 
@@ -476,8 +519,15 @@ class _Frame:
 
 def _decode(data: bytes, filename: str | None, limits: Limits) -> str:
     if len(data) > limits.max_bytes:
-        raise SpecError([Mark(filename).issue("", f"file of {len(data):,} bytes is too large for a spec "
-                                                  f"(at most {limits.max_bytes:,})")])
+        raise SpecError(
+            [
+                Mark(filename).issue(
+                    "",
+                    f"file of {len(data):,} bytes is too large for a spec "
+                    f"(at most {limits.max_bytes:,})",
+                )
+            ]
+        )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise SpecError([Mark(filename, 1, 1).issue("", "the file is UTF-16; save it as UTF-8")])
     try:
@@ -486,7 +536,11 @@ def _decode(data: bytes, filename: str | None, limits: Limits) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise SpecError(
-            [Mark(filename, line, column).issue("", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")]
+            [
+                Mark(filename, line, column).issue(
+                    "", f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8"
+                )
+            ]
         ) from None
     return text.removeprefix("\ufeff")  # a UTF-8 byte order mark is not content
 
@@ -499,8 +553,13 @@ def _yaml_error(exc: yaml.YAMLError, text: str, filename: str | None) -> SpecErr
         column = position - (text.rfind("\n", 0, position) + 1) + 1
         char = exc.character
         code = ord(char) if isinstance(char, str) else int(char)
-        return SpecError([Mark(filename, line, column).issue(
-            "", f"invalid YAML: character U+{code:04X} is not allowed ({exc.reason})")])
+        return SpecError(
+            [
+                Mark(filename, line, column).issue(
+                    "", f"invalid YAML: character U+{code:04X} is not allowed ({exc.reason})"
+                )
+            ]
+        )
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     if "nesting" in problem or "depth" in problem:
@@ -643,18 +702,37 @@ def _parse(text: str, filename: str | None, limits: Limits) -> tuple[Any, Mark |
 
 
 def parse_document(
-    source: str | bytes, *, filename: str | None = None, what: str = "a spec", limits: Limits = DEFAULT_LIMITS
+    source: str | bytes,
+    *,
+    filename: str | None = None,
+    what: str = "a spec",
+    limits: Limits = DEFAULT_LIMITS,
 ) -> LocDict:
     """Parse a document that must be a non-empty mapping (a spec, a ``--set-file`` patch)."""
     value, mark = parse_yaml(source, filename=filename, limits=limits)
     if value is None:
-        example = " such as 'name: ...', 'data: ...', 'model: ...'" if what == "a spec" else " of keys to values"
-        raise SpecError([Mark(filename, 1 if mark is None else mark.line, 1).issue(
-            "", f"the file is empty; {what} is a mapping{example}")])
+        example = (
+            " such as 'name: ...', 'data: ...', 'model: ...'"
+            if what == "a spec"
+            else " of keys to values"
+        )
+        raise SpecError(
+            [
+                Mark(filename, 1 if mark is None else mark.line, 1).issue(
+                    "", f"the file is empty; {what} is a mapping{example}"
+                )
+            ]
+        )
     if not isinstance(value, LocDict):
         kind = "a list" if isinstance(value, list) else f"the {type(value).__name__} {value!r}"
-        raise SpecError([(mark or Mark(filename)).issue(
-            "", f"{what} must be a mapping of sections (name, data, model, train); received {kind}")])
+        raise SpecError(
+            [
+                (mark or Mark(filename)).issue(
+                    "",
+                    f"{what} must be a mapping of sections (name, data, model, train); received {kind}",
+                )
+            ]
+        )
     return value
 
 
@@ -671,7 +749,9 @@ def read_spec_text(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> byte
     except FileNotFoundError:
         raise SpecError([Mark(str(path)).issue("", "no such file")]) from None
     except OSError as exc:
-        raise SpecError([Mark(str(path)).issue("", f"cannot read: {exc.strerror or exc}")]) from None
+        raise SpecError(
+            [Mark(str(path)).issue("", f"cannot read: {exc.strerror or exc}")]
+        ) from None
     return data
 
 
@@ -702,10 +782,18 @@ class _FlowList(list[Any]):
     """A list written on one line."""
 
 
-_SpecDumper.add_representer(_Flow, lambda d, v: d.represent_mapping(_TAG + "map", v, flow_style=True))
-_SpecDumper.add_representer(_FlowList, lambda d, v: d.represent_sequence(_TAG + "seq", v, flow_style=True))
-_SpecDumper.add_representer(dict, lambda d, v: d.represent_mapping(_TAG + "map", v, flow_style=False))
-_SpecDumper.add_representer(list, lambda d, v: d.represent_sequence(_TAG + "seq", v, flow_style=False))
+_SpecDumper.add_representer(
+    _Flow, lambda d, v: d.represent_mapping(_TAG + "map", v, flow_style=True)
+)
+_SpecDumper.add_representer(
+    _FlowList, lambda d, v: d.represent_sequence(_TAG + "seq", v, flow_style=True)
+)
+_SpecDumper.add_representer(
+    dict, lambda d, v: d.represent_mapping(_TAG + "map", v, flow_style=False)
+)
+_SpecDumper.add_representer(
+    list, lambda d, v: d.represent_sequence(_TAG + "seq", v, flow_style=False)
+)
 
 
 def _styled(value: Any, depth: int, room: int) -> Any:

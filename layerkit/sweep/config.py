@@ -162,9 +162,13 @@ class SweepConfig(StrictModel):
     name: str | None = Field(None, description="the sweep's name (default: the sweep file's name)")
     metric: str = Field("test_accuracy", description="final metric that ranks trials")
     mode: Literal["auto", "max", "min"] = "auto"
-    set: dict[str, Any] = Field(default_factory=dict, description="overrides applied to every trial")
+    set: dict[str, Any] = Field(
+        default_factory=dict, description="overrides applied to every trial"
+    )
     grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field(default_factory=dict)
-    random: dict[str, Annotated[Distribution, BeforeValidator(_distribution)]] = Field(default_factory=dict)
+    random: dict[str, Annotated[Distribution, BeforeValidator(_distribution)]] = Field(
+        default_factory=dict
+    )
     samples: int = Field(1, ge=1, le=100_000, description="random draws per grid point")
     seed: int = Field(0, ge=0, description="seed of the random search")
 
@@ -210,7 +214,10 @@ class SweepConfig(StrictModel):
 def combinations(grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """The cartesian product of a grid, the last path varying fastest (as Hydra does)."""
     paths = list(grid)
-    return [dict(zip(paths, values, strict=False)) for values in itertools.product(*(grid[p] for p in paths))]
+    return [
+        dict(zip(paths, values, strict=False))
+        for values in itertools.product(*(grid[p] for p in paths))
+    ]
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -272,7 +279,11 @@ def parse_random_option(option: str, *, flag: str = "--random") -> tuple[str, Di
         expected = "uniform(LOW,HIGH), loguniform(LOW,HIGH), randint(LOW,HIGH) (or int) or choice(V1,V2,...)"
         raise _problem(flag, option, f"expected {expected} (received {text!r})", path)
     kind, args = match.groups()
-    values = [parse_value(a.strip(), where=f"{flag} {option}") for a in args.split(",")] if args.strip() else []
+    values = (
+        [parse_value(a.strip(), where=f"{flag} {option}") for a in args.split(",")]
+        if args.strip()
+        else []
+    )
     try:
         return path, _distribution({kind: values})
     except ValidationError as exc:

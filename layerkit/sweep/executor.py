@@ -39,7 +39,15 @@ from layerkit._validation import short_repr
 from layerkit.errors import LayerkitError
 from layerkit.fileio import JsonLimits, UnsafeJson, read_json
 
-__all__ = ["Executor", "LocalExecutor", "DaskExecutor", "Outcome", "make_executor", "available_cores", "MAX_RETRIES"]
+__all__ = [
+    "Executor",
+    "LocalExecutor",
+    "DaskExecutor",
+    "Outcome",
+    "make_executor",
+    "available_cores",
+    "MAX_RETRIES",
+]
 
 T = TypeVar("T")
 
@@ -147,7 +155,9 @@ def _watch_parent(parent_pid: int, interval: float = 0.5) -> None:
 def _init_local_worker(parent_pid: int) -> None:
     # Ctrl-C in a terminal reaches the whole process group; the driver alone decides what stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), name="layerkit-parent-watch", daemon=True).start()
+    threading.Thread(
+        target=_watch_parent, args=(parent_pid,), name="layerkit-parent-watch", daemon=True
+    ).start()
 
 
 class LocalExecutor(Executor):
@@ -159,7 +169,9 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, *, max_retries: int = MAX_RETRIES, context: str = "spawn") -> None:
+    def __init__(
+        self, workers: int | None = None, *, max_retries: int = MAX_RETRIES, context: str = "spawn"
+    ) -> None:
         super().__init__(max_retries=max_retries)
         if workers is not None and workers < 1:
             raise LayerkitError(f"--workers: must be >= 1 (received {workers})")
@@ -214,13 +226,17 @@ class LocalExecutor(Executor):
                     except BrokenProcessPool as exc:
                         # workers that die while starting (an unimportable __main__, a broken
                         # install): not the trial's fault, so nothing is recorded against it
-                        raise LayerkitError(f"the local worker processes cannot start: {exc}") from None
+                        raise LayerkitError(
+                            f"the local worker processes cannot start: {exc}"
+                        ) from None
                     except ProcessExpired as exc:
                         if attempt <= self.max_retries:
                             queue.appendleft((task, attempt + 1))
                             continue
                         how = _describe_exit(exc.exitcode)
-                        yield Outcome(task, error=_died_message(how, attempt), died=True, attempts=attempt)
+                        yield Outcome(
+                            task, error=_died_message(how, attempt), died=True, attempts=attempt
+                        )
                     except Exception as exc:  # noqa: BLE001 - reported as the task's error
                         yield Outcome(task, error=_describe_exception(exc), attempts=attempt)
                     else:
@@ -244,7 +260,9 @@ def _died_message(how: str, attempts: int) -> str:
 # -- Dask -------------------------------------------------------------------------------------
 
 
-def _scheduler_allowed_failures(dask_scheduler: Any) -> int:  # pragma: no cover - runs on the scheduler
+def _scheduler_allowed_failures(
+    dask_scheduler: Any,
+) -> int:  # pragma: no cover - runs on the scheduler
     return int(dask_scheduler.allowed_failures)
 
 
@@ -291,12 +309,16 @@ class DaskExecutor(Executor):
             ) from exc
         if self.scheduler:
             # default: dask's distributed.comm.timeouts.connect (30 s unless configured)
-            kwargs: dict[str, Any] = {} if self._connect_timeout is None else {"timeout": self._connect_timeout}
+            kwargs: dict[str, Any] = (
+                {} if self._connect_timeout is None else {"timeout": self._connect_timeout}
+            )
             kwargs["address"] = _scheduler_address(self.scheduler)
             try:
                 self._client = Client(**kwargs)
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
-                raise LayerkitError(f"cannot connect to the Dask scheduler at {self.scheduler}: {exc}") from exc
+                raise LayerkitError(
+                    f"cannot connect to the Dask scheduler at {self.scheduler}: {exc}"
+                ) from exc
             self._allowed_failures = self._client.run_on_scheduler(_scheduler_allowed_failures)
         else:
             n = self._requested_workers or available_cores()
@@ -338,7 +360,9 @@ class DaskExecutor(Executor):
         def submit(index: int, task: T) -> Any:
             # A unique key per submission: a resumed driver must not attach to the stale task
             # of a killed one, and trials are not pure functions of their arguments (they write).
-            future = client.submit(fn, task, key=f"layerkit-trial-{session}-{index}", pure=False, retries=0)
+            future = client.submit(
+                fn, task, key=f"layerkit-trial-{session}-{index}", pure=False, retries=0
+            )
             futures[future] = task
             return future
 
@@ -390,7 +414,9 @@ def _scheduler_address(scheduler: str) -> str:
     Dask's own reading of a scheduler file fails with a traceback on a missing file or one
     without an address (``{}``); both are one-line errors here.
     """
-    looks_like_file = "://" not in scheduler and (scheduler.endswith(".json") or os.sep in scheduler)
+    looks_like_file = "://" not in scheduler and (
+        scheduler.endswith(".json") or os.sep in scheduler
+    )
     if not os.path.exists(scheduler):
         if looks_like_file:
             raise LayerkitError(f"--scheduler {scheduler}: no such scheduler file")
@@ -408,7 +434,9 @@ def _scheduler_address(scheduler: str) -> str:
     return address
 
 
-def make_executor(kind: str, *, workers: int | None = None, scheduler: str | None = None) -> Executor:
+def make_executor(
+    kind: str, *, workers: int | None = None, scheduler: str | None = None
+) -> Executor:
     """The executor named on the command line: ``local`` or ``dask``."""
     if kind == "local":
         if scheduler:

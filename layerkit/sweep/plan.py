@@ -28,7 +28,16 @@ from layerkit.sweep.config import (
 )
 from layerkit.sweep.runner import SweepPlan, Trial
 
-__all__ = ["plan_sweep", "trial_id", "MAX_REPORTED", "load_definition", "check_metric", "resolve_trial", "fixed_overrides"]
+__all__ = [
+    "plan_sweep",
+    "trial_id",
+    "MAX_REPORTED",
+    "load_definition",
+    "check_metric",
+    "resolve_trial",
+    "fixed_overrides",
+]
+
 
 class _Section(Protocol):
     base: str | None
@@ -72,10 +81,14 @@ def _read(path: str) -> Any:
 
 def _load_definition(source: str) -> tuple[Any, str, SweepConfig, str]:
     """``(base raw spec, base file, sweep section, default name)`` from a sweep file or a spec."""
-    return load_definition(source, SweepConfig, key=SWEEP_KEY, fields="base, grid, random, samples, ...")
+    return load_definition(
+        source, SweepConfig, key=SWEEP_KEY, fields="base, grid, random, samples, ..."
+    )
 
 
-def load_definition(source: str, model: type[ConfigT], *, key: str, fields: str) -> tuple[Any, str, ConfigT, str]:
+def load_definition(
+    source: str, model: type[ConfigT], *, key: str, fields: str
+) -> tuple[Any, str, ConfigT, str]:
     """``(base raw spec, base file, section, default name)`` from a file whose ``key:`` section
     (validated by ``model``, errors at their ``FILE:LINE:COL``) may name a ``base:`` spec, or from
     a spec that carries the section itself or none (then the section's defaults)."""
@@ -101,8 +114,12 @@ def load_definition(source: str, model: type[ConfigT], *, key: str, fields: str)
     if raw:
         extra = ", ".join(raw)
         key_mark = mark_of(raw, next(iter(raw)), of_key=True)
-        message = f"a {key} file that names a base spec holds only the {key}: section (found {extra})"
-        raise SpecError([key_mark.issue("", message) if key_mark else SpecIssue("", message, file=source)])
+        message = (
+            f"a {key} file that names a base spec holds only the {key}: section (found {extra})"
+        )
+        raise SpecError(
+            [key_mark.issue("", message) if key_mark else SpecIssue("", message, file=source)]
+        )
     base = Path(config.base)
     if not base.is_absolute():
         base = Path(source).parent / base
@@ -159,8 +176,13 @@ def check_metric(metric: str, *, where: str) -> None:
 
         hint = did_you_mean(metric, EPOCH_METRICS)
         raise SpecError(
-            [SpecIssue(path=where, message=f"unknown metric {metric!r}{hint}; "
-                       f"trials report {', '.join(EPOCH_METRICS)}")]
+            [
+                SpecIssue(
+                    path=where,
+                    message=f"unknown metric {metric!r}{hint}; "
+                    f"trials report {', '.join(EPOCH_METRICS)}",
+                )
+            ]
         )
 
 
@@ -171,17 +193,28 @@ def resolve_trial(base_raw: Any, base_file: str, overrides: Sequence[str], metri
 
     spec = validate_spec(base_raw, filename=base_file, overrides=list(overrides))
     if metric.startswith("val_") and spec.train.validation_split == 0:
-        raise SpecError([SpecIssue(path="train.validation_split", message=f"metric {metric} needs "
-                                   "validation_split > 0 (the run records no validation metrics)")])
+        raise SpecError(
+            [
+                SpecIssue(
+                    path="train.validation_split",
+                    message=f"metric {metric} needs "
+                    "validation_split > 0 (the run records no validation metrics)",
+                )
+            ]
+        )
     build_network(spec)
     return spec
 
 
-def fixed_overrides(base_raw: Any, config_set: dict[str, Any], overrides: Sequence[str], swept: Any, seed: int) -> list[str]:
+def fixed_overrides(
+    base_raw: Any, config_set: dict[str, Any], overrides: Sequence[str], swept: Any, seed: int
+) -> list[str]:
     """The overrides every trial gets: the section's ``set:``, then ``--set``; plus ``seed=SEED``
     when neither the spec nor a swept path seeds the runs (an unseeded spec would make every
     trial unrepeatable and its id meaningless)."""
-    fixed = [f"{path}={format_value(value)}" for path, value in config_set.items()] + list(overrides)
+    fixed = [f"{path}={format_value(value)}" for path, value in config_set.items()] + list(
+        overrides
+    )
     seeded = any(o.partition("=")[0].strip() == "seed" for o in fixed) or "seed" in swept
     if base_raw.get("seed") is None and not seeded:
         fixed.insert(0, f"seed={seed}")
@@ -208,11 +241,19 @@ def plan_sweep(
     invalid trial with its overrides.
     """
     base_raw, base_file, config, default = _load_definition(os.fspath(source))
-    config = _merge_cli(config, grid=grid, random=random, samples=samples, seed=seed, metric=metric, mode=mode)
+    config = _merge_cli(
+        config, grid=grid, random=random, samples=samples, seed=seed, metric=metric, mode=mode
+    )
     if not config.grid and not config.random:
         raise SpecError(
-            [SpecIssue(path="", file=os.fspath(source), message="nothing to sweep: give --grid PATH=V1,V2 or "
-                       "--random PATH=loguniform(LOW,HIGH), or a sweep: section with grid: or random:")]
+            [
+                SpecIssue(
+                    path="",
+                    file=os.fspath(source),
+                    message="nothing to sweep: give --grid PATH=V1,V2 or "
+                    "--random PATH=loguniform(LOW,HIGH), or a sweep: section with grid: or random:",
+                )
+            ]
         )
     _check_metric(config)
     fixed = fixed_overrides(base_raw, config.set, overrides, config.scales, config.seed)
@@ -250,15 +291,27 @@ def plan_sweep(
     )
 
 
-def _failure_issues(failures: list[tuple[int, str, list[SpecIssue]]], total: int) -> list[SpecIssue]:
+def _failure_issues(
+    failures: list[tuple[int, str, list[SpecIssue]]], total: int
+) -> list[SpecIssue]:
     # The same problems in every trial are the base spec's (or a fixed override's): say them once.
     first = [str(i) for i in failures[0][2]]
-    if len(failures) == total and all([str(i) for i in issues] == first for _, _, issues in failures):
+    if len(failures) == total and all(
+        [str(i) for i in issues] == first for _, _, issues in failures
+    ):
         return failures[0][2]
-    out = [SpecIssue(path="", message=f"{len(failures)} of {total} trials are invalid; nothing was run")]
+    out = [
+        SpecIssue(
+            path="", message=f"{len(failures)} of {total} trials are invalid; nothing was run"
+        )
+    ]
     for number, label, issues in failures[:MAX_REPORTED]:
         for issue in issues:
             out.append(SpecIssue(path="", message=f"trial {number} ({label}): {issue}"))
     if len(failures) > MAX_REPORTED:
-        out.append(SpecIssue(path="", message=f"... and {len(failures) - MAX_REPORTED} more invalid trials"))
+        out.append(
+            SpecIssue(
+                path="", message=f"... and {len(failures) - MAX_REPORTED} more invalid trials"
+            )
+        )
     return out

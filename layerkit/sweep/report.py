@@ -36,7 +36,18 @@ def summary_rows(result: SweepResult) -> tuple[list[str], list[list[Any]]]:
     metrics = _metric_names(result)
     pruned = any(record.get("pruned_at") is not None for record in result.records)
     extra = ["pruned_at"] if pruned else []  # a tune's trials stopped early, and when
-    header = ["rank", "id", "status", *swept, *metrics, *extra, "attempts", "trial_seconds", "run_dir", "error"]
+    header = [
+        "rank",
+        "id",
+        "status",
+        *swept,
+        *metrics,
+        *extra,
+        "attempts",
+        "trial_seconds",
+        "run_dir",
+        "error",
+    ]
     rows = []
     for rank, record in enumerate(result.ranked(), 1):
         values = record.get("metrics") or {}
@@ -169,7 +180,9 @@ def print_progress(
         outcome = f"{metric}={_fmt(value)}" if value is not None else "ok"
     elif record["status"] == "pruned":
         value = record["metrics"].get(metric)
-        outcome = f"pruned after epoch {record.get('pruned_at')}" + (f" ({metric}={_fmt(value)})" if value is not None else "")
+        outcome = f"pruned after epoch {record.get('pruned_at')}" + (
+            f" ({metric}={_fmt(value)})" if value is not None else ""
+        )
     else:
         first = str(record["error"]).splitlines()[0] if record.get("error") else "unknown error"
         outcome = f"FAILED: {first}"

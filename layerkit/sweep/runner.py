@@ -32,7 +32,18 @@ from layerkit.sweep.executor import Executor, Outcome
 from layerkit.sweep.store import ResultsLog
 from layerkit.sweep.trial import ATTEMPTS_DIR, TrialBody, TrialTask, run_trial
 
-__all__ = ["Trial", "SweepPlan", "SweepResult", "run_sweep", "load_plan", "collect", "exclusive", "Driver", "MANIFEST", "RESULTS"]
+__all__ = [
+    "Trial",
+    "SweepPlan",
+    "SweepResult",
+    "run_sweep",
+    "load_plan",
+    "collect",
+    "exclusive",
+    "Driver",
+    "MANIFEST",
+    "RESULTS",
+]
 
 MANIFEST = "sweep.json"
 RESULTS = "results.jsonl"
@@ -80,16 +91,24 @@ class SweepPlan:
             "mode": self.mode,
             "scales": self.scales,
             "trials": [
-                {"id": t.id, "params": t.params, "overrides": list(t.overrides), "spec": t.spec} for t in self.trials
+                {"id": t.id, "params": t.params, "overrides": list(t.overrides), "spec": t.spec}
+                for t in self.trials
             ],
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SweepPlan:
         if data.get("format") != _FORMAT:
-            raise LayerkitError(f"unsupported sweep manifest format {data.get('format')!r} (expected {_FORMAT})")
+            raise LayerkitError(
+                f"unsupported sweep manifest format {data.get('format')!r} (expected {_FORMAT})"
+            )
         trials = tuple(
-            Trial(id=t["id"], params=dict(t["params"]), overrides=tuple(t["overrides"]), spec=t["spec"])
+            Trial(
+                id=t["id"],
+                params=dict(t["params"]),
+                overrides=tuple(t["overrides"]),
+                spec=t["spec"],
+            )
             for t in data["trials"]
         )
         return cls(
@@ -151,7 +170,11 @@ class SweepResult:
     @property
     def best(self) -> dict[str, Any] | None:
         ranked = self.ranked()
-        if ranked and ranked[0]["status"] == "ok" and isinstance((ranked[0].get("metrics") or {}).get(self.plan.metric), (int, float)):
+        if (
+            ranked
+            and ranked[0]["status"] == "ok"
+            and isinstance((ranked[0].get("metrics") or {}).get(self.plan.metric), (int, float))
+        ):
             return ranked[0]
         return None
 
@@ -175,7 +198,11 @@ class Driver:
         task = outcome.task
         value: dict[str, Any] = dict(outcome.value or {}) if outcome.ok else {}
         leftovers = self.attempts_of(task.id)
-        attempt_dir = Path(value["attempt_dir"]) if value.get("attempt_dir") else (leftovers[-1] if leftovers else None)
+        attempt_dir = (
+            Path(value["attempt_dir"])
+            if value.get("attempt_dir")
+            else (leftovers[-1] if leftovers else None)
+        )
         attempts = outcome.attempts if outcome.attempts is not None else max(1, len(leftovers))
         status = value.get("status", "failed")
         error = value.get("error") if outcome.ok else outcome.error
@@ -226,7 +253,9 @@ def exclusive(sweep_dir: Path) -> Iterator[None]:
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
-            raise LayerkitError(f"{sweep_dir}: this sweep is being run by another driver ({holder})") from None
+            raise LayerkitError(
+                f"{sweep_dir}: this sweep is being run by another driver ({holder})"
+            ) from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()}")
@@ -272,7 +301,9 @@ def run_sweep(
         done = sum(1 for t in plan.trials if t.id in committed)
         limit = threads if threads is not None else executor.threads_per_task
         tasks = [
-            TrialTask(id=t.id, spec=t.spec, sweep_dir=str(out.resolve()), threads=limit, params=t.params)
+            TrialTask(
+                id=t.id, spec=t.spec, sweep_dir=str(out.resolve()), threads=limit, params=t.params
+            )
             for t in plan.trials
             if t.id not in committed
         ]
@@ -291,4 +322,3 @@ def collect(plan: SweepPlan, sweep_dir: Path) -> SweepResult:
     found = tuple(records[t.id] for t in plan.trials if t.id in records)
     missing = tuple(t.id for t in plan.trials if t.id not in records)
     return SweepResult(plan=plan, sweep_dir=sweep_dir, records=found, missing=missing)
-

@@ -69,12 +69,20 @@ def read_run(path: str | os.PathLike[str], *, label: str | None = None) -> RunRe
         raise LayerkitError(f"{folder}: no such run folder")
     try:
         with metrics.open(newline="", encoding="utf-8") as fh:
-            rows = [{k: _number(v) for k, v in row.items() if k is not None} for row in csv.DictReader(fh)]
+            rows = [
+                {k: _number(v) for k, v in row.items() if k is not None}
+                for row in csv.DictReader(fh)
+            ]
     except FileNotFoundError:
         raise LayerkitError(f"{folder}: not a run folder (no {METRICS_FILE})") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LayerkitError(f"{metrics}: cannot read: {exc}") from None
-    return RunRecord(path=folder, label=label or str(folder), history=tuple(rows), status=run_status(folder, len(rows)))
+    return RunRecord(
+        path=folder,
+        label=label or str(folder),
+        history=tuple(rows),
+        status=run_status(folder, len(rows)),
+    )
 
 
 def run_status(folder: Path, epochs_done: int) -> str:
@@ -102,7 +110,9 @@ def run_status(folder: Path, epochs_done: int) -> str:
             return "incomplete"  # metrics.csv lost rows (edited, truncated)
         return "finished"
     # pruned: a tune's pruner stopped it cleanly after status.json's pruned_after_epoch
-    return str(status) if status in ("failed", "diverged", "interrupted", "pruned") else "incomplete"
+    return (
+        str(status) if status in ("failed", "diverged", "interrupted", "pruned") else "incomplete"
+    )
 
 
 def _sweep_trials(folder: Path) -> list[tuple[Path, str | None]]:
@@ -153,7 +163,10 @@ def expand_runs(paths: Sequence[str | os.PathLike[str]]) -> list[RunRecord]:
     runs = [read_run(path, label=label) for path, label in named]
     unlabelled = [r for r in runs if r.label == str(r.path)]  # plain runs: label by path
     labels = _unique_suffixes([r.path for r in unlabelled])
-    return [RunRecord(r.path, labels[r.path], r.history, r.status) if r in unlabelled else r for r in runs]
+    return [
+        RunRecord(r.path, labels[r.path], r.history, r.status) if r in unlabelled else r
+        for r in runs
+    ]
 
 
 def _unique_suffixes(paths: Sequence[Path]) -> dict[Path, str]:
@@ -200,7 +213,9 @@ def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path |
                 if not values or any(v is None for v in values):
                     continue
                 label = run.label if split == "test" else None
-                ax.plot(epochs, values, style, color=colour, marker="o", markersize=2.5, label=label)
+                ax.plot(
+                    epochs, values, style, color=colour, marker="o", markersize=2.5, label=label
+                )
         ax.set_xlabel("epoch")
         ax.set_ylabel(quantity)
         ax.set_title(f"{quantity} (test solid, train dashed)", fontsize=9)
@@ -220,7 +235,11 @@ def _plottable(value: Any) -> Any:
     """A metric as a point: numbers within range; NaN (a gap) for text, inf or 1e308."""
     if value is None:
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= _PLOT_LIMIT:
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and abs(value) <= _PLOT_LIMIT
+    ):
         return value
     return math.nan
 
@@ -228,5 +247,16 @@ def _plottable(value: Any) -> Any:
 def runs_json(runs: Sequence[RunRecord]) -> str:
     """One JSON object: each run's path, label, epochs and final metrics."""
     return json.dumps(
-        {"runs": [{"path": str(r.path), "label": r.label, "status": r.status, "epochs": r.epochs, "final": r.final} for r in runs]}
+        {
+            "runs": [
+                {
+                    "path": str(r.path),
+                    "label": r.label,
+                    "status": r.status,
+                    "epochs": r.epochs,
+                    "final": r.final,
+                }
+                for r in runs
+            ]
+        }
     )

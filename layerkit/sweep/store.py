@@ -58,7 +58,10 @@ class ResultsLog:
                 # A torn last line is the expected trace of a killed driver; anything else
                 # means the file was edited by hand, which deserves a word.
                 if number != len(lines):
-                    warnings.warn(f"{self.path}:{number}: skipping a line that is not a trial record", stacklevel=3)
+                    warnings.warn(
+                        f"{self.path}:{number}: skipping a line that is not a trial record",
+                        stacklevel=3,
+                    )
                 continue
             yield record
 

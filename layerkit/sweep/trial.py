@@ -99,7 +99,9 @@ def run_trial(task: TrialTask, body: TrialBody = train_body) -> dict[str, Any]:
     attempt = new_attempt_dir(task)
     worker = f"{socket.gethostname()}:{os.getpid()}"
     # Written first, so a test (or a person) can tell which process runs which attempt.
-    (attempt / "attempt.json").write_text(json.dumps({"id": task.id, "worker": worker, "pid": os.getpid()}))
+    (attempt / "attempt.json").write_text(
+        json.dumps({"id": task.id, "worker": worker, "pid": os.getpid()})
+    )
     record: dict[str, Any] = {"attempt_dir": str(attempt), "worker": worker}
     started = time.perf_counter()
     try:

@@ -168,7 +168,9 @@ class CSVLogger(Callback):
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: Mapping[str, Any]) -> None:
         assert self._fh is not None
-        csv.writer(self._fh, lineterminator="\n").writerow([_cell(metrics.get(c)) for c in METRIC_COLUMNS])
+        csv.writer(self._fh, lineterminator="\n").writerow(
+            [_cell(metrics.get(c)) for c in METRIC_COLUMNS]
+        )
         self._fh.flush()
         os.fsync(self._fh.fileno())
 
@@ -200,7 +202,9 @@ class ModelCheckpoint(Callback):
 
     def save(self, trainer: Trainer) -> Path:
         arrays, manifest = trainer.checkpoint_state()
-        self.last = save_checkpoint(self.directory, trainer.epochs_done, arrays, manifest, keep=self.keep)
+        self.last = save_checkpoint(
+            self.directory, trainer.epochs_done, arrays, manifest, keep=self.keep
+        )
         return self.last
 
 

@@ -98,7 +98,9 @@ class ComponentRecord(_Part):
 
 
 class InputRecord(_Part):
-    shape: Annotated[list[Annotated[int, Field(gt=0), INT_CHECK]], Field(min_length=1, max_length=8)]
+    shape: Annotated[
+        list[Annotated[int, Field(gt=0), INT_CHECK]], Field(min_length=1, max_length=8)
+    ]
     num_classes: Annotated[int, Field(gt=0), INT_CHECK] | None = None
     class_names: list[str] | None = None
     scale: StrictFloat = 1.0
@@ -263,7 +265,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
             )
         return _load(manifest)
     _refuse_if_pickle(path)
-    raise CheckpointError(f"{path}: not a layerkit checkpoint (expected a .npz with its .json manifest)")
+    raise CheckpointError(
+        f"{path}: not a layerkit checkpoint (expected a .npz with its .json manifest)"
+    )
 
 
 def latest_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
@@ -278,7 +282,9 @@ def latest_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint:
             ckpt = _load(manifest)
         except CheckpointError as exc:
             problems.append(str(exc))
-            warnings.warn(f"{exc}; falling back to the previous checkpoint", CheckpointWarning, stacklevel=2)
+            warnings.warn(
+                f"{exc}; falling back to the previous checkpoint", CheckpointWarning, stacklevel=2
+            )
             continue
         return ckpt
     raise CheckpointError(f"{directory}: no usable checkpoint:\n  " + "\n  ".join(problems))
@@ -291,7 +297,9 @@ def _refuse_if_pickle(path: Path) -> None:
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror})") from None
     if head[:1] == b"\x80" or head == b"(d" or head == b"(l":
-        raise CheckpointError(f"{path}: refusing to load pickled data (checkpoints hold plain arrays only)")
+        raise CheckpointError(
+            f"{path}: refusing to load pickled data (checkpoints hold plain arrays only)"
+        )
 
 
 def _read_manifest(manifest_path: Path) -> dict[str, Any]:
@@ -312,7 +320,9 @@ def _read_manifest(manifest_path: Path) -> dict[str, Any]:
         Manifest.model_validate(manifest)
     except ValidationError as exc:
         problems = [render(loc, msg, received) for loc, msg, received in describe_errors(exc)]
-        shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        shown = "; ".join(problems[:3]) + (
+            f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+        )
         raise CheckpointError(f"{manifest_path}: invalid manifest: {shown}") from None
     return manifest
 
@@ -344,14 +354,18 @@ def _load(manifest_path: Path) -> Checkpoint:
                     raise CheckpointError(f"{npz_path}: array {name!r} is missing")
                 arr = archive[name]
                 if arr.dtype.kind not in _ALLOWED_KINDS:
-                    raise CheckpointError(f"{npz_path}: refusing array {name!r} of dtype {arr.dtype}")
+                    raise CheckpointError(
+                        f"{npz_path}: refusing array {name!r} of dtype {arr.dtype}"
+                    )
                 if list(arr.shape) != list(meta["shape"]) or arr.dtype.str != meta["dtype"]:
                     raise CheckpointError(
                         f"{npz_path}: array {name!r} is {arr.dtype.str}{list(arr.shape)}, manifest "
                         f"says {meta['dtype']}{meta['shape']}"
                     )
                 if _sha256(arr) != meta["sha256"]:
-                    raise CheckpointError(f"{npz_path}: checksum mismatch for array {name!r} (corrupt file)")
+                    raise CheckpointError(
+                        f"{npz_path}: checksum mismatch for array {name!r} (corrupt file)"
+                    )
                 arrays[name] = arr
     except CheckpointError:
         raise
@@ -364,7 +378,9 @@ def _load(manifest_path: Path) -> Checkpoint:
     except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise CheckpointError(f"{npz_path}: corrupt or truncated ({exc})") from None
     except Exception as exc:  # zlib.error, struct.error... from a damaged archive
-        raise CheckpointError(f"{npz_path}: corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{npz_path}: corrupt or truncated ({type(exc).__name__}: {exc})"
+        ) from None
     return Checkpoint(manifest_path, manifest, arrays)
 
 
@@ -394,7 +410,9 @@ def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, A
     return records
 
 
-def _resolved_names(manifest: Mapping[str, Any]) -> tuple[dict[tuple[str, str], str], list[Mapping[str, Any]]]:
+def _resolved_names(
+    manifest: Mapping[str, Any],
+) -> tuple[dict[tuple[str, str], str], list[Mapping[str, Any]]]:
     """``(group, name) -> the name to look up now`` for every component the manifest recorded,
     and the records that resolve to nothing.
 
@@ -428,7 +446,9 @@ def qualified_spec(manifest: Mapping[str, Any]) -> dict[str, Any]:
     data = spec.get("data")
     if isinstance(data, dict) and isinstance(data.get("dataset"), str):
         data["dataset"] = names.get(("datasets", data["dataset"]), data["dataset"])
-    optimizer = spec.get("train", {}).get("optimizer") if isinstance(spec.get("train"), dict) else None
+    optimizer = (
+        spec.get("train", {}).get("optimizer") if isinstance(spec.get("train"), dict) else None
+    )
     if isinstance(optimizer, dict) and isinstance(optimizer.get("type"), str):
         optimizer["type"] = names.get(("optimizers", optimizer["type"]), optimizer["type"])
     layers = spec.get("model", {}).get("layers") if isinstance(spec.get("model"), dict) else None
@@ -442,8 +462,14 @@ def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") ->
     """Raise :class:`CheckpointError` naming the distributions to install for missing components."""
     _, records = _resolved_names(manifest)
     missing = [
-        ({"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(rec["group"], rec["group"]),
-         rec["name"], rec.get("distribution"), rec.get("version"))
+        (
+            {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(
+                rec["group"], rec["group"]
+            ),
+            rec["name"],
+            rec.get("distribution"),
+            rec.get("version"),
+        )
         for rec in records
     ]
     if not missing:
@@ -453,7 +479,9 @@ def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") ->
     for kind, name, dist, version in missing:
         origin = f" from {dist}" + (f" {version}" if version else "") if dist else ""
         if dist and _installed(dist):
-            state = "installed but its plugin did not load (disabled or broken: see `layerkit plugins`)"
+            state = (
+                "installed but its plugin did not load (disabled or broken: see `layerkit plugins`)"
+            )
         else:
             state = "not installed"
             if dist and dist not in installs:

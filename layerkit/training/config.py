@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 #: A metric recorded per epoch that early stopping may monitor.
-Metric = Literal["train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"]
+Metric = Literal[
+    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"
+]
 EPOCH_METRICS: tuple[str, ...] = get_args(Metric)
 #: Samples per forward pass when evaluating (train.eval_batch_size, ``layerkit predict``).
 EVAL_BATCH_SIZE = 1000
@@ -38,14 +40,20 @@ class StepSchedule(StrictModel):
 
     type: Literal["step"] = Field(description="step decay: lr times gamma every step_size epochs")
     step_size: StrictInt = Field(ge=1, description="epochs between two decays of the learning rate")
-    gamma: StrictFloat = Field(0.1, gt=0, le=1, description="factor the learning rate is multiplied by at each decay")
+    gamma: StrictFloat = Field(
+        0.1, gt=0, le=1, description="factor the learning rate is multiplied by at each decay"
+    )
 
 
 class CosineSchedule(StrictModel):
     """Cosine annealing from the optimizer's ``lr`` down to ``min_lr`` over the run's epochs."""
 
-    type: Literal["cosine"] = Field(description="cosine annealing from lr to min_lr over the run's epochs")
-    min_lr: StrictFloat = Field(0.0, ge=0, description="the learning rate the cosine decays towards over the run")
+    type: Literal["cosine"] = Field(
+        description="cosine annealing from lr to min_lr over the run's epochs"
+    )
+    min_lr: StrictFloat = Field(
+        0.0, ge=0, description="the learning rate the cosine decays towards over the run"
+    )
 
 
 Schedule = Annotated[StepSchedule | CosineSchedule, Field(discriminator="type")]
@@ -58,12 +66,17 @@ class EarlyStopping(StrictModel):
         "val_loss",
         description="the per-epoch metric to watch; a val_ metric needs validation_split > 0",
     )
-    patience: StrictInt = Field(5, ge=1, description="epochs without improvement before training stops")
+    patience: StrictInt = Field(
+        5, ge=1, description="epochs without improvement before training stops"
+    )
     mode: Literal["auto", "min", "max"] = Field(
-        "auto", description="whether lower (min) or higher (max) is better; auto: min for losses, max for accuracies"
+        "auto",
+        description="whether lower (min) or higher (max) is better; auto: min for losses, max for accuracies",
     )
     min_delta: StrictFloat = Field(
-        0.0, ge=0, description="smallest change of the metric that counts as an improvement, in the metric's units"
+        0.0,
+        ge=0,
+        description="smallest change of the metric that counts as an improvement, in the metric's units",
     )
 
     @property
@@ -77,15 +90,25 @@ _SCHEDULES: dict[str, type[StrictModel]] = {"step": StepSchedule, "cosine": Cosi
 
 
 class CheckpointConfig(StrictModel):
-    every: StrictInt = Field(1, ge=1, description="write a checkpoint every N epochs (and always after the last one)")
-    keep: StrictInt = Field(3, ge=1, description="how many of the most recent checkpoints are kept; older ones are deleted")
+    every: StrictInt = Field(
+        1, ge=1, description="write a checkpoint every N epochs (and always after the last one)"
+    )
+    keep: StrictInt = Field(
+        3,
+        ge=1,
+        description="how many of the most recent checkpoints are kept; older ones are deleted",
+    )
 
 
 class TrainConfig(StrictModel):
     """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
 
     epochs: StrictInt = Field(10, ge=1, description="passes over the training set")
-    batch_size: StrictInt = Field(100, ge=1, description="samples per gradient step (the last batch of an epoch may be smaller)")
+    batch_size: StrictInt = Field(
+        100,
+        ge=1,
+        description="samples per gradient step (the last batch of an epoch may be smaller)",
+    )
     optimizer: dict[str, Any] = Field(
         default_factory=lambda: {"type": "SGD", "lr": 0.01},
         description="{type: NAME, **hyperparameters of that optimizer}",
@@ -99,7 +122,9 @@ class TrainConfig(StrictModel):
         None,
         description="stop when a metric stops improving, {metric: val_loss, patience: 5, ...}; null: run every epoch",
     )
-    shuffle: bool = Field(True, description="reshuffle the training set at the start of every epoch (seeded)")
+    shuffle: bool = Field(
+        True, description="reshuffle the training set at the start of every epoch (seeded)"
+    )
     validation_split: StrictFloat = Field(
         0.0, ge=0, lt=1, description="fraction of the training set held out for validation"
     )
@@ -119,7 +144,14 @@ class TrainConfig(StrictModel):
         if "type" not in value:
             raise located_error(
                 "TrainConfig",
-                [(("type",), "missing", "required (the name of a registered optimizer, e.g. SGD)", value)],
+                [
+                    (
+                        ("type",),
+                        "missing",
+                        "required (the name of a registered optimizer, e.g. SGD)",
+                        value,
+                    )
+                ],
             )
         kind = value["type"]
         if not isinstance(kind, str) or not kind:
@@ -181,9 +213,14 @@ class TrainConfig(StrictModel):
         ):
             raise located_error(
                 "TrainConfig",
-                [(("schedule", "min_lr"), "min_lr_above_lr",
-                  f"must be <= the optimizer's lr ({lr:g}): a cosine schedule decays from lr down to min_lr",
-                  schedule.min_lr)],
+                [
+                    (
+                        ("schedule", "min_lr"),
+                        "min_lr_above_lr",
+                        f"must be <= the optimizer's lr ({lr:g}): a cosine schedule decays from lr down to min_lr",
+                        schedule.min_lr,
+                    )
+                ],
             )
         return self
 

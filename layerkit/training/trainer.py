@@ -67,7 +67,10 @@ class Evaluation:
 
 
 def evaluate(
-    network: Network, batches: Iterable[tuple[np.ndarray, np.ndarray]], *, num_classes: int | None = None
+    network: Network,
+    batches: Iterable[tuple[np.ndarray, np.ndarray]],
+    *,
+    num_classes: int | None = None,
 ) -> Evaluation:
     """Mean loss and accuracy over ``batches`` (e.g. a ``BatchIterator``), in inference mode.
 
@@ -75,7 +78,9 @@ def evaluate(
     """
     loss_layer = network.loss_layer
     loss_sum, correct, seen = 0.0, 0, 0
-    confusion = None if num_classes is None else np.zeros((num_classes, num_classes), dtype=np.int64)
+    confusion = (
+        None if num_classes is None else np.zeros((num_classes, num_classes), dtype=np.int64)
+    )
     for x, t in batches:
         scores = network.forward(x, train=False)
         n = t.shape[0]
@@ -163,7 +168,9 @@ class Trainer:
         self.steps_per_epoch = len(self._train_batches)
         self._eval: dict[str, BatchIterator] = {}
         if val_idx is not None:
-            self._eval["val"] = BatchIterator(train, config.eval_batch_size, dtype=dtype, indices=val_idx)
+            self._eval["val"] = BatchIterator(
+                train, config.eval_batch_size, dtype=dtype, indices=val_idx
+            )
         if data.get("test") is not None and len(data["test"]):
             self._eval["test"] = BatchIterator(data["test"], config.eval_batch_size, dtype=dtype)
 
@@ -239,7 +246,9 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, metrics)
 
-    def _train_batches_of(self, epoch: int, per_batch: Sequence[Callback]) -> tuple[float, int, int]:
+    def _train_batches_of(
+        self, epoch: int, per_batch: Sequence[Callback]
+    ) -> tuple[float, int, int]:
         """One pass over the training batches; returns the loss sum, correct count and samples."""
         net, opt = self.network, self.optimizer
         params, grads = net.params, net.grads  # live dicts: backward and update work in place
@@ -271,14 +280,22 @@ class Trainer:
         """Mean loss and accuracy on ``"test"`` or ``"val"`` in inference mode."""
         batches = self._eval.get(name)
         if batches is None:
-            raise ConfigError(f"no {name!r} data to evaluate (available: {', '.join(self._eval) or 'none'})")
+            raise ConfigError(
+                f"no {name!r} data to evaluate (available: {', '.join(self._eval) or 'none'})"
+            )
         result = evaluate(self.network, batches)
         return result.loss, result.accuracy
 
     # -- divergence ---------------------------------------------------------------------------
 
     def _diverged(
-        self, epoch: int, batch: int, x: np.ndarray, what: str | None, *, bad_grad: str | None = None
+        self,
+        epoch: int,
+        batch: int,
+        x: np.ndarray,
+        what: str | None,
+        *,
+        bad_grad: str | None = None,
     ) -> Diverged:
         """Build the error for a non-finite loss or gradient, naming the step and the layer."""
         step = self.step + 1
@@ -347,7 +364,9 @@ class Trainer:
                 "lr": opt_state["lr"],
             },
             "rng": {
-                "shuffle": None if self._shuffle_rng is None else self._shuffle_rng.bit_generator.state,
+                "shuffle": None
+                if self._shuffle_rng is None
+                else self._shuffle_rng.bit_generator.state,
                 "layers": net.rng_state(),
             },
             "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_key},
@@ -368,11 +387,18 @@ class Trainer:
                 slot, key = name.split(":", 1)
                 target = params.get(key)
                 # an optimizer slot mirrors its parameter: same shape, same kind of numbers
-                if target is None or arr.shape != target.shape or arr.dtype.kind != target.dtype.kind:
+                if (
+                    target is None
+                    or arr.shape != target.shape
+                    or arr.dtype.kind != target.dtype.kind
+                ):
                     raise CheckpointError(
                         f"optimizer:{name}: {arr.dtype}{list(arr.shape)} does not match the "
-                        + (f"parameter {key} ({target.dtype}{list(target.shape)})" if target is not None
-                           else f"network (no parameter {key})")
+                        + (
+                            f"parameter {key} ({target.dtype}{list(target.shape)})"
+                            if target is not None
+                            else f"network (no parameter {key})"
+                        )
                     )
                 slots.setdefault(slot, {})[key] = arr
             opt_manifest = manifest["optimizer"]

@@ -139,6 +139,8 @@ def test_layer_norm_matches_the_formula_and_learns_its_weights() -> None:
         dtype="float64",
     )
     assert gradcheck(net, x, np.array([0, 1, 2, 0])).passed
+
+
 @pytest.mark.parametrize("opset", [17, 20], ids=lambda o: f"opset{o}")
 def test_a_network_of_these_layers_exports_to_onnx(opset: int) -> None:
     """Through the converters this plugin registers; GELU is composed before opset 20."""
@@ -146,11 +148,18 @@ def test_a_network_of_these_layers_exports_to_onnx(opset: int) -> None:
     from layerkit.export import verify_onnx
 
     layers = [
-        {"type": "Affine", "units": 8}, {"type": "GELU"}, {"type": "SiLU"},
-        {"type": "Swish", "beta": 1.7}, {"type": "ELU", "alpha": 0.5},
-        {"type": "Softplus", "beta": 2.0}, {"type": "Affine", "units": 3}, {"type": "SoftmaxWithLoss"},
+        {"type": "Affine", "units": 8},
+        {"type": "GELU"},
+        {"type": "SiLU"},
+        {"type": "Swish", "beta": 1.7},
+        {"type": "ELU", "alpha": 0.5},
+        {"type": "Softplus", "beta": 2.0},
+        {"type": "Affine", "units": 3},
+        {"type": "SoftmaxWithLoss"},
     ]
-    net = Network.from_config({"input_shape": [4], "layers": layers}, registry=get_registry(), seed=0)
+    net = Network.from_config(
+        {"input_shape": [4], "layers": layers}, registry=get_registry(), seed=0
+    )
     model = net.to_onnx(opset=opset)
     ops = {node.op_type for node in model.graph.node}
     assert ("Gelu" in ops) == (opset >= 20)
