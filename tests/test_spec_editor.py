@@ -92,7 +92,7 @@ model:
     - {type: SoftmaxWithLoss}
 train:
   batch_sise: 10
-  optimizer: {type: SGD, lr: 0.1, momentum: 0.9}
+  optimizer: {type: SGD, lr: 0.1, beta1: 0.9}
   schedule: {type: step, step_size: 0}
 """
 
@@ -108,10 +108,10 @@ def test_mistakes_are_flagged_at_their_line_with_a_precise_message(
         (*_where(text, "Affin,"), "Value is not accepted. Valid values: "),
         (
             *_where(text, "id: 1x", len("id: ")),
-            'String does not match the pattern of "^[A-Za-z_][A-Za-z0-9_-]*$".',
+            'String does not match the pattern of "^[A-Za-z_][A-Za-z0-9_-]*(\\.[A-Za-z_][A-Za-z0-9_-]*)*$".',
         ),
         (*_where(text, "batch_sise"), "Property batch_sise is not allowed."),
-        (*_where(text, "momentum"), "Property momentum is not allowed."),
+        (*_where(text, "beta1"), "Property beta1 is not allowed."),
         (*_where(text, "step_size: 0", len("step_size: ")), "Value is below the minimum of 1."),
     ]
     assert [(line, col) for line, col, _ in found] == sorted(
