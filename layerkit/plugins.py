@@ -1,6 +1,6 @@
 """Plugin manager and component registry.
 
-Every layer, loss, optimizer and dataset reaches layerkit through the hooks of
+Every layer, loss, optimizer, dataset and training callback reaches layerkit through the hooks of
 :mod:`layerkit.hookspecs`, answered by plugins registered with one pluggy ``PluginManager``:
 
 * the built-in plugin :mod:`layerkit.builtins` (plugin ``builtins``, distribution ``layerkit``);
@@ -22,10 +22,10 @@ the other: the bare name is then an error and ``<plugin>:<Name>`` picks one.
 Public interface used across layerkit:
 
 * :func:`get_registry` -> :class:`Registry` (cached per process; ``reload=True`` rebuilds).
-* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)`` -> component class, or
+* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)``, ``.callback(name)`` -> component class, or
   :class:`~layerkit.errors.PluginError` with did-you-mean and the names available.
 * ``Registry.entries(group)`` -> list of :class:`Entry` with provenance, for CLI listings and
-  the spec schema. ``group`` is ``"layers"``, ``"optimizers"`` or ``"datasets"``.
+  the spec schema. ``group`` is ``"layers"``, ``"optimizers"``, ``"datasets"`` or ``"callbacks"``.
 * :func:`configure` applies the command line's ``-p`` and ``--strict-plugins``.
 """
 
@@ -55,6 +55,7 @@ __all__ = [
     "PluginSettings",
     "Registry",
     "configure",
+    "describe_exception",
     "get_registry",
 ]
 
@@ -65,13 +66,15 @@ GROUPS = {
     "layers": "layerkit_add_layers",
     "optimizers": "layerkit_add_optimizers",
     "datasets": "layerkit_add_datasets",
+    "callbacks": "layerkit_add_callbacks",
 }
-_SINGULAR = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}
+_SINGULAR = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset", "callbacks": "callback"}
 #: group -> (module, class) every component of the group must subclass
 _BASES = {
     "layers": ("layerkit.layers.base", "Layer"),
     "optimizers": ("layerkit.optimizers.base", "Optimizer"),
     "datasets": ("layerkit.data.base", "Dataset"),
+    "callbacks": ("layerkit.training.callbacks", "RegisteredCallback"),
 }
 
 ENV_DISABLE = "LAYERKIT_DISABLE_PLUGINS"
@@ -105,8 +108,13 @@ class Entry:
         return self.component.__module__
 
     @property
+    def origin(self) -> str:
+        """``layerkit-activations 0.1.0``: the distribution (and version) providing this entry."""
+        return _origin(self.distribution, self.version, self.module)
+
+    @property
     def kind(self) -> str:
-        """``layer``, ``loss`` or ``node`` for layers; ``optimizer`` or ``dataset`` otherwise."""
+        """``layer``, ``loss`` or ``node`` for layers; ``optimizer``, ``dataset`` or ``callback`` otherwise."""
         return str(getattr(self.component, "kind", _SINGULAR[self.group]))
 
     @property
@@ -256,13 +264,15 @@ class Registry:
     def dataset(self, name: str) -> type:
         return self.lookup("datasets", name).component
 
+    def callback(self, name: str) -> type:
+        return self.lookup("callbacks", name).component
+
     # -- messages ----------------------------------------------------------------------------
 
     def _group(self, group: str) -> list[Entry]:
-        try:
-            return self.by_group[group]
-        except KeyError:
-            raise ValueError(f"unknown component group {group!r} (expected one of {', '.join(GROUPS)})") from None
+        if group not in GROUPS:
+            raise ValueError(f"unknown component group {group!r} (expected one of {', '.join(GROUPS)})")
+        return self.by_group.get(group, [])  # a registry made by hand may leave groups out
 
     def _unknown_bare(self, group: str, name: str) -> str:
         what = _SINGULAR[group]
@@ -512,9 +522,9 @@ class _Loader:
                 # missing install: stop, as pytest does for -p.
                 raise PluginError(
                     f"cannot load plugin {candidate.name!r} named by -p / {ENV_PLUGINS}: "
-                    f"{_describe(exc)}"
+                    f"{describe_exception(exc)}"
                 ) from exc
-            self.registry.failures.append(candidate.failure(f"import failed: {_describe(exc)}"))
+            self.registry.failures.append(candidate.failure(f"import failed: {describe_exception(exc)}"))
             return
         try:
             self._register(candidate, plugin)
@@ -578,7 +588,7 @@ class _Loader:
                 except Exception as exc:
                     if reraise:
                         raise
-                    raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+                    raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
                 for component in _components(hook_name, result):
                     problem = _check_component(group, component)
                     if problem:
@@ -606,7 +616,7 @@ def _components(hook_name: str, result: object) -> list[Any]:
     try:
         return list(result)
     except Exception as exc:  # noqa: BLE001 - a generator failing part-way is the hook failing
-        raise _Rejected(f"{hook_name}() raised {_describe(exc)}") from None
+        raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
 
 
 def _check_component(group: str, component: object) -> str | None:
@@ -640,7 +650,7 @@ def _distribution_of(module: str) -> tuple[str | None, str | None]:
         return names[0], None
 
 
-def _describe(exc: BaseException) -> str:
+def describe_exception(exc: BaseException) -> str:
     """``ModuleNotFoundError: No module named 'x' (at plugin.py:3)`` - one line, with a place."""
     import traceback  # only failures need it
 

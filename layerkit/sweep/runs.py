@@ -17,7 +17,7 @@ from typing import Any
 
 from layerkit.errors import LayerkitError
 
-__all__ = ["RunRecord", "read_run", "expand_runs", "plot_runs", "CURVE_METRICS"]
+__all__ = ["RunRecord", "read_run", "expand_runs", "plot_runs", "runs_figure", "CURVE_METRICS"]
 
 METRICS_FILE = "metrics.csv"
 #: (split, quantity) pairs drawn by :func:`plot_runs`, in legend order.
@@ -144,18 +144,14 @@ def final_metric_names(runs: Sequence[RunRecord]) -> list[str]:
     return [name for name in ordered if name in present]
 
 
-def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path | None:
-    """Overlay the runs' loss and accuracy curves (one colour per run; test solid, train dashed,
-    validation dotted) into ``path``. None when matplotlib is missing."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    from layerkit.fileio import atomic_write
+def runs_figure(runs: Sequence[RunRecord]) -> Any:
+    """The runs' loss and accuracy curves overlaid (one colour per run; test solid, train dashed,
+    validation dotted); None when matplotlib is missing."""
+    from layerkit.training.plots import new_figure
 
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure((11, 4.2))
+    if fig is None:
+        return None
     axes = fig.subplots(1, len(CURVE_METRICS))
     colours = [f"C{i % 10}" for i in range(len(runs))]
     for ax, quantity in zip(axes, CURVE_METRICS, strict=False):
@@ -173,9 +169,15 @@ def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path |
         ax.grid(True, alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[-1].legend(fontsize=7, loc="best")
-    target = Path(path)
-    atomic_write(target, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    return target
+    return fig
+
+
+def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path | None:
+    """:func:`runs_figure` written to ``path``; None when matplotlib is missing."""
+    from layerkit.training.plots import save_figure
+
+    fig = runs_figure(runs)
+    return None if fig is None else save_figure(fig, path)
 
 
 def runs_json(runs: Sequence[RunRecord]) -> str:

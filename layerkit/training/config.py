@@ -3,7 +3,8 @@
 Defaults follow what Keras and PyTorch Lightning users expect: shuffle every epoch, checkpoint
 every epoch keeping the last three, no schedule, no early stopping. The ``optimizer`` entry is a
 mapping keyed on ``type``; its other keys are validated by the spec loader against the
-registered optimizer's own ``Params`` model (so plugin optimizers get the same checks).
+registered optimizer's own ``Params`` model (so plugin optimizers get the same checks). Each
+``callbacks`` entry is validated the same way against the registered callback it names.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ class CheckpointConfig(_Strict):
 
 
 class TrainConfig(_Strict):
-    """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
+    """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints, callbacks."""
 
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(100, ge=1)
@@ -103,6 +104,11 @@ class TrainConfig(_Strict):
     )
     eval_batch_size: int = Field(1000, ge=1, description="batch size for evaluation passes")
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)  # type: ignore[arg-type]
+    callbacks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="callbacks run around training, in order: [{type: NAME, ...its options}], "
+        "e.g. [{type: tensorboard}] (see `layerkit layers --kind callback`)",
+    )
 
     @field_validator("optimizer")
     @classmethod
@@ -114,6 +120,17 @@ class TrainConfig(_Strict):
         kind = value["type"]
         if not isinstance(kind, str) or not kind:
             raise _error_at(("type",), "string_type", "must be the name of a registered optimizer", kind)
+        return value
+
+    @field_validator("callbacks")
+    @classmethod
+    def _callbacks_have_type(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, entry in enumerate(value):
+            kind = entry.get("type")
+            if not isinstance(kind, str) or not kind:
+                raise _error_at(
+                    (i, "type"), "missing", "required (the name of a registered callback, e.g. tensorboard)", entry
+                )
         return value
 
     @field_validator("schedule", mode="before")
