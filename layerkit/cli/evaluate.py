@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.cli.train import json_safe
     from layerkit.data.batches import BatchIterator
     from layerkit.errors import ConfigError, DataError
+    from layerkit.run import build_data, restore_network
     from layerkit.training.checkpoint import load_checkpoint
-    from layerkit.training.run import build_data, restore_network
     from layerkit.training.trainer import evaluate
 
     ckpt = load_checkpoint(args.checkpoint)

@@ -34,7 +34,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _batch(spec, network, args):  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from layerkit.training.run import build_data
+    from layerkit.run import build_data
 
     rng = np.random.default_rng(args.seed)
     if not args.random:

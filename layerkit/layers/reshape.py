@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from layerkit.errors import ShapeError
 from layerkit.layers.base import Layer, LayerParams, Shape
-from layerkit.layers.conv import check_batch
+from layerkit.layers.windows import check_batch
 
 __all__ = ["Flatten", "Reshape"]
 

@@ -13,6 +13,8 @@ from typing import Any
 from layerkit._validation import format_loc
 from layerkit.data.base import DatasetInfo
 from layerkit.errors import LayerkitError, SpecError, SpecIssue
+from layerkit.network import Network
+from layerkit.spec.loader import validate_spec
 from layerkit.spec.locate import locate
 from layerkit.spec.models import Spec
 from layerkit.spec.yamlio import Mark
@@ -75,7 +77,6 @@ def build_network(spec: Spec) -> Any:
     Raises :class:`~layerkit.errors.SpecError` located at the offending layer when a shape does
     not work out.
     """
-    from layerkit.network import Network
 
     info = dataset_info(spec)
     shape = _input_shape(spec, info)
@@ -112,7 +113,6 @@ def spec_from_network(
 
     ``build_network(spec_from_network(net, ...))`` rebuilds the same architecture.
     """
-    from layerkit.spec.loader import validate_spec
 
     config = network.config()
     model: dict[str, Any] = {"layers": config["layers"]}

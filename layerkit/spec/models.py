@@ -44,7 +44,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from layerkit.errors import PluginError
+from layerkit.layer_list import (
+    LAYER_ID_MAX_LENGTH,
+    LAYER_ID_PATTERN,
+    LAYER_ID_RULE,
+    structure_problems,
+)
 from layerkit.plugins import Entry, Registry, get_registry
+from layerkit.spec.yamlio import dump_yaml
 from layerkit.training.config import TrainConfig
 
 __all__ = [
@@ -62,9 +69,6 @@ __all__ = [
     "SPEC_NAME_PATTERN",
 ]
 
-#: Layer ids name parameters (``fc1.W``) and override paths (``model.layers.fc1.units``), so they
-#: start with a letter or ``_`` (never confused with an index) and contain no dot.
-LAYER_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 #: Spec names name run folders (``runs/<name>/``).
 SPEC_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 
@@ -83,9 +87,9 @@ def _matching(pattern: str, rule: str) -> AfterValidator:
 # The pattern is in the JSON Schema for editors; the validator says it in words.
 LayerId = Annotated[
     str,
-    StringConstraints(max_length=64),
-    _matching(LAYER_ID_PATTERN, "must start with a letter or '_' and hold only letters, digits, '_' and '-'"),
-    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": 64}),
+    StringConstraints(max_length=LAYER_ID_MAX_LENGTH),
+    _matching(LAYER_ID_PATTERN, LAYER_ID_RULE),
+    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": LAYER_ID_MAX_LENGTH}),
 ]
 SpecName = Annotated[
     str,
@@ -297,42 +301,6 @@ class ModelSpec(_Strict):
         return self
 
 
-Problem = tuple[tuple[str | int, ...], str, str, Any]
-
-
-def structure_problems(layers: Sequence[tuple[Any, Any, str | None]]) -> list[Problem]:
-    """What makes a list of layers not a sequential network, located relative to ``model``.
-
-    ``layers`` are ``(type, id, kind)`` per entry, ``kind`` being ``layer``, ``loss``, ``node``
-    or ``None`` when unknown. The loader also runs this on the raw data when other errors stop
-    pydantic before its model validators, so all problems are reported at once.
-    """
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    last = len(layers) - 1
-    losses = [i for i, (_, _, kind) in enumerate(layers) if kind == "loss"]
-    for i, (name, ident, kind) in enumerate(layers):
-        if isinstance(ident, str):
-            if ident in seen:
-                problems.append((("layers", i, "id"), "duplicate_id",
-                                 f"duplicate id (also layers[{seen[ident]}])", ident))
-            seen.setdefault(ident, i)
-        if kind == "node":
-            problems.append((("layers", i, "type"), "node_in_sequence",
-                             f"{name} is a two-input graph node (forward(x, y)); a network's layers each "
-                             "take one input: use it to build graphs by hand", name))
-        elif kind == "loss" and i != last:
-            others = [f"layers[{j}]" for j in losses if j != i]
-            extra = f"; a network has one loss, and {', '.join(others)} is another" if others else ""
-            problems.append((("layers", i, "type"), "loss_not_last",
-                             f"a loss layer must be the last layer ({last - i} layer(s) follow it){extra}", name))
-    if layers and not losses and layers[last][2] is not None:
-        problems.append((("layers", last, "type"), "no_loss",
-                         "the last layer must be a loss layer such as SoftmaxWithLoss or MeanSquaredError",
-                         layers[last][0]))
-    return problems
-
-
 class Spec(_Strict):
     """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
 
@@ -383,7 +351,6 @@ class Spec(_Strict):
 
     def to_yaml(self) -> str:
         """The resolved spec as YAML; :func:`layerkit.spec.loads_spec` reads it back equal."""
-        from layerkit.spec.yamlio import dump_yaml
 
         return dump_yaml(self.to_dict())
 

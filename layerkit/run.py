@@ -27,11 +27,26 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from threadpoolctl import threadpool_info, threadpool_limits
+
 from layerkit.errors import CheckpointError, ConfigError, RunFailed
-from layerkit.training.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, default_progress
+from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
+from layerkit.network import Network
+from layerkit.plugins import get_registry
+from layerkit.spec.builder import build_network
+from layerkit.spec.loader import load_spec, validate_spec
+from layerkit.spec.models import Spec
+from layerkit.training.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    default_progress,
+)
 from layerkit.training.checkpoint import (
     Checkpoint,
     check_plugins,
@@ -39,7 +54,8 @@ from layerkit.training.checkpoint import (
     latest_checkpoint,
     list_checkpoints,
 )
-from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
+from layerkit.training.plots import MISSING_PLOT, write_curves
+from layerkit.training.trainer import Trainer
 
 __all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "build_data"]
 
@@ -71,8 +87,6 @@ def _load_spec(
     spec_or_path: Any, overrides: Sequence[str], set_files: Sequence[str | os.PathLike[str]]
 ) -> tuple[Any, str | None]:
     """A validated Spec from a path, a mapping or a Spec; returns it and its file (if any)."""
-    from layerkit.spec import Spec, load_spec, validate_spec
-
     if isinstance(spec_or_path, (str, os.PathLike)):
         path = os.fspath(spec_or_path)
         return load_spec(path, overrides=tuple(overrides), set_files=tuple(set_files)), path
@@ -96,8 +110,6 @@ def _components(spec: Any) -> list[tuple[str, str]]:
 
 def build_data(spec_dict: Mapping[str, Any]) -> Any:
     """The dataset object of a spec's ``data:`` section given as plain data (from a manifest)."""
-    from layerkit.plugins import get_registry
-
     options = dict(spec_dict["data"])
     name = options.pop("dataset")
     return get_registry().dataset(name)(**options)
@@ -140,8 +152,6 @@ def _claim_out_dir(out: Path) -> Path:
 
 
 def _versions() -> dict[str, str | None]:
-    from importlib import metadata
-
     out: dict[str, str | None] = {"python": platform.python_version()}
     for dist in ("layerkit", "numpy", "pydantic", "pyyaml", "pluggy", "tqdm", "threadpoolctl"):
         try:
@@ -152,8 +162,6 @@ def _versions() -> dict[str, str | None]:
 
 
 def _blas() -> list[dict[str, Any]]:
-    from threadpoolctl import threadpool_info
-
     keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
     return [{k: info.get(k) for k in keys} for info in threadpool_info()]
 
@@ -168,8 +176,6 @@ def lock_info(
     command: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The contents of ``lock.json``: everything needed to reproduce the run."""
-    from layerkit.plugins import get_registry
-
     registry = get_registry()
     versions = _versions()
     return {
@@ -232,8 +238,6 @@ def train(
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"threads: must be >= 1 (received {threads})")
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(limits=threads, user_api="blas"):
             return train(
                 spec_or_path, out=out, overrides=overrides, set_files=set_files, resume=resume,
@@ -267,8 +271,6 @@ def train(
 def _resume(
     run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None, plot: bool
 ) -> RunResult:
-    from layerkit.spec import load_spec, validate_spec
-
     if not run_dir.is_dir():
         raise ConfigError(f"--resume {run_dir}: no such run folder")
     checkpoint: Checkpoint | None = None
@@ -308,9 +310,6 @@ def _prepare(spec: Any) -> Any:
     Everything that can fail on bad input (a shape, a missing data file, a validation split
     that leaves nothing) fails here, before a run folder is created.
     """
-    from layerkit.spec import build_network
-    from layerkit.training.trainer import Trainer
-
     config = spec.train
     dataset = spec.data.create()
     network = build_network(spec)
@@ -397,8 +396,6 @@ def _resume_note(ckpt_dir: Path, run_dir: Path) -> str:
 def _plot(
     history: Sequence[Mapping[str, Any]], run_dir: Path, title: str, *, quiet: bool, stream: IO[str] | None
 ) -> None:
-    from layerkit.training.plots import MISSING_PLOT, write_curves
-
     if not history:
         return
     if not write_curves(history, run_dir / "curves.png", title=title) and not quiet:
@@ -410,12 +407,12 @@ def _plot(
 
 def restore_network(checkpoint: Checkpoint) -> Any:
     """The network of a checkpoint, with its weights, ready for inference."""
-    from layerkit.network import Network
-
     check_plugins(checkpoint.manifest)
     spec = checkpoint.manifest.get("spec", {})
     try:
-        network = Network.from_config(checkpoint.manifest["network"], seed=spec.get("seed"))
+        network = Network.from_config(
+            checkpoint.manifest["network"], registry=get_registry(), seed=spec.get("seed")
+        )
         network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
     except KeyError as exc:
         raise CheckpointError(f"{checkpoint.path}: manifest lacks {exc}") from None
