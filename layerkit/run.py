@@ -33,7 +33,7 @@ from typing import IO, Any
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from layerkit.errors import CheckpointError, ConfigError, RunFailed
+from layerkit.errors import CheckpointError, ConfigError, LayerkitError, RunFailed
 from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
 from layerkit.network import Network
 from layerkit.plugins import get_registry
@@ -44,8 +44,11 @@ from layerkit.training.callbacks import (
     Callback,
     CSVLogger,
     EarlyStopping,
+    GuardedCallback,
     ModelCheckpoint,
+    RunInfo,
     default_progress,
+    report_callback_failure,
 )
 from layerkit.training.checkpoint import (
     Checkpoint,
@@ -105,6 +108,7 @@ def _components(spec: Any) -> list[tuple[str, str]]:
     """``(group, name)`` of every registered component the spec uses."""
     used = [("datasets", spec.data.dataset), ("optimizers", spec.train.optimizer["type"])]
     used += [("layers", entry.type) for entry in spec.model.layers]
+    used += [("callbacks", entry["type"]) for entry in spec.train.callbacks]
     return used
 
 
@@ -258,13 +262,14 @@ def train(
         spec = spec.model_copy(update={"seed": secrets.randbits(32)})
     if out is not None:
         _check_out_dir(Path(out))
-    trainer = _prepare(spec)
+    trainer, registered = _prepare(spec)
     run_dir = _claim_out_dir(Path(out)) if out is not None else _new_run_dir(Path(runs_dir), spec.name)
     atomic_write_text(run_dir / "spec.yaml", spec.to_yaml())
     lock = lock_info(spec, seed=spec.seed, overrides=overrides, set_files=set_files, spec_file=spec_file)
     atomic_write_json(run_dir / "lock.json", lock)
     return _run(
-        spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+        spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, registered=registered, stream=stream,
+        plot=plot,
     )
 
 
@@ -283,7 +288,7 @@ def _resume(
         spec = load_spec(run_dir / "spec.yaml")
     else:
         raise ConfigError(f"--resume {run_dir}: not a run folder (no checkpoints and no spec.yaml)")
-    trainer = _prepare(spec)
+    trainer, registered = _prepare(spec)
     lock_path = run_dir / "lock.json"
     try:
         lock = json.loads(lock_path.read_text(encoding="utf-8"))
@@ -300,15 +305,16 @@ def _resume(
     )
     atomic_write_json(lock_path, lock)
     return _run(
-        spec, trainer, run_dir, checkpoint, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+        spec, trainer, run_dir, checkpoint, quiet=quiet, callbacks=callbacks, registered=registered, stream=stream,
+        plot=plot,
     )
 
 
-def _prepare(spec: Any) -> Any:
-    """Build the network, optimizer, data and trainer of ``spec``.
+def _prepare(spec: Any) -> tuple[Trainer, list[GuardedCallback]]:
+    """Build the network, optimizer, data, trainer and ``train.callbacks`` of ``spec``.
 
     Everything that can fail on bad input (a shape, a missing data file, a validation split
-    that leaves nothing) fails here, before a run folder is created.
+    that leaves nothing, a callback's missing extra) fails here, before a run folder is created.
     """
     config = spec.train
     dataset = spec.data.create()
@@ -327,7 +333,27 @@ def _prepare(spec: Any) -> Any:
             "stored_dtype": data["train"].x.dtype.str,
         },
     }
-    return Trainer(network, optimizer, config, data, seed=spec.seed, manifest=manifest)
+    trainer = Trainer(network, optimizer, config, data, seed=spec.seed, manifest=manifest)
+    return trainer, _spec_callbacks(spec)
+
+
+def _spec_callbacks(spec: Any) -> list[GuardedCallback]:
+    """The spec's ``train.callbacks``, each behind a guard naming it and its distribution."""
+    settings = get_registry().settings
+    strict = bool(settings and settings.strict)
+    guarded = []
+    for entry in spec.train.callback_entries():
+        origin = entry.entry
+        label = f"callback {entry.type!r} (plugin {origin.plugin!r}, {origin.origin})"
+        try:
+            callback = entry.create()
+        except LayerkitError:
+            raise  # a user mistake (a missing extra): exit 2 before the run starts
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is reported like its other failures
+            report_callback_failure(label, "__init__", exc, strict=strict, fatal=strict)
+            continue
+        guarded.append(GuardedCallback(callback, label=label, strict=strict))
+    return guarded
 
 
 def _run(
@@ -338,6 +364,7 @@ def _run(
     *,
     quiet: bool,
     callbacks: Iterable[Callback],
+    registered: Sequence[GuardedCallback] = (),
     stream: IO[str] | None,
     plot: bool,
 ) -> RunResult:
@@ -350,6 +377,11 @@ def _run(
         chain.append(EarlyStopping(config.early_stopping))
     chain += list(callbacks)
     chain += [CSVLogger(run_dir / "metrics.csv"), saver]
+    # Callbacks from the spec come after the checkpoint: whatever they do, the epoch is saved.
+    info = RunInfo(run_dir, spec.name, spec.to_dict(), checkpoint.epoch if checkpoint else 0)
+    for cb in registered:
+        cb.setup(info)
+    chain += registered
     chain += default_progress(quiet, stream)
     trainer.callbacks = chain
     if checkpoint is not None:
@@ -407,7 +439,7 @@ def _plot(
 
 def restore_network(checkpoint: Checkpoint) -> Any:
     """The network of a checkpoint, with its weights, ready for inference."""
-    check_plugins(checkpoint.manifest)
+    check_plugins(checkpoint.manifest, skip=("callbacks",))  # inference runs no callbacks
     spec = checkpoint.manifest.get("spec", {})
     try:
         network = Network.from_config(

@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "validate a spec and print the network summary"),
     "gradcheck": ("gradcheck", "check backprop against numerical gradients for a spec"),
     "schema": ("schema", "print the JSON Schema of specs (all registered components)"),
-    "layers": ("layers", "list registered layers, optimizers and datasets"),
+    "layers": ("layers", "list registered layers, optimizers, datasets and callbacks"),
     "plugins": ("plugins", "list loaded plugins and load failures"),
     "data": ("data", "list and fetch datasets"),
     "sweep": ("sweep", "run a sweep of trials over a spec (locally or on Dask)"),

@@ -232,6 +232,10 @@ def _describe_one(err: Any, message: str, received: Any, raw: Any, models: SpecM
                               f"(available: {available_names(models, group)})"]
         else:
             found.messages = ["required"]
+    elif kind == "literal_error" and loc and _group_at(loc[:-1]) and loc[-1] in ("type", "dataset"):
+        # a group with a single registered component is that model, not a tagged union
+        found.messages = [unknown_name(models, _group_at(loc[:-1]), received)]  # type: ignore[arg-type]
+        found.received = _MISSING
     elif kind == "extra_forbidden":
         model = model_at(models, loc[:-1], raw)
         allowed = _allowed_keys(model) if model is not None else []

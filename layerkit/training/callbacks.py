@@ -39,6 +39,7 @@ __all__ = [
     "RegisteredCallback",
     "RunInfo",
     "GuardedCallback",
+    "report_callback_failure",
     "EarlyStopping",
     "CSVLogger",
     "ModelCheckpoint",
@@ -162,23 +163,21 @@ class GuardedCallback(Callback):
             getattr(self.callback, hook)(trainer, *args)
         except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not fatal
             where = hook if hook == "on_train_begin" else f"{hook}, epoch {trainer.epoch + 1}"
+            # on_failure: the run is already failing; raising would hide the original error
             self._failed(where, exc, fatal=self.strict and hook != "on_failure")
 
     def _failed(self, where: str, exc: Exception, *, fatal: bool) -> None:
-        from layerkit.plugins import describe_exception
+        self.failure = report_callback_failure(self.label, where, exc, strict=self.strict, fatal=fatal)
 
-        self.failure = f"{self.label} raised in {where}: {describe_exception(exc)}"
-        if fatal:
-            raise CallbackFailed(
-                f"{self.failure}; plugins are strict (--strict-plugins or LAYERKIT_STRICT_PLUGINS=1), "
-                "so the run stops"
-            ) from exc
-        warnings.warn(
-            f"{self.failure}; it is switched off for the rest of this run, which goes on"
-            + ("" if self.strict else " (--strict-plugins makes this fatal)"),
-            PluginWarning,
-            stacklevel=3,
-        )
+    def setup(self, run: RunInfo) -> None:
+        """Give the wrapped registered callback its run folder (guarded like its other methods)."""
+        setup = getattr(self.callback, "setup", None)
+        if setup is None or self.failure is not None:
+            return
+        try:
+            setup(run)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("setup", exc, fatal=self.strict)
 
     def on_train_begin(self, trainer: Trainer) -> None:
         self._call("on_train_begin", trainer)
@@ -212,6 +211,25 @@ class GuardedCallback(Callback):
             self.callback.load_state_dict(state)
         except Exception as exc:  # noqa: BLE001
             self._failed("load_state_dict", exc, fatal=self.strict)
+
+
+def report_callback_failure(label: str, where: str, exc: Exception, *, strict: bool, fatal: bool) -> str:
+    """Report that a registered callback raised: a :class:`~layerkit.errors.PluginWarning`, or
+    :class:`~layerkit.errors.CallbackFailed` when ``fatal``. Returns the one-line description."""
+    from layerkit.plugins import describe_exception
+
+    failure = f"{label} raised in {where}: {describe_exception(exc)}"
+    if fatal:
+        raise CallbackFailed(
+            f"{failure}; plugins are strict (--strict-plugins or LAYERKIT_STRICT_PLUGINS=1), so the run stops"
+        ) from exc
+    warnings.warn(
+        f"{failure}; it is switched off for the rest of this run, which goes on"
+        + ("" if strict else " (--strict-plugins makes this fatal)"),
+        PluginWarning,
+        stacklevel=4,
+    )
+    return failure
 
 
 class EarlyStopping(Callback):

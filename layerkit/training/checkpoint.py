@@ -302,16 +302,20 @@ def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, A
     return records
 
 
-def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") -> None:
-    """Raise :class:`CheckpointError` naming the distributions to install for missing components."""
+def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint", skip: Iterable[str] = ()) -> None:
+    """Raise :class:`CheckpointError` naming the distributions to install for missing components
+    (those of the groups in ``skip`` excepted: inference needs no training callbacks)."""
 
     registry = get_registry()
     missing = []
+    skipped = set(skip)
     for rec in manifest.get("plugins", ()):
+        if rec.get("group") in skipped:
+            continue
         try:
             registry.lookup(rec["group"], rec["name"])
         except PluginError:
-            kind = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(
+            kind = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset", "callbacks": "callback"}.get(
                 rec["group"], rec["group"]
             )
             missing.append((kind, rec["name"], rec.get("distribution"), rec.get("version")))
