@@ -7,17 +7,19 @@ never a torn file.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import stat
 import tempfile
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from layerkit.errors import ConfigError
 
-__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "fsync_dir", "make_dirs"]
+__all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "fsync_dir", "make_dirs", "unique_path"]
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:
@@ -92,3 +94,14 @@ def make_dirs(path: str | os.PathLike[str], label: str) -> Path:
     except OSError as exc:
         raise ConfigError(f"{label} {folder}: cannot create the folder: {exc.strerror or exc}") from None
     return folder
+
+
+def unique_path(folder: str | os.PathLike[str], stem: str, suffix: str) -> Path:
+    """``folder/<stem>-<YYYYmmdd-HHMMSS>[-N]<suffix>``, a name no file has yet (never overwrites)."""
+    base = Path(folder)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for i in itertools.count():
+        candidate = base / (f"{stem}-{stamp}{suffix}" if i == 0 else f"{stem}-{stamp}-{i}{suffix}")
+        if not candidate.exists():
+            return candidate
+    raise AssertionError("unreachable")

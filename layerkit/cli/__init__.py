@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("data", "list and fetch datasets"),
     "sweep": ("sweep", "run a sweep of trials over a spec (locally or on Dask)"),
     "runs": ("runs", "inspect and compare run folders"),
+    "report": ("report", "write an HTML report of a run, of several runs or of a sweep"),
 }
 
 

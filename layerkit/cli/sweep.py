@@ -135,6 +135,10 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.sweep.runner import collect, run_sweep
 
     plan = _plan(args)
+    if args.report:
+        from layerkit.report.html import require_extra
+
+        require_extra()  # before the trials, not after them
     if args.dry_run:
         print(render_table(*_trial_rows(plan)))
         print(f"{len(plan.trials)} valid trials" + (f" ({plan.merged} duplicate draws merged)" if plan.merged else ""))
@@ -165,6 +169,11 @@ def run(args: argparse.Namespace) -> int:
                       file=sys.stderr, flush=True)
             raise
     files = write_report(result, plot=args.plot)
+    page = None
+    if args.report:
+        from layerkit.report import write_runs_report
+
+        page = write_runs_report([sweep_dir])
     print()
     print(_summary_table(result))
     best = result.best
@@ -172,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"best: {best['id']} {plan.metric}={best['metrics'][plan.metric]:.4f} "
               + " ".join(f"{k}={v}" for k, v in best["params"].items())
               + f"  ({sweep_dir / best['run_dir']})")
-    print(f"summary: {files['summary']}" + (f", plot: {files['plot']}" if files["plot"] else ""))
+    print(f"summary: {files['summary']}" + (f", plot: {files['plot']}" if files["plot"] else "")
+          + (f", report: {page}" if page else ""))
     if args.json:
         print(json.dumps(best_summary(result)))
     if result.failed:

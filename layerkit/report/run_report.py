@@ -120,6 +120,7 @@ def collect_run(run_dir: str | Path) -> RunReport:
     names = info.get("class_names") or [str(i) for i in range(classes)]
 
     report = RunReport(folder, name, [], spec_yaml, lock, history)
+    report.sections.update(dict.fromkeys(("confusion", "classes", "gallery", "filters")))
     last = history[-1] if history else {}
     report.summary = _summary(folder, checkpoint, last, lock, network)
     report.sections["curves"] = figures.figure_uri(curves_figure(history, learning_rate=True)) if history else None

@@ -17,7 +17,7 @@ from typing import Any
 
 from layerkit.errors import LayerkitError
 
-__all__ = ["RunRecord", "read_run", "expand_runs", "plot_runs", "runs_figure", "CURVE_METRICS"]
+__all__ = ["RunRecord", "read_run", "expand_runs", "plot_runs", "runs_figure", "common_folder", "CURVE_METRICS"]
 
 METRICS_FILE = "metrics.csv"
 #: (split, quantity) pairs drawn by :func:`plot_runs`, in legend order.
@@ -133,6 +133,18 @@ def _unique_suffixes(paths: Sequence[Path]) -> dict[Path, str]:
                 out[path] = "/".join(tail)
                 break
     return out
+
+
+def common_folder(paths: Sequence[str | os.PathLike[str]]) -> Path:
+    """The nearest folder holding every one of ``paths``: where a comparison of them is written
+    (next to the runs, not into the working directory)."""
+    absolute = [os.path.abspath(p) for p in paths]
+    common = Path(os.path.commonpath(absolute))
+    if str(common) in absolute:  # one run, or a run inside another: beside it
+        common = common.parent
+    if common == Path(common.anchor):
+        raise LayerkitError(f"the runs share no folder but {common}; name where to write the comparison")
+    return common
 
 
 def final_metric_names(runs: Sequence[RunRecord]) -> list[str]:
