@@ -21,10 +21,11 @@ from layerkit.report import figures
 from layerkit.report.graph import graph_picture
 from layerkit.sweep.runs import read_run
 from layerkit.training.checkpoint import latest_checkpoint, list_checkpoints
+from layerkit.training.metrics import class_metrics
 from layerkit.training.plots import curves_figure
 from layerkit.run import build_data, restore_network
 
-__all__ = ["RunReport", "collect_run", "Evaluation", "class_metrics", "GALLERY_WRONG", "GALLERY_RIGHT"]
+__all__ = ["RunReport", "collect_run", "Evaluation", "lock_rows", "GALLERY_WRONG", "GALLERY_RIGHT"]
 
 #: the most confidently misclassified test images shown
 GALLERY_WRONG = 24
@@ -56,19 +57,6 @@ class Evaluation:
         counts = np.zeros((classes, classes), dtype=np.int64)
         np.add.at(counts, (self.labels, self.predicted), 1)
         return counts
-
-
-def class_metrics(confusion: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-class precision, recall, F1 and support from a confusion matrix (0 where undefined,
-    as scikit-learn's ``zero_division=0``)."""
-    true_positive = np.diag(confusion).astype(np.float64)
-    predicted = confusion.sum(axis=0)
-    support = confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(predicted > 0, true_positive / predicted, 0.0)
-        recall = np.where(support > 0, true_positive / support, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 
 
 @dataclass
