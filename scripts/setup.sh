@@ -4,8 +4,9 @@
 #   bash scripts/setup.sh            # install everything, then train model_specs/two_layer_net.yaml
 #   bash scripts/setup.sh --no-train # install only (what .ci/run uses)
 #
-# Installs: Debian's Fashion-MNIST package (when apt is available and the data is missing),
-# layerkit in editable mode with its plot and dev extras, and the example plugin.
+# Installs: Debian's Fashion-MNIST and Chromium packages (when apt is available and they are
+# missing), layerkit in editable mode with its plot, report, tensorboard and dev extras, and the
+# example plugins (layerkit-activations, layerkit-mlflow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,23 +21,28 @@ done
 PYTHON=${PYTHON:-python3}
 DATA=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-if [ ! -e "$DATA" ]; then
+# Debian packages: the data, and Chromium for the report tests (headless, driven by Playwright).
+missing=()
+[ -e "$DATA" ] || missing+=(dataset-fashion-mnist)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""
         [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-        echo "setup: installing Debian's dataset-fashion-mnist"
+        echo "setup: installing Debian's ${missing[*]}"
         $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
     else
-        echo "setup: no apt-get here; layerkit will download Fashion-MNIST on first use" >&2
+        echo "setup: no apt-get here; missing ${missing[*]} (layerkit downloads Fashion-MNIST on first use;" \
+             "the browser tests are skipped without chromium)" >&2
     fi
 fi
 
-echo "setup: installing layerkit[plot,dev] and the example plugin"
+echo "setup: installing layerkit[plot,report,tensorboard,dev] and the example plugins"
 # Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
-"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,dev]'
-"$PYTHON" -m pip install -q --disable-pip-version-check ./plugins/layerkit-activations
+"$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,report,tensorboard,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check ./plugins/layerkit-activations ./plugins/layerkit-mlflow
 
 if [ "$train" -eq 1 ]; then
     echo "setup: training model_specs/two_layer_net.yaml"
