@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,13 +135,18 @@ def layerkit_add_callbacks():
 '''
 
 
-def test_a_raising_callback_is_reported_once_and_the_run_goes_on(tmp_path: Path) -> None:
+def train_with_flaky(tmp_path: Path, *options: str) -> tuple[Any, Path]:
+    """Train with the throwaway distribution layerkit-flaky 2.5 installed; returns the process and run."""
     site = tmp_path / "site"
     write_dist(site, "layerkit-flaky", {"flaky": "flaky_cb"}, {"flaky_cb": FLAKY}, version="2.5")
     spec = tmp_path / "cb.yaml"
     spec.write_text(spec_text("{type: flaky}"))
     run = tmp_path / "run"
-    result = layerkit(site, "train", str(spec), "--out", str(run), "--no-plot")
+    return layerkit(site, *options, "train", str(spec), "--out", str(run), "--no-plot"), run
+
+
+def test_a_raising_callback_is_reported_once_and_the_run_goes_on(tmp_path: Path) -> None:
+    result, run = train_with_flaky(tmp_path)
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1, result.stderr
@@ -151,12 +157,7 @@ def test_a_raising_callback_is_reported_once_and_the_run_goes_on(tmp_path: Path)
 
 
 def test_strict_plugins_make_a_raising_callback_fatal_and_keep_the_checkpoint(tmp_path: Path) -> None:
-    site = tmp_path / "site"
-    write_dist(site, "layerkit-flaky", {"flaky": "flaky_cb"}, {"flaky_cb": FLAKY}, version="2.5")
-    spec = tmp_path / "cb.yaml"
-    spec.write_text(spec_text("{type: flaky}"))
-    run = tmp_path / "run"
-    result = layerkit(site, "--strict-plugins", "train", str(spec), "--out", str(run), "--no-plot")
+    result, run = train_with_flaky(tmp_path, "--strict-plugins")
     assert result.returncode == 1, result.stderr
     assert "callback 'flaky' (plugin 'flaky', layerkit-flaky 2.5) raised in on_epoch_end, epoch 2" in result.stderr
     assert "Traceback" not in result.stderr

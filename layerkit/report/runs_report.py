@@ -66,12 +66,14 @@ def _show(value: Any) -> str:
 
 def _ranked_runs(runs: Sequence[RunRecord], report_links: dict[Path, str]) -> dict[str, Any]:
     metrics = final_metric_names(runs)
-    key = "test_accuracy" if "test_accuracy" in metrics else (metrics[-1] if metrics else None)
-    best_first = "loss" not in (key or "")
-    order = sorted(
-        runs,
-        key=lambda r: (r.final.get(key) is None, -(r.final.get(key) or 0.0) if best_first else (r.final.get(key) or 0.0)),
-    )
+    key = "test_accuracy" if "test_accuracy" in metrics else (metrics[-1] if metrics else "")
+    sign = 1.0 if key.endswith("loss") else -1.0  # best first: lowest loss, highest accuracy
+
+    def rank(run: RunRecord) -> tuple[bool, float]:
+        value = run.final.get(key)
+        return (not isinstance(value, (int, float)), sign * float(value or 0.0))
+
+    order = sorted(runs, key=rank)
     rows = [
         {
             "cells": [rank, run.label, run.epochs, *(_cell(run.final.get(m)) for m in metrics)],
@@ -79,7 +81,7 @@ def _ranked_runs(runs: Sequence[RunRecord], report_links: dict[Path, str]) -> di
         }
         for rank, run in enumerate(order, 1)
     ]
-    return {"header": ["rank", "run", "epochs", *metrics], "rows": rows, "by": key}
+    return {"header": ["rank", "run", "epochs", *metrics], "rows": rows, "by": key or None}
 
 
 def _ranked_sweep(folder: Path, report_links: dict[Path, str]) -> tuple[dict[str, Any], Any]:

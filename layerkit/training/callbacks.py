@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict
+
 from layerkit.component import Component
 from layerkit.errors import CallbackFailed, PluginWarning
 from layerkit.fileio import atomic_write_text
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Callback",
     "RegisteredCallback",
+    "CallbackParams",
     "RunInfo",
     "GuardedCallback",
     "report_callback_failure",
@@ -112,6 +115,12 @@ class RunInfo:
     spec: Mapping[str, Any]
     #: epochs already trained: 0 for a new run, the checkpoint's epoch for a resumed one
     initial_epoch: int = 0
+
+
+class CallbackParams(BaseModel):
+    """Base of a registered callback's ``Params``: unknown keys and non-finite numbers are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RegisteredCallback(Component, Callback):

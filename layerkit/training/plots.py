@@ -11,7 +11,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from layerkit.fileio import atomic_write
 
@@ -28,7 +28,9 @@ def missing_plot(what: str) -> str:
 MISSING_PLOT = missing_plot("curves.png")
 
 
-def new_figure(figsize: tuple[float, float], *, layout: str | None = "constrained") -> Any:
+def new_figure(
+    figsize: tuple[float, float], *, layout: Literal["constrained", "compressed", "tight"] | None = "constrained"
+) -> Any:
     """A matplotlib ``Figure`` on an Agg canvas, or None without matplotlib.
 
     ``layout=None`` skips constrained layout, which measures every tick label: about half the

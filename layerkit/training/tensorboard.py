@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from layerkit.errors import ConfigError
-from layerkit.training.callbacks import RegisteredCallback
+from layerkit.training.callbacks import CallbackParams, RegisteredCallback
 
 if TYPE_CHECKING:
     from layerkit.training.trainer import Trainer
@@ -41,9 +41,7 @@ MISSING_TENSORBOARD = (
 _SPLITS = {"train": "train", "val": "validation", "test": "test"}
 
 
-class TensorBoardParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class TensorBoardParams(CallbackParams):
     log_dir: str | None = Field(
         None,
         description="folder of the event files; default tensorboard/ in the run folder; "

@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from layerkit.spec.overrides import flatten_paths
-from layerkit.training.callbacks import RegisteredCallback
+from layerkit.training.callbacks import CallbackParams, RegisteredCallback
 
 __all__ = ["MLflowLogger", "MLflowParams", "flatten_spec", "DEFAULT_TRACKING_URI"]
 
@@ -42,9 +42,7 @@ _METRICS = (
 _PARAM_LIMIT = 6000
 
 
-class MLflowParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class MLflowParams(CallbackParams):
     tracking_uri: str | None = Field(
         None,
         description="MLflow tracking URI (sqlite:///path.db, http://host:5000, a folder...); "
