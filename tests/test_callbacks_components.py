@@ -11,6 +11,7 @@ import pytest
 
 from layerkit.errors import SpecError
 from layerkit.spec import loads_spec, spec_schema
+from layerkit.training import Callback
 from layerkit.training.checkpoint import list_checkpoints
 from test_plugins_dists import layerkit, write_dist
 
@@ -164,3 +165,31 @@ def test_strict_plugins_make_a_raising_callback_fatal_and_keep_the_checkpoint(tm
     # the epoch was saved before the callback ran; resume goes on from there
     assert [p.name for p in list_checkpoints(run / "checkpoints")][-1] == "epoch-0002.json"
     assert "epoch-0002" in result.stderr
+
+
+class InterruptAt(Callback):
+    """Ctrl-C as epoch ``epoch`` (0-based) begins."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_epoch_begin(self, trainer: Any, epoch: int) -> None:
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_run_shows_each_epoch_once_in_tensorboard(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from layerkit.run import train
+
+    spec = tmp_path / "cb.yaml"
+    spec.write_text(spec_text("{type: tensorboard, histogram_freq: 0}").replace("epochs: 3", "epochs: 4")
+                    + "  checkpoint: {every: 2}\n")
+    with pytest.raises(KeyboardInterrupt):  # after epoch 3 was logged; the last checkpoint is epoch 2's
+        train(spec, out=tmp_path / "run", quiet=True, plot=False, callbacks=[InterruptAt(3)])
+    result = train(resume=tmp_path / "run", quiet=True, plot=False)
+    events = EventAccumulator(str(result.run_dir / "tensorboard" / "train")).Reload()
+    losses = events.Scalars("epoch_loss")
+    assert [e.step for e in losses] == [1, 2, 3, 4]
+    assert [e.value for e in losses] == pytest.approx([row["train_loss"] for row in result.history], rel=1e-6)

@@ -161,7 +161,16 @@ def test_sweep_and_runs_reports_in_chromium(browser: Any, tmp_path: Path) -> Non
     assert len(seen["images"]) == 2  # curves overlaid, metric by swept value (with the heatmap)
 
     trials = sorted((tmp_path / "sweep" / "trials").iterdir())
+    # a run of 2-D points: no gallery, a note says why; the comparison links to this report
+    first = write_report([str(trials[0])])
+    assert first == trials[0] / "report.html"
+    assert "the inputs of this dataset are not images" in first.read_text()
+    seen = open_page(browser, first, tmp_path / "spiral-report.png")
+    assert_clean(seen, first)
+    assert seen["confusion"]["total"] == seen["confusion"]["sum"] == 180  # 3 classes x 60 test points
+
     runs_page = write_report([str(t) for t in trials[:2]])
     assert runs_page.parent == tmp_path / "sweep" / "trials" and runs_page.name.startswith("report-")
+    assert f'href="{trials[0].name}/report.html"' in runs_page.read_text()
     seen = open_page(browser, runs_page, tmp_path / "runs-report.png")
     assert_clean(seen, runs_page)
