@@ -87,7 +87,6 @@ def make_dirs(path: str | os.PathLike[str], label: str) -> Path:
 
     ``label`` says where the path came from (``--out``), so the message points at the option.
     """
-
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -299,6 +299,13 @@ class Network:
                 "the network is not built yet: pass input_shape=..., call build(shape), or run a batch"
             )
 
+    def shapes(self) -> tuple[Shape, Shape]:
+        """``(input_shape, output_shape)`` per sample of a built network (the scores' shape)."""
+        if self.input_shape is None or self.output_shape is None:
+            self._require_built()
+        assert self.input_shape is not None and self.output_shape is not None
+        return self.input_shape, self.output_shape
+
     @property
     def layers(self) -> tuple[Layer, ...]:
         """All layers in order, the loss layer last."""

@@ -33,11 +33,12 @@ from typing import IO, Any
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from layerkit.data.base import DatasetInfo
 from layerkit.errors import CheckpointError, ConfigError, LayerkitError, RunFailed
 from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
 from layerkit.network import Network
 from layerkit.plugins import get_registry
-from layerkit.spec.builder import build_network
+from layerkit.spec.builder import build_network, dataset_info
 from layerkit.spec.loader import load_spec, validate_spec
 from layerkit.spec.models import Spec
 from layerkit.training.callbacks import (
@@ -60,7 +61,7 @@ from layerkit.training.checkpoint import (
 from layerkit.training.plots import MISSING_PLOT, write_curves
 from layerkit.training.trainer import Trainer
 
-__all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "build_data"]
+__all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "checkpoint_spec"]
 
 #: Default parent of run folders (relative to the working directory).
 RUNS_DIR = Path("runs")
@@ -80,15 +81,17 @@ class RunResult:
     checkpoint: Path | None = None
     #: Why the run ended before its last epoch (early stopping), else ``None``.
     stop_reason: str | None = None
-    network: Any = field(default=None, repr=False, compare=False)
+    network: Network | None = field(default=None, repr=False, compare=False)
 
 
 # -- specs ----------------------------------------------------------------------------------
 
 
 def _load_spec(
-    spec_or_path: Any, overrides: Sequence[str], set_files: Sequence[str | os.PathLike[str]]
-) -> tuple[Any, str | None]:
+    spec_or_path: str | os.PathLike[str] | Mapping[str, Any] | Spec,
+    overrides: Sequence[str],
+    set_files: Sequence[str | os.PathLike[str]],
+) -> tuple[Spec, str | None]:
     """A validated Spec from a path, a mapping or a Spec; returns it and its file (if any)."""
     if isinstance(spec_or_path, (str, os.PathLike)):
         path = os.fspath(spec_or_path)
@@ -104,7 +107,7 @@ def _load_spec(
     return validate_spec(spec_or_path, overrides=tuple(overrides), set_files=tuple(set_files)), None
 
 
-def _components(spec: Any) -> list[tuple[str, str]]:
+def _components(spec: Spec) -> list[tuple[str, str]]:
     """``(group, name)`` of every registered component the spec uses."""
     used = [("datasets", spec.data.dataset), ("optimizers", spec.train.optimizer["type"])]
     used += [("layers", entry.type) for entry in spec.model.layers]
@@ -112,11 +115,22 @@ def _components(spec: Any) -> list[tuple[str, str]]:
     return used
 
 
-def build_data(spec_dict: Mapping[str, Any]) -> Any:
-    """The dataset object of a spec's ``data:`` section given as plain data (from a manifest)."""
-    options = dict(spec_dict["data"])
-    name = options.pop("dataset")
-    return get_registry().dataset(name)(**options)
+def checkpoint_spec(checkpoint: Checkpoint, *, source: str | None = None, training: bool = False) -> Spec:
+    """The spec a checkpoint was trained from, validated against the installed plugins.
+
+    A component whose plugin is missing is reported with the distribution to install. Unless
+    ``training`` (a resume), the spec's ``train.callbacks`` are left out: evaluating or
+    predicting runs no callback, so it needs none of their plugins.
+    """
+    skip = () if training else ("callbacks",)
+    check_plugins(checkpoint.manifest, source=source or "checkpoint", skip=skip)
+    raw = checkpoint.manifest.get("spec")
+    if not isinstance(raw, Mapping):
+        raise CheckpointError(f"{checkpoint.path}: the manifest holds no spec (received {type(raw).__name__})")
+    spec = dict(raw)
+    if not training and isinstance(spec.get("train"), Mapping):
+        spec["train"] = {k: v for k, v in spec["train"].items() if k != "callbacks"}
+    return validate_spec(spec, filename=str(checkpoint.path))
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -171,7 +185,7 @@ def _blas() -> list[dict[str, Any]]:
 
 
 def lock_info(
-    spec: Any,
+    spec: Spec,
     *,
     seed: int | None,
     overrides: Sequence[str] = (),
@@ -208,7 +222,7 @@ def lock_info(
 
 
 def train(
-    spec_or_path: Any = None,
+    spec_or_path: str | os.PathLike[str] | Mapping[str, Any] | Spec | None = None,
     *,
     out: str | os.PathLike[str] | None = None,
     overrides: Sequence[str] = (),
@@ -281,8 +295,7 @@ def _resume(
     checkpoint: Checkpoint | None = None
     if list_checkpoints(run_dir / "checkpoints"):
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
-        check_plugins(checkpoint.manifest, source=f"run {run_dir}")
-        spec = validate_spec(checkpoint.spec, filename=str(checkpoint.path))
+        spec = checkpoint_spec(checkpoint, source=f"run {run_dir}", training=True)
     elif (run_dir / "spec.yaml").exists():
         # killed before its first checkpoint: start again from the beginning, in place
         spec = load_spec(run_dir / "spec.yaml")
@@ -310,7 +323,7 @@ def _resume(
     )
 
 
-def _prepare(spec: Any) -> tuple[Trainer, list[GuardedCallback]]:
+def _prepare(spec: Spec) -> tuple[Trainer, list[GuardedCallback]]:
     """Build the network, optimizer, data, trainer and ``train.callbacks`` of ``spec``.
 
     Everything that can fail on bad input (a shape, a missing data file, a validation split
@@ -318,10 +331,12 @@ def _prepare(spec: Any) -> tuple[Trainer, list[GuardedCallback]]:
     """
     config = spec.train
     dataset = spec.data.create()
-    network = build_network(spec)
-    optimizer = config.create_optimizer()
+    info = dataset_info(spec, dataset)  # described once: the network and the manifest use it
+    network = build_network(spec, info)
+    optimizer = spec.create_optimizer()
+    if spec.seed is None:  # train() draws one first; spec.yaml and checkpoints record it
+        raise ConfigError("seed: a run needs a seed (train() draws one when the spec has none)")
     data = dataset.load()
-    info = dataset.describe()
     manifest = {
         "spec": spec.to_dict(),
         "plugins": component_records(_components(spec)),
@@ -357,8 +372,8 @@ def _spec_callbacks(spec: Any) -> list[GuardedCallback]:
 
 
 def _run(
-    spec: Any,
-    trainer: Any,
+    spec: Spec,
+    trainer: Trainer,
     run_dir: Path,
     checkpoint: Checkpoint | None,
     *,
@@ -437,15 +452,34 @@ def _plot(
 # -- using a checkpoint ---------------------------------------------------------------------
 
 
-def restore_network(checkpoint: Checkpoint) -> Any:
-    """The network of a checkpoint, with its weights, ready for inference."""
-    check_plugins(checkpoint.manifest, skip=("callbacks",))  # inference runs no callbacks
-    spec = checkpoint.manifest.get("spec", {})
+def _recorded_info(checkpoint: Checkpoint) -> DatasetInfo | None:
+    """The data description a checkpoint recorded (``None`` if it has none: then the dataset is
+    described again)."""
+    recorded = checkpoint.manifest.get("input")
+    if not isinstance(recorded, Mapping):
+        return None
     try:
-        network = Network.from_config(
-            checkpoint.manifest["network"], registry=get_registry(), seed=spec.get("seed")
+        names = recorded.get("class_names")
+        return DatasetInfo(
+            input_shape=tuple(int(d) for d in recorded["shape"]),
+            num_classes=int(recorded["num_classes"]),
+            train_size=0,
+            test_size=0,
+            class_names=tuple(names) if names else None,
         )
-        network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
-    except KeyError as exc:
-        raise CheckpointError(f"{checkpoint.path}: manifest lacks {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{checkpoint.path}: damaged 'input' description ({exc})") from None
+
+
+def restore_network(checkpoint: Checkpoint, spec: Spec | None = None) -> Network:
+    """The network of a checkpoint, with its weights, ready for inference.
+
+    Built from the checkpoint's spec by the same route as a training run (``spec`` when the
+    caller has validated it already, see :func:`checkpoint_spec`), for the data shape the
+    checkpoint recorded, so restoring needs no access to the data.
+    """
+    if spec is None:
+        spec = checkpoint_spec(checkpoint)
+    network = build_network(spec, _recorded_info(checkpoint))
+    network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
     return network

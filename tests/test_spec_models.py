@@ -55,7 +55,7 @@ def test_a_valid_spec_is_typed_by_its_components() -> None:
     assert spec.data.create().describe().num_classes == 4
     # the optimizer entry is validated by Momentum's own Params: defaults filled in
     assert spec.train.optimizer == {"type": "Momentum", "lr": 0.05, "weight_decay": 0.0, "momentum": 0.9}
-    optimizer = spec.train.create_optimizer()
+    optimizer = spec.create_optimizer()
     assert type(optimizer).__name__ == "Momentum" and optimizer.lr == 0.05
     assert spec.dtype == "float32" and spec.train.batch_size == 100  # defaults
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from layerkit.layers.base import Node
+from layerkit.layers.base import LayerParams, Node
 
 __all__ = ["Add", "Mul"]
 
@@ -37,7 +37,7 @@ def _unbroadcast(grad: Operand, shape: tuple[int, ...]) -> Operand:
     return grad if shape else grad[()]
 
 
-class Mul(Node):
+class Mul(Node[LayerParams]):
     """Multiplication node: ``x * y``; backward swaps the inputs (dx = dout * y, dy = dout * x)."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = ({"params": {}, "input_shape": (3, 2)},)
@@ -51,7 +51,7 @@ class Mul(Node):
         return dx, _unbroadcast(dout * self._x, np.shape(self._y))
 
 
-class Add(Node):
+class Add(Node[LayerParams]):
     """Addition node: ``x + y``; backward passes ``dout`` to both inputs."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = ({"params": {}, "input_shape": (3, 2)},)

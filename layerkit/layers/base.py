@@ -52,26 +52,28 @@ to fail, and ``"rtol"`` for the gradient check.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from layerkit._validation import StrictModel
 from layerkit.component import Component
 from layerkit.errors import ShapeError
 
-__all__ = ["LayerParams", "Layer", "Loss", "Node", "Shape"]
+__all__ = ["LayerParams", "LayerParamsT", "Layer", "Loss", "Node", "Shape"]
 
 Shape = tuple[int, ...]
 
 
-class LayerParams(BaseModel):
+class LayerParams(StrictModel):
     """Base of every layer's hyperparameter model: strict, immutable, no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+#: The hyperparameter model of a layer class: ``class Affine(Layer[AffineParams])``.
+LayerParamsT = TypeVar("LayerParamsT", bound=LayerParams)
 
 
-class Layer(Component):
+class Layer(Component[LayerParamsT]):
     """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``."""
 
     #: Registry name used in specs (``type: Affine``); defaults to the class name.
@@ -169,7 +171,7 @@ class Layer(Component):
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-class Loss(Layer):
+class Loss(Layer[LayerParamsT]):
     """A loss layer: ``forward(x, t) -> float`` (batch mean), ``backward(dout=1.0) -> dx``."""
 
     kind: ClassVar[str] = "loss"
@@ -200,7 +202,7 @@ class Loss(Layer):
         raise NotImplementedError
 
 
-class Node(Layer):
+class Node(Layer[LayerParamsT]):
     """A two-input graph node: ``forward(x, y)``, ``backward(dout) -> (dx, dy)``."""
 
     kind: ClassVar[str] = "node"

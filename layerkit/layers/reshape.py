@@ -9,13 +9,13 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from layerkit.errors import ShapeError
-from layerkit.layers.base import Layer, LayerParams, Shape
+from layerkit.layers.base import Layer, LayerParams, LayerParamsT, Shape
 from layerkit.layers.windows import check_batch
 
 __all__ = ["Flatten", "Reshape"]
 
 
-class _ReshapeBase(Layer):
+class _ReshapeBase(Layer[LayerParamsT]):
     """Forward reshapes each sample to ``output_shape``; backward restores ``input_shape``."""
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
@@ -31,7 +31,7 @@ class FlattenParams(LayerParams):
     pass
 
 
-class Flatten(_ReshapeBase):
+class Flatten(_ReshapeBase[FlattenParams]):
     """Flatten each sample to a vector: (C, H, W) -> (C*H*W,), e.g. between conv and Affine layers."""
 
     Params: ClassVar[type[LayerParams]] = FlattenParams
@@ -57,7 +57,7 @@ class ReshapeParams(LayerParams):
         return value
 
 
-class Reshape(_ReshapeBase):
+class Reshape(_ReshapeBase[ReshapeParams]):
     """Reshape each sample to ``target_shape`` (one entry may be -1), e.g. (784,) -> (1, 28, 28)."""
 
     Params: ClassVar[type[LayerParams]] = ReshapeParams

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Mapping
 from typing import Any
 
 from layerkit.report.figures import data_uri
@@ -19,10 +18,10 @@ __all__ = ["graph_picture", "DOT_TIMEOUT"]
 DOT_TIMEOUT = 30
 
 
-def graph_picture(network: Any, spec: Mapping[str, Any]) -> dict[str, Any]:
+def graph_picture(network: Any) -> dict[str, Any]:
     """``{"uri": SVG data URI, "reason": None}`` of the network's graph, or ``{"uri": None,
     "reason": why not}``."""
-    source = network_dot(network, spec)
+    source = network_dot(network)
     if source is None:
         return _without("this layerkit cannot draw networks as graphs yet; the layer table shows the network")
     dot = shutil.which("dot")
@@ -42,6 +41,6 @@ def _without(reason: str) -> dict[str, Any]:
     return {"uri": None, "reason": reason}
 
 
-def network_dot(network: Any, spec: Mapping[str, Any]) -> str | None:
+def network_dot(network: Any) -> str | None:
     """The network as Graphviz DOT text, from layerkit's graph drawing when it has one."""
     return None

@@ -23,7 +23,7 @@ from layerkit.sweep.runs import read_run
 from layerkit.training.checkpoint import latest_checkpoint, list_checkpoints
 from layerkit.training.metrics import class_metrics
 from layerkit.training.plots import curves_figure
-from layerkit.run import build_data, restore_network
+from layerkit.run import checkpoint_spec, restore_network
 
 __all__ = ["RunReport", "collect_run", "Evaluation", "lock_rows", "GALLERY_WRONG", "GALLERY_RIGHT"]
 
@@ -99,12 +99,12 @@ def collect_run(run_dir: str | Path) -> RunReport:
     if not list_checkpoints(folder / "checkpoints"):
         raise ConfigError(f"{folder}: the run has no checkpoint yet (nothing to evaluate for its report)")
     checkpoint = latest_checkpoint(folder / "checkpoints")
-    spec = checkpoint.spec
-    name = str(spec.get("name") or name)
-    network = restore_network(checkpoint)
+    spec = checkpoint_spec(checkpoint)
+    name = spec.name
+    network = restore_network(checkpoint, spec)
     info = checkpoint.manifest.get("input", {})
-    splits = build_data(spec).load()
-    classes = int(info.get("num_classes") or network.output_shape[-1])
+    splits = spec.data.create().load()
+    classes = int(info.get("num_classes") or network.shapes()[1][-1])
     names = info.get("class_names") or [str(i) for i in range(classes)]
 
     report = RunReport(folder, name, [], spec_yaml, lock, history)
@@ -112,12 +112,12 @@ def collect_run(run_dir: str | Path) -> RunReport:
     last = history[-1] if history else {}
     report.summary = _summary(folder, checkpoint, last, lock, network)
     report.sections["curves"] = figures.figure_uri(curves_figure(history, learning_rate=True)) if history else None
-    report.sections["graph"] = graph_picture(network, spec)
+    report.sections["graph"] = graph_picture(network)
     report.sections["layers"] = _layer_rows(network)
 
     test = splits.get("test")
     if test is not None and len(test):
-        batch = int(spec.get("train", {}).get("eval_batch_size", 1000))
+        batch = spec.train.eval_batch_size
         evaluation = _predict(network, test, batch, list(names))
         report.sections["confusion"] = _confusion(evaluation)
         report.sections["classes"] = _class_table(evaluation)
@@ -127,7 +127,7 @@ def collect_run(run_dir: str | Path) -> RunReport:
     else:
         report.notes.append("no test split: no confusion matrix, per-class metrics or gallery")
 
-    report.sections["weights"] = _weights(network, splits["train"], checkpoint.epoch, spec)
+    report.sections["weights"] = _weights(network, splits["train"], checkpoint.epoch)
     report.sections["filters"] = _filters(network)
     return report
 
@@ -230,7 +230,7 @@ def _gallery(evaluation: Evaluation, images: np.ndarray) -> dict[str, Any] | Non
     return {"wrong": [card(int(i)) for i in wrong], "right": right_by_class, "errors": int((predicted != labels).sum())}
 
 
-def _weights(network: Any, train: Any, epoch: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+def _weights(network: Any, train: Any, epoch: int) -> dict[str, Any]:
     """Statistics and histograms of every parameter and of its gradient on one training batch."""
     count = min(GRADIENT_BATCH, len(train))
     x = next(iter(BatchIterator(train, count, dtype=network.dtype)))[0].copy()

@@ -22,7 +22,7 @@ Schema of the built-ins. The classes are built once per registry by :func:`spec_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -30,19 +30,19 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
     TypeAdapter,
-    ValidationError,
     WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from layerkit._validation import StrictModel, located_error
+from layerkit.component import Component
+from layerkit.data.base import Dataset
 from layerkit.errors import PluginError
 from layerkit.layer_list import (
     LAYER_ID_MAX_LENGTH,
@@ -50,6 +50,8 @@ from layerkit.layer_list import (
     LAYER_ID_RULE,
     structure_problems,
 )
+from layerkit.layers.base import Layer
+from layerkit.optimizers.base import Optimizer
 from layerkit.plugins import Entry, Registry, get_registry
 from layerkit.spec.yamlio import dump_yaml
 from layerkit.training.config import TrainConfig
@@ -100,31 +102,20 @@ SpecName = Annotated[
 Dim = Annotated[int, Field(gt=0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-def located_error(title: str, errors: Sequence[tuple[tuple[str | int, ...], str, str, Any]]) -> ValidationError:
-    """A ValidationError with ``(loc, kind, message, input)`` errors, for validators to raise.
-
-    pydantic prefixes ``loc`` with the location of the value being validated, so the spec
-    loader reports ``model.layers[3].type`` rather than the whole ``model`` section.
-    """
-    details = [
-        InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
-        for loc, kind, message, value in errors
-    ]
-    return ValidationError.from_exception_data(title, details)
-
-
 # -- entries: one model per registered component ---------------------------------------------
+
+
+# aliases: inside the entry classes, ``type`` is the name of a field
+_LayerClass = type[Layer]
+_OptimizerClass = type[Optimizer]
+_DatasetClass = type[Dataset]
 
 
 class ComponentSpec:
     """Mixin of the models built for each registered component (layer, dataset, optimizer)."""
 
     #: the registered class this entry configures
-    component: ClassVar[type]
+    component: ClassVar[type[Component[Any]]]
     #: the registry entry (name, plugin, distribution)
     entry: ClassVar[Entry]
     #: the key naming the component: ``type``, or ``dataset`` in the data section
@@ -134,8 +125,17 @@ class ComponentSpec:
 
     def options(self) -> dict[str, Any]:
         """The component's hyperparameters (defaults filled in), as Python values."""
-        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
-        return self.model_dump(include=fields)  # type: ignore[attr-defined,no-any-return]
+        fields = set(self.component.Params.model_fields)
+        return self.model_dump(include=fields)  # type: ignore[attr-defined]
+
+    def params(self) -> BaseModel:
+        """The component's ``Params``, taken from this entry as validated: the entry model is a
+        subclass of ``Params`` (same fields, same validators), so nothing is validated again."""
+        params_cls = self.component.Params
+        fields = params_cls.model_fields
+        values = {name: getattr(self, name) for name in fields}
+        given = self.model_fields_set & set(fields)  # type: ignore[attr-defined]
+        return params_cls.model_construct(_fields_set=given, **values)
 
     def to_config(self) -> dict[str, Any]:
         """The entry as plain data, component name first: what the YAML shows."""
@@ -144,7 +144,7 @@ class ComponentSpec:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
-        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
+        fields = set(self.component.Params.model_fields)
         out.update(self.model_dump(mode="json", include=fields))  # type: ignore[attr-defined]
         return out
 
@@ -158,9 +158,11 @@ class LayerSpec(ComponentSpec):
     type: str
     id: str | None
 
-    def create(self) -> Any:
+    component: ClassVar[_LayerClass]
+
+    def create(self) -> Layer:
         """A new, unbuilt layer."""
-        return self.component(id=self.id, **self.options())
+        return self.component.from_params(self.params(), id=self.id)
 
 
 class DataSpec(ComponentSpec):
@@ -170,18 +172,32 @@ class DataSpec(ComponentSpec):
     reserved = ("dataset",)
     dataset: str
 
-    def create(self) -> Any:
+    component: ClassVar[_DatasetClass]
+
+    def create(self) -> Dataset:
         """The dataset object (nothing is loaded until its ``load()``)."""
-        return self.component(**self.options())
+        return self.component.from_params(self.params())
 
 
 class OptimizerSpec(ComponentSpec):
     """``train.optimizer``: ``{type, **that optimizer's hyperparameters}``."""
 
     type: str
+    component: ClassVar[_OptimizerClass]
 
-    def create(self) -> Any:
-        return self.component(**self.options())
+    def create(self) -> Optimizer:
+        """The optimizer this entry configures."""
+        return self.component.from_params(self.params())
+
+
+class OptimizerOptions(dict[str, Any]):
+    """``train.optimizer`` as validated: plain data (what YAML, ``to_dict`` and ``==`` see) that
+    keeps the entry model it was validated into, so the optimizer is created from that entry
+    without validating ``lr`` and the rest a second time."""
+
+    def __init__(self, entry: OptimizerSpec) -> None:
+        super().__init__(entry.to_config())
+        self.entry = entry
 
 
 class CallbackSpec(ComponentSpec):
@@ -283,7 +299,7 @@ def _canonical_names(registry: Registry, group: str, disc: str) -> Any:
 # -- sections -------------------------------------------------------------------------------
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     """The ``model`` section: the layers in order (a loss last) and, optionally, the input shape."""
 
     input_shape: Annotated[tuple[Dim, ...], Field(min_length=1, max_length=8)] | None = Field(
@@ -301,7 +317,7 @@ class ModelSpec(_Strict):
         return self
 
 
-class Spec(_Strict):
+class Spec(StrictModel):
     """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
 
     ``data`` is a :class:`DataSpec`, ``model.layers`` are :class:`LayerSpec` entries and
@@ -348,6 +364,14 @@ class Spec(_Strict):
             "model": model,
             "train": self.train.model_dump(mode="json"),
         }
+
+    def create_optimizer(self) -> Optimizer:
+        """The optimizer of ``train.optimizer``, from the entry validated with the spec."""
+        options = self.train.optimizer
+        if not isinstance(options, OptimizerOptions):  # a Spec built without validation
+            options = spec_models().spec.model_validate(self.to_dict()).train.optimizer
+            assert isinstance(options, OptimizerOptions)
+        return options.entry.create()
 
     def to_yaml(self) -> str:
         """The resolved spec as YAML; :func:`layerkit.spec.loads_spec` reads it back equal."""
@@ -406,12 +430,7 @@ def _train_class(optimizers: _Group, callbacks: _Group) -> type[TrainConfig]:
         @classmethod
         def _validate_optimizer(cls, value: dict[str, Any]) -> dict[str, Any]:
             # Errors raised here keep their location (train.optimizer.lr) in the spec.
-            entry = adapter.validate_python(value)
-            return entry.to_config()  # type: ignore[no-any-return]
-
-        def create_optimizer(self) -> Any:
-            """The optimizer this section configures."""
-            return adapter.validate_python(self.optimizer).create()
+            return OptimizerOptions(adapter.validate_python(value))
 
         @field_validator("callbacks")
         @classmethod
@@ -436,7 +455,7 @@ def _build(registry: Registry) -> SpecModels:
         "ModelSpec",
         __base__=ModelSpec,
         __module__=__name__,
-        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[name-defined]
+        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[arg-type,name-defined]
     )
     train_cls = _train_class(optimizers, callbacks)
     spec_cls = create_model(

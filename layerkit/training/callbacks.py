@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
+from layerkit._validation import StrictModel
 from layerkit.component import Component
 from layerkit.errors import CallbackFailed, PluginWarning
 from layerkit.fileio import atomic_write_text
@@ -117,10 +116,8 @@ class RunInfo:
     initial_epoch: int = 0
 
 
-class CallbackParams(BaseModel):
+class CallbackParams(StrictModel):
     """Base of a registered callback's ``Params``: unknown keys and non-finite numbers are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class RegisteredCallback(Component, Callback):

@@ -28,8 +28,10 @@ import numpy as np
 from layerkit.data.base import Split
 from layerkit.data.batches import BatchIterator
 from layerkit.errors import CheckpointError, ConfigError, RunFailed
+from layerkit.network import Network
 from layerkit.optimizers.base import Optimizer
 from layerkit.training.callbacks import Callback
+from layerkit.training.checkpoint import Checkpoint
 from layerkit.training.config import TrainConfig
 from layerkit.training.schedules import learning_rate
 
@@ -64,7 +66,7 @@ class Evaluation:
 
 
 def evaluate(
-    network: Any, batches: Iterable[tuple[np.ndarray, np.ndarray]], *, num_classes: int | None = None
+    network: Network, batches: Iterable[tuple[np.ndarray, np.ndarray]], *, num_classes: int | None = None
 ) -> Evaluation:
     """Mean loss and accuracy over ``batches`` (e.g. a ``BatchIterator``), in inference mode.
 
@@ -115,7 +117,7 @@ class Trainer:
 
     def __init__(
         self,
-        network: Any,
+        network: Network,
         optimizer: Optimizer,
         config: TrainConfig,
         data: Mapping[str, Split],
@@ -347,7 +349,7 @@ class Trainer:
         }
         return arrays, manifest
 
-    def restore(self, checkpoint: Any) -> None:
+    def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from a :class:`~layerkit.training.checkpoint.Checkpoint` of this run."""
         manifest = checkpoint.manifest
         net = self.network
