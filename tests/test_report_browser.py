@@ -23,8 +23,12 @@ FASHION = Path("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")
 #: Flags of a clean, quiet browser: nothing phones home on its own, so any request the test sees
 #: comes from the page. Playwright adds --headless and a fresh temporary --user-data-dir itself.
 FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 # CI installs Chromium (scripts/setup.sh): there a missing browser is a failure, not a skip.
@@ -82,7 +86,10 @@ def open_page(browser: Any, html: Path, screenshot: Path) -> dict[str, Any]:
     console: list[str] = []
     requests: list[str] = []
     failed: list[str] = []
-    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on(
+        "console",
+        lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+    )
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     page.on("request", lambda r: requests.append(r.url))
     page.on("requestfailed", lambda r: failed.append(r.url))
@@ -104,12 +111,20 @@ def open_page(browser: Any, html: Path, screenshot: Path) -> dict[str, Any]:
     )
     page.screenshot(path=str(screenshot), full_page=True)
     context.close()
-    return {"console": console, "requests": requests, "failed": failed, "images": images, "confusion": confusion}
+    return {
+        "console": console,
+        "requests": requests,
+        "failed": failed,
+        "images": images,
+        "confusion": confusion,
+    }
 
 
 def assert_clean(seen: dict[str, Any], html: Path) -> None:
     assert seen["console"] == [], seen["console"]
-    assert seen["requests"] == [html.resolve().as_uri()], seen["requests"]  # the page itself, nothing else
+    assert seen["requests"] == [html.resolve().as_uri()], seen[
+        "requests"
+    ]  # the page itself, nothing else
     assert seen["failed"] == []
     assert seen["images"], "the page shows no picture"
     broken = [img for img in seen["images"] if not (img["ok"] and img["w"] > 0 and img["h"] > 0)]
@@ -125,8 +140,15 @@ def test_run_report_of_a_cnn_in_chromium(browser: Any, tmp_path: Path) -> None:
     html = write_run_report(result.run_dir)
     assert html == result.run_dir / "report.html"
     text = html.read_text()
-    for expected in ("Ankle boot", "T-shirt/top", '<section id="filters">', "(conv1, (6, 1, 3, 3))",
-                     "most confidently misclassified", "Per-class precision", "name</span>"):
+    for expected in (
+        "Ankle boot",
+        "T-shirt/top",
+        '<section id="filters">',
+        "(conv1, (6, 1, 3, 3))",
+        "most confidently misclassified",
+        "Per-class precision",
+        "name</span>",
+    ):
         assert expected in text, expected
 
     seen = open_page(browser, html, tmp_path / "run-report.png")
@@ -149,7 +171,9 @@ def test_sweep_and_runs_reports_in_chromium(browser: Any, tmp_path: Path) -> Non
 
     spec = tmp_path / "spiral.yaml"
     spec.write_text(SPIRAL)
-    plan = plan_sweep(str(spec), grid=["train.optimizer.lr=0.003,0.03", "model.layers.fc1.units=8,16"])
+    plan = plan_sweep(
+        str(spec), grid=["train.optimizer.lr=0.003,0.03", "model.layers.fc1.units=8,16"]
+    )
     with make_executor("local", workers=2) as executor:
         run_sweep(plan, tmp_path / "sweep", executor, plot=False)
     sweep_page = write_runs_report([tmp_path / "sweep"])
@@ -167,10 +191,14 @@ def test_sweep_and_runs_reports_in_chromium(browser: Any, tmp_path: Path) -> Non
     assert "the inputs of this dataset are not images" in first.read_text()
     seen = open_page(browser, first, tmp_path / "spiral-report.png")
     assert_clean(seen, first)
-    assert seen["confusion"]["total"] == seen["confusion"]["sum"] == 180  # 3 classes x 60 test points
+    assert (
+        seen["confusion"]["total"] == seen["confusion"]["sum"] == 180
+    )  # 3 classes x 60 test points
 
     runs_page = write_report([str(t) for t in trials[:2]])
-    assert runs_page.parent == tmp_path / "sweep" / "trials" and runs_page.name.startswith("report-")
+    assert runs_page.parent == tmp_path / "sweep" / "trials" and runs_page.name.startswith(
+        "report-"
+    )
     assert f'href="{trials[0].name}/report.html"' in runs_page.read_text()
     seen = open_page(browser, runs_page, tmp_path / "runs-report.png")
     assert_clean(seen, runs_page)

@@ -18,10 +18,18 @@ from layerkit.sweep.report import sweep_figure  # noqa: E402
 from layerkit.sweep.runner import SweepPlan, SweepResult, Trial  # noqa: E402
 
 
-def sweep_result(params: list[dict[str, Any]], values: list[float], scales: dict[str, str]) -> SweepResult:
+def sweep_result(
+    params: list[dict[str, Any]], values: list[float], scales: dict[str, str]
+) -> SweepResult:
     trials = tuple(Trial(id=f"t{i}", params=p, overrides=(), spec="") for i, p in enumerate(params))
     records = tuple(
-        {"id": t.id, "status": "ok", "params": t.params, "metrics": {"test_accuracy": v}, "run_dir": None}
+        {
+            "id": t.id,
+            "status": "ok",
+            "params": t.params,
+            "metrics": {"test_accuracy": v},
+            "run_dir": None,
+        }
         for t, v in zip(trials, values, strict=True)
     )
     plan = SweepPlan(name="s", trials=trials, scales=scales)
@@ -37,10 +45,15 @@ def visible_tick_labels(fig: Any, ax: Any) -> list[Any]:
     return [lab for lab in labels if lo <= lab.get_position()[0] <= hi]
 
 
-@pytest.mark.parametrize("lrs", [[0.02, 0.03, 0.05, 0.08], [0.011, 0.012, 0.015, 0.019, 0.022, 0.03, 0.04, 0.05, 0.07]])
+@pytest.mark.parametrize(
+    "lrs", [[0.02, 0.03, 0.05, 0.08], [0.011, 0.012, 0.015, 0.019, 0.022, 0.03, 0.04, 0.05, 0.07]]
+)
 def test_log_axis_under_a_decade_has_no_colliding_labels(lrs: list[float]) -> None:
-    result = sweep_result([{"train.optimizer.lr": v} for v in lrs], [0.8 + 0.01 * i for i in range(len(lrs))],
-                          {"train.optimizer.lr": "log"})
+    result = sweep_result(
+        [{"train.optimizer.lr": v} for v in lrs],
+        [0.8 + 0.01 * i for i in range(len(lrs))],
+        {"train.optimizer.lr": "log"},
+    )
     fig = sweep_figure(result)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
@@ -64,7 +77,10 @@ def test_the_best_trial_marker_leaves_its_point_visible() -> None:
     # the point keeps its own (blue) colour at its centre; the best is marked by a red ring around it
     blue = np.array([31, 119, 180])
     assert np.abs(centre - blue).max() < 90, centre
-    ring = pixels[int(round(height - y)) - 9 : int(round(height - y)) + 10, int(round(x)) - 9 : int(round(x)) + 10]
+    ring = pixels[
+        int(round(height - y)) - 9 : int(round(height - y)) + 10,
+        int(round(x)) - 9 : int(round(x)) + 10,
+    ]
     assert ((ring[..., 0] > 180) & (ring[..., 1] < 90) & (ring[..., 2] < 90)).any()
 
 
@@ -83,8 +99,14 @@ def test_two_swept_values_get_a_heatmap_with_the_best_cell_outlined() -> None:
 
 
 def layerkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "layerkit", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "layerkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def fake_run(folder: Path, accuracy: float) -> Path:

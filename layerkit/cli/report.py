@@ -19,8 +19,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "sweep, the ranked table, curves overlaid, spec differences and the swept-value plot. One "
         "file, every picture inlined: it opens from disk and fetches nothing."
     )
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="a run folder, a sweep folder, or several run folders")
-    parser.add_argument("--out", metavar="FILE", help="where to write the page (default: see above)")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="a run folder, a sweep folder, or several run folders",
+    )
+    parser.add_argument(
+        "--out", metavar="FILE", help="where to write the page (default: see above)"
+    )
     parser.add_argument("--force", action="store_true", help="replace --out FILE if it exists")
 
 

@@ -41,12 +41,17 @@ def _explicit(out: str | os.PathLike[str], force: bool) -> Path:
     if target.is_dir():
         raise ConfigError(f"--out {target}: is a folder; name the HTML file to write")
     if target.exists() and not force:
-        raise ConfigError(f"--out {target}: exists; choose another name or pass --force to replace it")
+        raise ConfigError(
+            f"--out {target}: exists; choose another name or pass --force to replace it"
+        )
     return target
 
 
 def write_run_report(
-    run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *, force: bool = False
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
 ) -> Path:
     """Write the report of one run (default ``RUN/report.html``, rewritten each time)."""
     require_extra()
@@ -67,7 +72,10 @@ def write_run_report(
 
 
 def write_runs_report(
-    paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] | None = None, *, force: bool = False
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
 ) -> Path:
     """Write the report comparing several runs, or a sweep's trials.
 
@@ -84,12 +92,17 @@ def write_runs_report(
     else:
         target = unique_path(common_folder(paths), "report", ".html")
     report = collect_runs(paths, out=target)
-    html = render("runs.html.j2", title=report.title, report=report, version=__version__, created=_created())
+    html = render(
+        "runs.html.j2", title=report.title, report=report, version=__version__, created=_created()
+    )
     return atomic_write_text(target, html)
 
 
 def write_report(
-    paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str] | None = None, *, force: bool = False
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
 ) -> Path:
     """One run folder: its run report; several runs or a sweep: the comparison."""
     if len(paths) == 1 and not is_sweep(paths[0]):

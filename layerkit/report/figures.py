@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -76,10 +76,14 @@ def histograms_figure(
     if not keys:
         return None
     height = 1.9 * len(keys) + 0.4
-    fig = new_figure((10, height), layout=None)  # a fixed grid: layout measurement costs more than the plot
+    fig = new_figure(
+        (10, height), layout=None
+    )  # a fixed grid: layout measurement costs more than the plot
     if fig is None:
         return None
-    fig.subplots_adjust(left=0.06, right=0.98, top=1 - 0.45 / height, bottom=0.3 / height, hspace=0.75, wspace=0.15)
+    fig.subplots_adjust(
+        left=0.06, right=0.98, top=1 - 0.45 / height, bottom=0.3 / height, hspace=0.75, wspace=0.15
+    )
     axes = fig.subplots(len(keys), 2, squeeze=False)
     for row, key in zip(axes, keys, strict=True):
         for ax, values, what, colour in (
@@ -92,7 +96,9 @@ def histograms_figure(
             flat = np.asarray(values, dtype=np.float64).ravel()
             # one filled outline instead of a patch per bin: the same picture, drawn in a fraction
             ax.hist(flat, bins=bins, color=colour, alpha=0.85, histtype="stepfilled")
-            ax.set_title(f"{key} {what}  (mean {flat.mean():.3g}, std {flat.std():.3g})", fontsize=8)
+            ax.set_title(
+                f"{key} {what}  (mean {flat.mean():.3g}, std {flat.std():.3g})", fontsize=8
+            )
             ax.tick_params(labelsize=7)
             ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 3))
     return fig
@@ -107,7 +113,9 @@ def filters_figure(kernel: np.ndarray, *, title: str) -> Any:
     fig = new_figure((1.1 * columns, 1.1 * rows + 0.4), layout=None)
     if fig is None:
         return None
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.4 / (1.1 * rows + 0.4), hspace=0.35)
+    fig.subplots_adjust(
+        left=0.02, right=0.98, bottom=0.02, top=1 - 0.4 / (1.1 * rows + 0.4), hspace=0.35
+    )
     axes = fig.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.ravel()):
         ax.set_axis_off()

@@ -23,17 +23,29 @@ def graph_picture(network: Any) -> dict[str, Any]:
     "reason": why not}``."""
     source = network_dot(network)
     if source is None:
-        return _without("this layerkit cannot draw networks as graphs yet; the layer table shows the network")
+        return _without(
+            "this layerkit cannot draw networks as graphs yet; the layer table shows the network"
+        )
     dot = shutil.which("dot")
     if dot is None:
-        return _without("Graphviz is not installed (its `dot` program draws the graph; Debian: apt install graphviz)")
+        return _without(
+            "Graphviz is not installed (its `dot` program draws the graph; Debian: apt install graphviz)"
+        )
     try:
-        done = subprocess.run([dot, "-Tsvg"], input=source.encode(), capture_output=True, timeout=DOT_TIMEOUT, check=False)
+        done = subprocess.run(
+            [dot, "-Tsvg"],
+            input=source.encode(),
+            capture_output=True,
+            timeout=DOT_TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return _without(f"Graphviz failed to draw the graph: {exc}")
     if done.returncode != 0 or not done.stdout:
         message = done.stderr.decode(errors="replace").strip().splitlines()
-        return _without(f"Graphviz failed to draw the graph: {message[0] if message else done.returncode}")
+        return _without(
+            f"Graphviz failed to draw the graph: {message[0] if message else done.returncode}"
+        )
     return {"uri": data_uri(done.stdout, "image/svg+xml"), "reason": None}
 
 

@@ -14,7 +14,9 @@ from layerkit.errors import ConfigError
 __all__ = ["render", "highlight_yaml", "require_extra", "MISSING_EXTRA"]
 
 _EXTRA = ("jinja2", "pygments", "matplotlib")
-MISSING_EXTRA = "layerkit report needs the 'report' extra (missing: {missing}): pip install 'layerkit[report]'"
+MISSING_EXTRA = (
+    "layerkit report needs the 'report' extra (missing: {missing}): pip install 'layerkit[report]'"
+)
 
 
 def require_extra() -> None:

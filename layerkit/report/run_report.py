@@ -8,7 +8,7 @@ precision, recall and F1 and the gallery, and run on one training batch for the 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,11 @@ from layerkit.data.batches import BatchIterator
 from layerkit.errors import ConfigError
 from layerkit.report import figures
 from layerkit.report.graph import graph_picture
+from layerkit.run import checkpoint_spec, restore_network
 from layerkit.sweep.runs import read_run
 from layerkit.training.checkpoint import latest_checkpoint, list_checkpoints
 from layerkit.training.metrics import class_metrics
 from layerkit.training.plots import curves_figure
-from layerkit.run import checkpoint_spec, restore_network
 
 __all__ = ["RunReport", "collect_run", "Evaluation", "lock_rows", "GALLERY_WRONG", "GALLERY_RIGHT"]
 
@@ -97,7 +97,9 @@ def collect_run(run_dir: str | Path) -> RunReport:
     history = [dict(row) for row in record.history]
     name = folder.name
     if not list_checkpoints(folder / "checkpoints"):
-        raise ConfigError(f"{folder}: the run has no checkpoint yet (nothing to evaluate for its report)")
+        raise ConfigError(
+            f"{folder}: the run has no checkpoint yet (nothing to evaluate for its report)"
+        )
     checkpoint = latest_checkpoint(folder / "checkpoints")
     spec = checkpoint_spec(checkpoint)
     name = spec.name
@@ -111,7 +113,9 @@ def collect_run(run_dir: str | Path) -> RunReport:
     report.sections.update(dict.fromkeys(("confusion", "classes", "gallery", "filters")))
     last = history[-1] if history else {}
     report.summary = _summary(folder, checkpoint, last, lock, network)
-    report.sections["curves"] = figures.figure_uri(curves_figure(history, learning_rate=True)) if history else None
+    report.sections["curves"] = (
+        figures.figure_uri(curves_figure(history, learning_rate=True)) if history else None
+    )
     report.sections["graph"] = graph_picture(network)
     report.sections["layers"] = _layer_rows(network)
 
@@ -132,12 +136,27 @@ def collect_run(run_dir: str | Path) -> RunReport:
     return report
 
 
-def _summary(folder: Path, checkpoint: Any, last: Mapping[str, Any], lock: Mapping[str, Any], network: Any) -> list[tuple[str, str]]:
+def _summary(
+    folder: Path, checkpoint: Any, last: Mapping[str, Any], lock: Mapping[str, Any], network: Any
+) -> list[tuple[str, str]]:
     def fmt(value: Any) -> str:
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
-    rows = [("run folder", str(folder)), ("checkpoint", f"{checkpoint.path.name} (epoch {checkpoint.epoch}, step {checkpoint.step})")]
-    for key in ("test_accuracy", "test_loss", "val_accuracy", "val_loss", "train_accuracy", "train_loss"):
+    rows = [
+        ("run folder", str(folder)),
+        (
+            "checkpoint",
+            f"{checkpoint.path.name} (epoch {checkpoint.epoch}, step {checkpoint.step})",
+        ),
+    ]
+    for key in (
+        "test_accuracy",
+        "test_loss",
+        "val_accuracy",
+        "val_loss",
+        "train_accuracy",
+        "train_loss",
+    ):
         if last.get(key) is not None:
             rows.append((key.replace("_", " "), fmt(last[key])))
     rows.append(("parameters", f"{network.param_count():,}"))
@@ -148,7 +167,10 @@ def _summary(folder: Path, checkpoint: Any, last: Mapping[str, Any], lock: Mappi
 
 def _layer_rows(network: Any) -> list[dict[str, Any]]:
     return [
-        {**row, "output_shape": "?" if row["output_shape"] is None else str(tuple(row["output_shape"]))}
+        {
+            **row,
+            "output_shape": "?" if row["output_shape"] is None else str(tuple(row["output_shape"])),
+        }
         for row in network.summary_rows()
     ]
 
@@ -227,7 +249,11 @@ def _gallery(evaluation: Evaluation, images: np.ndarray) -> dict[str, Any] | Non
         right = np.flatnonzero((predicted == labels) & (labels == c))
         right = right[np.argsort(-confidence[right], kind="stable")][:GALLERY_RIGHT]
         right_by_class.append({"name": name, "cards": [card(int(i)) for i in right]})
-    return {"wrong": [card(int(i)) for i in wrong], "right": right_by_class, "errors": int((predicted != labels).sum())}
+    return {
+        "wrong": [card(int(i)) for i in wrong],
+        "right": right_by_class,
+        "errors": int((predicted != labels).sum()),
+    }
 
 
 def _weights(network: Any, train: Any, epoch: int) -> dict[str, Any]:
@@ -268,14 +294,23 @@ def _filters(network: Any) -> dict[str, Any] | None:
         kernel = layer.params.get("W")
         if layer.name == "Conv2D" and kernel is not None and np.ndim(kernel) == 4:
             title = f"{layer.id}: {kernel.shape[0]} filters of {kernel.shape[2]}x{kernel.shape[3]}"
-            return {"layer": layer.id, "shape": str(tuple(kernel.shape)), "figure": figures.figure_uri(
-                figures.filters_figure(np.asarray(kernel), title=title))}
+            return {
+                "layer": layer.id,
+                "shape": str(tuple(kernel.shape)),
+                "figure": figures.figure_uri(
+                    figures.filters_figure(np.asarray(kernel), title=title)
+                ),
+            }
     return None
 
 
 def lock_rows(lock: Mapping[str, Any]) -> dict[str, Any]:
     """The lock's versions, plugins and reproduction facts as table rows."""
-    versions = [("layerkit", lock.get("layerkit")), ("numpy", lock.get("numpy")), ("python", lock.get("python"))]
+    versions = [
+        ("layerkit", lock.get("layerkit")),
+        ("numpy", lock.get("numpy")),
+        ("python", lock.get("python")),
+    ]
     versions += list((lock.get("dependencies") or {}).items())
     versions.append(("platform", lock.get("platform")))
     blas = [

@@ -61,7 +61,12 @@ def spec_differences(runs: Sequence[RunRecord]) -> dict[str, Any]:
 def _show(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("...").strip()
+    return (
+        yaml.safe_dump(value, default_flow_style=True, width=10_000)
+        .strip()
+        .removesuffix("...")
+        .strip()
+    )
 
 
 def _ranked_runs(runs: Sequence[RunRecord], report_links: dict[Path, str]) -> dict[str, Any]:
@@ -88,12 +93,21 @@ def _ranked_sweep(folder: Path, report_links: dict[Path, str]) -> tuple[dict[str
     result = collect(load_plan(folder), folder)
     header, rows = summary_rows(result)
     hidden = {"run_dir", "epoch", "lr", "seconds", "samples_per_s", "attempts"}
-    keep = [i for i, h in enumerate(header) if h not in hidden and any(row[i] not in ("", None) for row in rows)]
+    keep = [
+        i
+        for i, h in enumerate(header)
+        if h not in hidden and any(row[i] not in ("", None) for row in rows)
+    ]
     run_dir_index = header.index("run_dir")
     table = []
     for row in rows:
         run_dir = folder / row[run_dir_index] if row[run_dir_index] else None
-        table.append({"cells": [_cell(row[i]) for i in keep], "link": report_links.get(run_dir) if run_dir else None})
+        table.append(
+            {
+                "cells": [_cell(row[i]) for i in keep],
+                "link": report_links.get(run_dir) if run_dir else None,
+            }
+        )
     return {"header": [header[i] for i in keep], "rows": table, "by": result.plan.metric}, result
 
 

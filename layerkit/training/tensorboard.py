@@ -48,12 +48,16 @@ class TensorBoardParams(CallbackParams):
         "a relative path is taken from the run folder",
     )
     histogram_freq: int = Field(
-        1, ge=0, description="epochs between two histogram snapshots of weights and gradients; 0: none"
+        1,
+        ge=0,
+        description="epochs between two histogram snapshots of weights and gradients; 0: none",
     )
     update_freq: Literal["epoch"] | Annotated[int, Field(ge=1)] = Field(
         "epoch", description="'epoch': scalars per epoch only; N: also the batch loss every N steps"
     )
-    write_spec: bool = Field(True, description="write the resolved spec and the network summary as text")
+    write_spec: bool = Field(
+        True, description="write the resolved spec and the network summary as text"
+    )
 
 
 class TensorBoard(RegisteredCallback):

@@ -43,9 +43,13 @@ def test_the_callback_is_registered_from_its_distribution() -> None:
 
 
 def test_flatten_spec_uses_override_paths() -> None:
-    flat = flatten_spec({"train": {"optimizer": {"type": "Adam", "lr": 0.02}, "schedule": None},
-                         "model": {"layers": [{"type": "Affine", "id": "fc1", "units": 12}, {"type": "Relu"}]},
-                         "model_input": [1, 28, 28]})
+    flat = flatten_spec(
+        {
+            "train": {"optimizer": {"type": "Adam", "lr": 0.02}, "schedule": None},
+            "model": {"layers": [{"type": "Affine", "id": "fc1", "units": 12}, {"type": "Relu"}]},
+            "model_input": [1, 28, 28],
+        }
+    )
     assert flat["train.optimizer.lr"] == "0.02"
     assert flat["train.schedule"] == "null"
     assert flat["model.layers.fc1.units"] == "12"
@@ -55,7 +59,9 @@ def test_flatten_spec_uses_override_paths() -> None:
 
 # MLflow's SQL store still uses a SQLAlchemy loader option SQLAlchemy 2.1 deprecates: not ours.
 @pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")
-def test_a_run_is_logged_to_the_default_sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_is_logged_to_the_default_sqlite_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from mlflow.tracking import MlflowClient
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -35,8 +35,15 @@ __all__ = ["MLflowLogger", "MLflowParams", "flatten_spec", "DEFAULT_TRACKING_URI
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 #: metrics of a history row sent to MLflow (the others are the epoch and empty cells)
 _METRICS = (
-    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
-    "lr", "seconds", "samples_per_s",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "lr",
+    "seconds",
+    "samples_per_s",
 )
 #: MLflow's limit on a param value (longer values are cut, with a marker)
 _PARAM_LIMIT = 6000
@@ -48,10 +55,18 @@ class MLflowParams(CallbackParams):
         description="MLflow tracking URI (sqlite:///path.db, http://host:5000, a folder...); "
         "default $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory",
     )
-    experiment: str | None = Field(None, description="MLflow experiment name; default the spec's name")
-    run_name: str | None = Field(None, description="MLflow run name; default <spec name>/<run folder name>")
-    tags: dict[str, str] = Field(default_factory=dict, description="extra tags set on the MLflow run")
-    log_artifacts: bool = Field(True, description="upload the run folder as the MLflow run's artifacts at the end")
+    experiment: str | None = Field(
+        None, description="MLflow experiment name; default the spec's name"
+    )
+    run_name: str | None = Field(
+        None, description="MLflow run name; default <spec name>/<run folder name>"
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="extra tags set on the MLflow run"
+    )
+    log_artifacts: bool = Field(
+        True, description="upload the run folder as the MLflow run's artifacts at the end"
+    )
 
 
 class MLflowLogger(RegisteredCallback):
@@ -82,8 +97,8 @@ class MLflowLogger(RegisteredCallback):
         """The store to use, a relative SQLite path made absolute (resumes may run elsewhere)."""
         uri = self.hp.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
         prefix = "sqlite:///"
-        if uri.startswith(prefix) and not uri[len(prefix):].startswith("/"):
-            uri = prefix + str(Path(uri[len(prefix):]).resolve())
+        if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+            uri = prefix + str(Path(uri[len(prefix) :]).resolve())
         return uri
 
     def on_train_begin(self, trainer: Any) -> None:
@@ -100,7 +115,9 @@ class MLflowLogger(RegisteredCallback):
             return
         experiment = self.hp.experiment or self.run.name
         found = self.client.get_experiment_by_name(experiment)
-        experiment_id = found.experiment_id if found is not None else self.client.create_experiment(experiment)
+        experiment_id = (
+            found.experiment_id if found is not None else self.client.create_experiment(experiment)
+        )
         from layerkit import __version__
 
         tags = {
@@ -110,14 +127,16 @@ class MLflowLogger(RegisteredCallback):
             **self.hp.tags,
         }
         created = self.client.create_run(
-            experiment_id, run_name=self.hp.run_name or f"{self.run.name}/{self.run.run_dir.name}", tags=tags
+            experiment_id,
+            run_name=self.hp.run_name or f"{self.run.name}/{self.run.run_dir.name}",
+            tags=tags,
         )
         self.run_id = created.info.run_id
         from mlflow.entities import Param
 
         params = [Param(key, value) for key, value in flatten_spec(self.run.spec).items()]
         for start in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
-            self.client.log_batch(self.run_id, params=params[start:start + 100])
+            self.client.log_batch(self.run_id, params=params[start : start + 100])
 
     def _exists(self, run_id: str) -> bool:
         from mlflow.exceptions import MlflowException
