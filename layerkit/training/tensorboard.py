@@ -19,6 +19,7 @@ curves show each epoch once. Writing uses tensorboardX, the ``tensorboard`` extr
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -71,6 +72,7 @@ class TensorBoard(RegisteredCallback):
         if importlib.util.find_spec("tensorboardX") is None:
             raise ConfigError(MISSING_TENSORBOARD)
         self._writers: dict[str, Any] = {}
+        self._initial_epoch = 0
 
     @property
     def log_dir(self) -> Path:
@@ -84,12 +86,20 @@ class TensorBoard(RegisteredCallback):
 
         writer = self._writers.get(name)
         if writer is None:
-            writer = SummaryWriter(str(self.log_dir / name), purge_step=purge_step or None)
+            # tensorboardX names files by the second and opens them with "wb": a run resumed
+            # within the same second would overwrite the first file. The suffix keeps them apart
+            # and sorts a resumed run's file after the one it continues (TensorBoard reads them
+            # in name order, which its purge_step relies on).
+            suffix = f".e{self._initial_epoch:06d}.{os.getpid()}"
+            writer = SummaryWriter(
+                str(self.log_dir / name), purge_step=purge_step or None, filename_suffix=suffix
+            )
             self._writers[name] = writer
         return writer
 
     def on_train_begin(self, trainer: Trainer) -> None:
         resumed = trainer.epochs_done
+        self._initial_epoch = resumed
         self._purge = resumed + 1 if resumed else None
         self._batch_purge = trainer.step + 1 if trainer.step else None
         train = self._writer("train", self._purge)
