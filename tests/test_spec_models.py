@@ -108,7 +108,7 @@ def test_a_misspelt_required_key_is_one_issue() -> None:
     text = SPEC.replace("units: 4", "unit: 4")
     assert messages(text) == [
         f"{at(text, 'unit: 4')}: model.layers[2].unit: unknown key; did you mean 'units'? (it is required) "
-        "(valid keys: type, id, units, init)"
+        "(valid keys: type, id, inputs, units, init)"
     ]
 
 
@@ -125,8 +125,7 @@ def test_structural_problems_are_reported_with_the_others() -> None:
     text = SPEC.replace("{type: Relu}", "{type: Mul}").replace("units: 4}", "units: 4.5}")
     got = messages(text)
     assert got == [
-        f"{at(text, 'Mul')}: model.layers[1].type: Mul is a two-input graph node (forward(x, y)); a network's "
-        "layers each take one input: use it to build graphs by hand (received 'Mul')",
+        f"{at(text, 'Mul')}: model.layers[1].type: Mul takes at least 2 inputs (received 1)",
         f"{at(text, '4.5')}: model.layers[2].units: must be a whole number (received 4.5)",
     ]
 

@@ -150,13 +150,14 @@ class ComponentSpec:
 
 
 class LayerSpec(ComponentSpec):
-    """An entry of ``model.layers``: ``{type, id?, **that layer's hyperparameters}``."""
+    """An entry of ``model.layers``: ``{type, id?, inputs?, **that layer's hyperparameters}``."""
 
-    reserved = ("type", "id")
+    reserved = ("type", "id", "inputs")
     # pydantic collects these annotations too, so the entry models list them first; their
     # actual types (the Literal of the name, the id pattern) are given by _entry_model.
     type: str
     id: str | None
+    inputs: list[str] | None
 
     component: ClassVar[_LayerClass]
 
@@ -234,6 +235,14 @@ def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str
             LayerId | None,
             Field(None, description="names the layer's parameters (fc1.W) and override paths; default <type><n>"),
         )
+        fields["inputs"] = (
+            Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(min_length=1, max_length=64)] | None,
+            Field(
+                None,
+                description="ids of the layers whose outputs this layer takes ('input': the data); "
+                "default: the layer before it. Merge layers (Add, Mul, Concat) take several",
+            ),
+        )
     model = create_model(
         _model_name(entry, suffix, ambiguous),
         __base__=(params, mixin),
@@ -299,18 +308,61 @@ def _canonical_names(registry: Registry, group: str, disc: str) -> Any:
 # -- sections -------------------------------------------------------------------------------
 
 
+class BlockSpec(StrictModel):
+    """A block: a named sub-graph with parameters, used as ``{type: block, block: NAME, with: {...}}``."""
+
+    params: dict[str, Any] | list[str] = Field(
+        default_factory=dict,
+        description="the block's parameters: a mapping to defaults (null: required), or a list of "
+        "required names; layers use a parameter by writing $name as a whole value",
+    )
+    layers: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="the block's layers, as in model.layers; inputs name the block's layers or "
+        "'input' (what the use takes); the last layer's output is the block's output",
+    )
+
+
+class BlockUse(StrictModel):
+    """A use of a block in model.layers: replaced by copies of the block's layers."""
+
+    type: Literal["block"] = Field(description="block: this entry uses a block of model.blocks")
+    block: str = Field(description="the name of a block in model.blocks")
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="values of the block's parameters"
+    )
+    repeat: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1, description="how many copies, each taking the previous one's output"
+    )
+    id: LayerId | None = Field(
+        None,
+        description="qualifies the ids of the copy's layers (res1.conv1); default <block><n>; "
+        "with repeat, <id>1 ... <id>n",
+    )
+    inputs: list[str] | None = Field(
+        None, description="the one layer id whose output the block takes; default: the layer before"
+    )
+
+
 class ModelSpec(StrictModel):
-    """The ``model`` section: the layers in order (a loss last) and, optionally, the input shape."""
+    """The ``model`` section: the layers (a graph, a chain by default) and, optionally, the input shape."""
 
     input_shape: Annotated[tuple[Dim, ...], Field(min_length=1, max_length=8)] | None = Field(
         None, description="per-sample input shape; default: the dataset's"
     )
     #: :class:`LayerSpec` entries (typed by the registry-built subclass)
     layers: Annotated[list[Any], Field(min_length=1, description="layers in order, a loss layer last")]
+    blocks: dict[str, BlockSpec] = Field(
+        default_factory=dict,
+        description="named, parameterised sub-graphs that model.layers use with {type: block, block: NAME}",
+    )
 
     @model_validator(mode="after")
     def _check_layers(self) -> ModelSpec:
-        items = [(entry.type, entry.id, entry.component.kind) for entry in self.layers]
+        items = [
+            (entry.type, entry.id, entry.component.kind, entry.inputs, getattr(entry.component, "arity_problem", None))
+            for entry in self.layers
+        ]
         problems = structure_problems(items)
         if problems:
             raise located_error("model", problems)
@@ -337,6 +389,8 @@ class Spec(StrictModel):
 
     #: the raw data this spec was validated from, with the YAML marks of every value
     _source: Any = PrivateAttr(None)
+    #: per layer of model.layers, the block use it came from (:class:`layerkit.spec.blocks.Origin`)
+    _origins: list[Any] = PrivateAttr(default_factory=list)
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Spec:
@@ -477,7 +531,20 @@ def _build(registry: Registry) -> SpecModels:
             Field(default_factory=list, description=TrainConfig.model_fields["callbacks"].description),
         ),
     )
-    schema_spec = create_model("Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None))
+    # in the JSON Schema, an entry of model.layers may also be a block use (expanded before validation)
+    with_uses = Annotated[Union[(*layers.models.values(), BlockUse)], Field(discriminator="type")]  # noqa: UP007
+    schema_model = create_model(
+        "ModelSpec",
+        __base__=model_cls,
+        __module__=__name__,
+        layers=(
+            Annotated[list[with_uses], Field(min_length=1)],  # type: ignore[valid-type]
+            Field(description="layers in order (a graph: each takes the one before it unless it names inputs), a loss layer last; an entry may use a block"),
+        ),
+    )
+    schema_spec = create_model(
+        "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None), model=(schema_model, ...)
+    )
     return SpecModels(registry, spec_cls, layers, datasets, optimizers, callbacks, schema_spec)
 
 

@@ -304,11 +304,10 @@ class Trainer:
                 return self._layer_of(
                     key
                 ), f"parameter {key} is no longer finite (after the update of step {self.step})"
-        out = x
-        for layer in net.layers[:-1]:
-            with np.errstate(all="ignore"):
-                out = layer.forward(out, train=True)
-            if not np.isfinite(out).all():
+        with np.errstate(all="ignore"):
+            outputs = net.forward_values(x, train=True)
+        for layer in net.layers[:-1]:  # in execution order: the first non-finite one is the culprit
+            if not np.isfinite(outputs[str(layer.id)]).all():
                 return (
                     f"{layer.id} ({layer.name})",
                     f"the first non-finite output is layer {layer.id} ({layer.name})",
