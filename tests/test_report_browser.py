@@ -9,6 +9,7 @@ two-trial sweep on the spiral data.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,10 @@ def test_run_report_of_a_cnn_in_chromium(browser: Any, tmp_path: Path) -> None:
     assert (tmp_path / "run-report.png").stat().st_size > 50_000
     # gallery: misclassified thumbnails + 3 correct per class, plus curves, histograms, filters
     assert len(seen["images"]) >= 24 + 3 + 3
+    if shutil.which("dot"):  # Graphviz draws the network (scripts/setup.sh installs it)
+        assert any(img["src"].startswith("data:image/svg+xml") for img in seen["images"])
+    else:
+        assert "no graph picture" in text
 
 
 def test_sweep_and_runs_reports_in_chromium(browser: Any, tmp_path: Path) -> None:
