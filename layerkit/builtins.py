@@ -1,4 +1,5 @@
-"""layerkit's own components and ONNX converters, registered through the same hooks as any plugin."""
+"""layerkit's own components, callbacks and ONNX converters, registered through the same hooks
+as any plugin's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from layerkit.export.converters import BUILTIN_CONVERTERS
 from layerkit.hookspecs import hookimpl
 from layerkit.layers import BUILTIN_LAYERS
 from layerkit.optimizers import BUILTIN_OPTIMIZERS
+from layerkit.training.tensorboard import TensorBoard
 
 
 @hookimpl
@@ -27,3 +29,8 @@ def layerkit_add_datasets() -> list[type]:
 @hookimpl
 def layerkit_add_onnx_converters() -> dict[type, object]:
     return dict(BUILTIN_CONVERTERS)
+
+
+@hookimpl
+def layerkit_add_callbacks() -> list[type]:
+    return [TensorBoard]

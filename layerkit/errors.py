@@ -24,6 +24,7 @@ __all__ = [
     "ExportError",
     "RunFailed",
     "LayerFailed",
+    "CallbackFailed",
     "LayerkitWarning",
     "PluginWarning",
     "CheckpointWarning",
@@ -123,12 +124,20 @@ class LayerFailed(RunFailed):
         self.layer_type = layer_type
 
 
+class CallbackFailed(RunFailed):
+    """A plugin's training callback raised while plugins are strict (``--strict-plugins``).
+
+    Without strict mode the failure is a :class:`PluginWarning` and the run goes on.
+    """
+
+
 class LayerkitWarning(UserWarning):
     """Base class of the warnings layerkit emits (filter them with ``-W`` or ``warnings``)."""
 
 
 class PluginWarning(LayerkitWarning):
-    """A plugin failed to load and was quarantined; everything else keeps working."""
+    """A plugin failed to load and was quarantined, or a plugin's callback raised and was switched
+    off; everything else keeps working."""
 
 
 class CheckpointWarning(LayerkitWarning):

@@ -13,6 +13,7 @@ one-line error, never a ``RecursionError`` or ``MemoryError``.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import re
@@ -22,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +42,7 @@ __all__ = [
     "FolderClaim",
     "FolderBusy",
     "CLAIM_FILE",
+    "unique_path",
 ]
 
 
@@ -313,3 +316,14 @@ def _lock(fd: int) -> None:
         import fcntl
 
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def unique_path(folder: str | os.PathLike[str], stem: str, suffix: str) -> Path:
+    """``folder/<stem>-<YYYYmmdd-HHMMSS>[-N]<suffix>``, a name no file has yet (never overwrites)."""
+    base = Path(folder)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for i in itertools.count():
+        candidate = base / (f"{stem}-{stamp}{suffix}" if i == 0 else f"{stem}-{stamp}-{i}{suffix}")
+        if not candidate.exists():
+            return candidate
+    raise AssertionError("unreachable")

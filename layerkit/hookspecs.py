@@ -6,7 +6,7 @@ below, registered under the ``layerkit`` entry-point group of its distribution::
     [project.entry-points.layerkit]
     activations = "layerkit_activations"
 
-layerkit's own layers, optimizers and datasets are registered through these same hooks by the
+layerkit's own layers, optimizers, datasets and callbacks are registered through these same hooks by the
 built-in plugin :mod:`layerkit.builtins`.
 
 The component hooks take no arguments and return a list of component classes (or ``None``
@@ -75,4 +75,16 @@ def layerkit_add_onnx_converters() -> Mapping[type | str, Callable[..., Any]] | 
     built-in converters are registered through this hook by :mod:`layerkit.builtins`, like any
     plugin's. A hook that raises or returns something else is ignored with one
     :class:`~layerkit.errors.PluginWarning`; its layers keep working, they just do not export.
+    """
+
+
+@hookspec
+def layerkit_add_callbacks() -> list[type] | None:
+    """Return the training callback classes this plugin provides.
+
+    Each is a subclass of :class:`layerkit.training.callbacks.RegisteredCallback` with a
+    ``name`` (used as ``type:`` in a spec's ``train.callbacks``) and a ``Params`` pydantic model.
+    layerkit runs it behind a guard: if one of its methods raises, the failure is reported once,
+    naming the callback and its distribution, and the run goes on without it (``--strict-plugins``
+    makes the failure end the run).
     """

@@ -1,6 +1,6 @@
 """Plugin manager and component registry.
 
-Every layer, loss, optimizer and dataset reaches layerkit through the hooks of
+Every layer, loss, optimizer, dataset and training callback reaches layerkit through the hooks of
 :mod:`layerkit.hookspecs`, answered by plugins registered with one pluggy ``PluginManager``:
 
 * the built-in plugin :mod:`layerkit.builtins` (plugin ``builtins``, distribution ``layerkit``);
@@ -22,10 +22,10 @@ the other: the bare name is then an error and ``<plugin>:<Name>`` picks one.
 Public interface used across layerkit:
 
 * :func:`get_registry` -> :class:`Registry` (cached per process; ``reload=True`` rebuilds).
-* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)`` -> component class, or
+* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)``, ``.callback(name)`` -> component class, or
   :class:`~layerkit.errors.PluginError` with did-you-mean and the names available.
 * ``Registry.entries(group)`` -> list of :class:`Entry` with provenance, for CLI listings and
-  the spec schema. ``group`` is ``"layers"``, ``"optimizers"`` or ``"datasets"``.
+  the spec schema. ``group`` is ``"layers"``, ``"optimizers"``, ``"datasets"`` or ``"callbacks"``.
 * :func:`configure` applies the command line's ``-p`` and ``--strict-plugins``.
 """
 
@@ -58,6 +58,7 @@ __all__ = [
     "RESERVED_NAMES",
     "ENTRY_POINT_GROUP",
     "GROUPS",
+    "SINGULAR",
     "Entry",
     "LoadFailure",
     "PluginInfo",
@@ -78,13 +79,21 @@ GROUPS = {
     "layers": "layerkit_add_layers",
     "optimizers": "layerkit_add_optimizers",
     "datasets": "layerkit_add_datasets",
+    "callbacks": "layerkit_add_callbacks",
 }
-_SINGULAR = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}
+#: group -> what one of its components is called in messages
+SINGULAR = {
+    "layers": "layer",
+    "optimizers": "optimizer",
+    "datasets": "dataset",
+    "callbacks": "callback",
+}
 #: group -> (module, class) every component of the group must subclass
 _BASES = {
     "layers": ("layerkit.layers.base", "Layer"),
     "optimizers": ("layerkit.optimizers.base", "Optimizer"),
     "datasets": ("layerkit.data.base", "Dataset"),
+    "callbacks": ("layerkit.training.callbacks", "RegisteredCallback"),
 }
 
 ENV_DISABLE = "LAYERKIT_DISABLE_PLUGINS"
@@ -118,9 +127,14 @@ class Entry:
         return self.component.__module__
 
     @property
+    def origin(self) -> str:
+        """``layerkit-activations 0.1.0``: the distribution (and version) providing this entry."""
+        return _origin(self.distribution, self.version, self.module)
+
+    @property
     def kind(self) -> str:
-        """``layer``, ``loss`` or ``node`` for layers; ``optimizer`` or ``dataset`` otherwise."""
-        return str(getattr(self.component, "kind", _SINGULAR[self.group]))
+        """``layer``, ``loss`` or ``node`` for layers; ``optimizer``, ``dataset`` or ``callback`` otherwise."""
+        return str(getattr(self.component, "kind", SINGULAR[self.group]))
 
     @property
     def summary(self) -> str:
@@ -247,7 +261,7 @@ class Registry:
     def lookup(self, group: str, name: str) -> Entry:
         """The entry called ``name`` (bare or ``plugin:Name``) in ``group``, or :class:`PluginError`."""
         entries = self._group(group)
-        what = _SINGULAR[group]
+        what = SINGULAR[group]
         if not isinstance(name, str) or not name:
             raise PluginError(f"{what} name must be a non-empty string (received {name!r})")
         plugin, sep, bare = name.rpartition(":")
@@ -280,18 +294,20 @@ class Registry:
     def dataset(self, name: str) -> type:
         return self.lookup("datasets", name).component
 
+    def callback(self, name: str) -> type:
+        return self.lookup("callbacks", name).component
+
     # -- messages ----------------------------------------------------------------------------
 
     def _group(self, group: str) -> list[Entry]:
-        try:
-            return self.by_group[group]
-        except KeyError:
+        if group not in GROUPS:
             raise ValueError(
                 f"unknown component group {group!r} (expected one of {', '.join(GROUPS)})"
-            ) from None
+            )
+        return self.by_group.get(group, [])  # a registry made by hand may leave groups out
 
     def _unknown_bare(self, group: str, name: str) -> str:
-        what = _SINGULAR[group]
+        what = SINGULAR[group]
         usable = self.usable_names(group)
         text = f"unknown {what} {name!r}{did_you_mean(name, usable)} (available: {', '.join(usable) or 'none'})"
         if len(self.failures) == 1:
@@ -307,7 +323,7 @@ class Registry:
         return text
 
     def _unknown_qualified(self, group: str, plugin: str, bare: str) -> str:
-        what = _SINGULAR[group]
+        what = SINGULAR[group]
         name = f"{plugin}:{bare}"
         failure = next((f for f in self.failures if f.plugin == plugin), None)
         if failure is not None:

@@ -35,7 +35,7 @@ from typing import IO, Any
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from layerkit.data.base import DatasetInfo
-from layerkit.errors import CheckpointError, ConfigError, RunFailed, SpecError
+from layerkit.errors import CheckpointError, ConfigError, LayerkitError, RunFailed, SpecError
 from layerkit.fileio import (
     FolderBusy,
     FolderClaim,
@@ -53,8 +53,11 @@ from layerkit.training.callbacks import (
     Callback,
     CSVLogger,
     EarlyStopping,
+    GuardedCallback,
     ModelCheckpoint,
+    RunInfo,
     default_progress,
+    report_callback_failure,
 )
 from layerkit.training.checkpoint import (
     Checkpoint,
@@ -119,23 +122,32 @@ def _components(spec: Spec) -> list[tuple[str, str]]:
     """``(group, name)`` of every registered component the spec uses."""
     used = [("datasets", spec.data.dataset), ("optimizers", spec.train.optimizer["type"])]
     used += [("layers", entry.type) for entry in spec.model.layers]
+    used += [("callbacks", entry["type"]) for entry in spec.train.callbacks]
     return used
 
 
-def checkpoint_spec(checkpoint: Checkpoint, *, source: str | None = None) -> Spec:
+def checkpoint_spec(
+    checkpoint: Checkpoint, *, source: str | None = None, training: bool = False
+) -> Spec:
     """The spec a checkpoint was trained from, validated against the installed plugins.
 
     A component whose plugin is missing is reported with the distribution to install; one
-    another plugin now also provides is the one the manifest recorded (``plugin:Name``).
+    another plugin now also provides is the one the manifest recorded (``plugin:Name``). Unless
+    ``training`` (a resume), the spec's ``train.callbacks`` are left out: evaluating or
+    predicting runs no callback, so it needs none of their plugins.
     """
-    check_plugins(checkpoint.manifest, source=source or "checkpoint")
+    skip = () if training else ("callbacks",)
+    check_plugins(checkpoint.manifest, source=source or "checkpoint", skip=skip)
     raw = checkpoint.manifest.get("spec")
     if not isinstance(raw, Mapping):
         raise CheckpointError(
             f"{checkpoint.path}: the manifest holds no spec (received {type(raw).__name__})"
         )
+    spec = qualified_spec(checkpoint.manifest, skip)
+    if not training and isinstance(spec.get("train"), dict):
+        spec["train"].pop("callbacks", None)
     with _from_checkpoint(checkpoint):
-        return validate_spec(qualified_spec(checkpoint.manifest), filename=str(checkpoint.path))
+        return validate_spec(spec, filename=str(checkpoint.path))
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -320,7 +332,7 @@ def train(
     out_dir = _out_path(out) if out is not None else None
     if out_dir is not None:
         _check_out_dir(out_dir)
-    trainer = _prepare(spec)
+    trainer, registered = _prepare(spec)
     if out_dir is not None:
         _check_out_dir(out_dir)
         run_dir = make_dirs(out_dir, "--out")
@@ -337,7 +349,15 @@ def train(
         )
         atomic_write_json(run_dir / "lock.json", lock)
         return _run(
-            spec, trainer, run_dir, None, quiet=quiet, callbacks=callbacks, stream=stream, plot=plot
+            spec,
+            trainer,
+            run_dir,
+            None,
+            quiet=quiet,
+            callbacks=callbacks,
+            registered=registered,
+            stream=stream,
+            plot=plot,
         )
 
 
@@ -358,13 +378,13 @@ def _resume_claimed(
     checkpoint: Checkpoint | None = None
     if list_checkpoints(run_dir / "checkpoints"):
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
-        spec = checkpoint_spec(checkpoint, source=f"run {run_dir}")
+        spec = checkpoint_spec(checkpoint, source=f"run {run_dir}", training=True)
     elif (run_dir / "spec.yaml").exists():
         # killed before its first checkpoint: start again from the beginning, in place
         spec = load_spec(run_dir / "spec.yaml")
     else:
         raise ConfigError(f"--resume {run_dir}: not a run folder (no checkpoints and no spec.yaml)")
-    trainer = _prepare(spec)
+    trainer, registered = _prepare(spec)
     lock_path = run_dir / "lock.json"
     try:
         lock = json.loads(lock_path.read_text(encoding="utf-8"))
@@ -387,16 +407,17 @@ def _resume_claimed(
         checkpoint,
         quiet=quiet,
         callbacks=callbacks,
+        registered=registered,
         stream=stream,
         plot=plot,
     )
 
 
-def _prepare(spec: Spec) -> Trainer:
-    """Build the network, optimizer, data and trainer of ``spec``.
+def _prepare(spec: Spec) -> tuple[Trainer, list[GuardedCallback]]:
+    """Build the network, optimizer, data, trainer and ``train.callbacks`` of ``spec``.
 
     Everything that can fail on bad input (a shape, a missing data file, a validation split
-    that leaves nothing) fails here, before a run folder is created.
+    that leaves nothing, a callback's missing extra) fails here, before a run folder is created.
     """
     config = spec.train
     dataset = spec.data.create()
@@ -418,7 +439,27 @@ def _prepare(spec: Spec) -> Trainer:
             "stored_dtype": data["train"].x.dtype.str,
         },
     }
-    return Trainer(network, optimizer, config, data, seed=spec.seed, manifest=manifest)
+    trainer = Trainer(network, optimizer, config, data, seed=spec.seed, manifest=manifest)
+    return trainer, _spec_callbacks(spec)
+
+
+def _spec_callbacks(spec: Any) -> list[GuardedCallback]:
+    """The spec's ``train.callbacks``, each behind a guard naming it and its distribution."""
+    settings = get_registry().settings
+    strict = bool(settings and settings.strict)
+    guarded = []
+    for entry in spec.train.callback_entries():
+        origin = entry.entry
+        label = f"callback {entry.type!r} (plugin {origin.plugin!r}, {origin.origin})"
+        try:
+            callback = entry.create()
+        except LayerkitError:
+            raise  # a user mistake (a missing extra): exit 2 before the run starts
+        except Exception as exc:  # noqa: BLE001 - a broken plugin is reported like its other failures
+            report_callback_failure(label, "__init__", exc, strict=strict, fatal=strict)
+            continue
+        guarded.append(GuardedCallback(callback, label=label, strict=strict))
+    return guarded
 
 
 def _run(
@@ -429,6 +470,7 @@ def _run(
     *,
     quiet: bool,
     callbacks: Iterable[Callback],
+    registered: Sequence[GuardedCallback] = (),
     stream: IO[str] | None,
     plot: bool,
 ) -> RunResult:
@@ -441,6 +483,11 @@ def _run(
         chain.append(EarlyStopping(config.early_stopping))
     chain += list(callbacks)
     chain += [CSVLogger(run_dir / "metrics.csv"), saver]
+    # Callbacks from the spec come after the checkpoint: whatever they do, the epoch is saved.
+    info = RunInfo(run_dir, spec.name, spec.to_dict(), checkpoint.epoch if checkpoint else 0)
+    for cb in registered:
+        cb.setup(info)
+    chain += registered
     chain += default_progress(quiet, stream)
     trainer.callbacks = chain
     if checkpoint is not None:

@@ -14,15 +14,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Every extra the test suite imports; add an extra here when its tests join the default run.
-EXTRAS=${LOCK_EXTRAS:-"plot tune onnx dev"}
+EXTRAS=${LOCK_EXTRAS:-"plot tune onnx report tensorboard dev"}
 PYTHON=${PYTHON:-python3}
 OUT=constraints.txt
 
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 if command -v uv >/dev/null 2>&1; then
     UV=(uv)
 else  # uv from PyPI in a throwaway environment
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
     "$PYTHON" -m venv "$tmp/venv"
     "$tmp/venv/bin/python" -m pip install -q --disable-pip-version-check uv
     UV=("$tmp/venv/bin/uv")
@@ -33,6 +33,19 @@ args=(pip compile pyproject.toml --universal --quiet --output-file "$OUT"
 for extra in $EXTRAS; do
     args+=(--extra "$extra")
 done
+# The example plugins' own dependencies (the tests install them; layerkit itself is this tree).
+plugin_deps="$tmp/plugins.in"
+"$PYTHON" - >"$plugin_deps" <<'PY'
+import glob
+import tomllib
+
+for path in sorted(glob.glob("plugins/*/pyproject.toml")):
+    with open(path, "rb") as fh:
+        for dep in tomllib.load(fh)["project"].get("dependencies", []):
+            if not dep.startswith("layerkit"):
+                print(dep)
+PY
+args+=("$plugin_deps")
 # pip's machine-wide constraints (pip config list: global.constraint), if any, bound the lock too.
 machine=$("$PYTHON" -m pip config get global.constraint 2>/dev/null || true)
 for file in $machine; do

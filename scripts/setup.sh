@@ -5,8 +5,9 @@
 #   bash scripts/setup.sh --no-train # install only (what .ci/run uses)
 #   bash scripts/setup.sh --latest   # the newest releases pyproject.toml allows, not the lock
 #
-# Installs: Debian's Fashion-MNIST and Graphviz packages (when apt is available and they are missing),
-# layerkit in editable mode with its plot, tune, onnx and dev extras, the example plugin, and (with npm)
+# Installs: Debian's Fashion-MNIST, Graphviz and Chromium packages (when apt is available and they
+# are missing), layerkit in editable mode with its plot, tune, onnx, report, tensorboard and dev
+# extras, the example plugins (layerkit-activations, layerkit-mlflow), and (with npm)
 # yaml-language-server for the editor tests. Python dependencies come at the versions pinned in
 # constraints.txt (written by scripts/lock.sh), so the tests run against the set they were last
 # run with; --latest drops the pins (scripts/test-latest.sh).
@@ -26,11 +27,12 @@ done
 PYTHON=${PYTHON:-python3}
 DATA=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-# Debian packages: the Fashion-MNIST data, and Graphviz (`dot`, which `layerkit graph --format
-# svg/png` and its tests use).
+# Debian packages: the Fashion-MNIST data, Graphviz (`dot`, which `layerkit graph --format
+# svg/png` and its tests use) and Chromium (the report's browser tests, driven by Playwright).
 APT_PACKAGES=()
 [ -e "$DATA" ] || APT_PACKAGES+=(dataset-fashion-mnist)
 command -v dot >/dev/null 2>&1 || APT_PACKAGES+=(graphviz)
+command -v chromium >/dev/null 2>&1 || APT_PACKAGES+=(chromium)
 if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""
@@ -39,16 +41,18 @@ if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
         $SUDO apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}"
     else
-        echo "setup: no apt-get here; layerkit will download Fashion-MNIST on first use, and" \
-            "'layerkit graph' renders SVG/PNG only once Graphviz is installed" >&2
+        echo "setup: no apt-get here; missing ${APT_PACKAGES[*]} (layerkit downloads Fashion-MNIST" \
+            "on first use; 'layerkit graph' renders SVG/PNG only with Graphviz; the browser tests" \
+            "need chromium)" >&2
     fi
 fi
 
-echo "setup: installing layerkit[plot,tune,onnx,dev] and the example plugin"
+echo "setup: installing layerkit[plot,tune,onnx,report,tensorboard,dev] and the example plugins"
 # Two steps, not one: pip < 23.3 cannot resolve the plugin's `layerkit` requirement against an
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
-"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} -e '.[plot,tune,onnx,dev]'
-"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} ./plugins/layerkit-activations
+"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} -e '.[plot,tune,onnx,report,tensorboard,dev]'
+"$PYTHON" -m pip install -q --disable-pip-version-check ${pins[@]+"${pins[@]}"} \
+    ./plugins/layerkit-activations ./plugins/layerkit-mlflow
 
 # The editor tests drive the real yaml-language-server (an npm package) over LSP; without npm
 # they are skipped, except in CI (CI set), where they must run.

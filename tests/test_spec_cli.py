@@ -54,7 +54,7 @@ def test_validate_lists_every_error_and_exits_2(tmp_path: Path) -> None:
         f"{spec}:{_where(text, 'units: 0', 7)}: model.layers[0].units: must be > 0 (received 0)",
         f"{spec}:{_where(text, '.nan')}: train.optimizer.lr: must be a finite number (received nan)",
         "--set train.epocs=3: train.epocs: unknown key; did you mean 'epochs'? (valid keys: epochs, batch_size, "
-        "optimizer, schedule, early_stopping, shuffle, validation_split, eval_batch_size, checkpoint)",
+        "optimizer, schedule, early_stopping, shuffle, validation_split, eval_batch_size, checkpoint, callbacks)",
         f"{spec}: 3 errors",
     ]
     assert "Traceback" not in result.stderr

@@ -101,6 +101,15 @@ def test_fashion_mnist_subset_train_eval_predict(tmp_path: Path) -> None:
     assert report["samples"] == 1000
     assert report["test_accuracy"] == final["test_accuracy"]  # the same weights, the same data
     assert set(report["per_class_accuracy"]) >= {"T-shirt/top", "Ankle boot"}
+    confusion = np.array(report["confusion_matrix"])
+    assert confusion.shape == (10, 10) and confusion.sum() == 1000
+    assert np.trace(confusion) / 1000 == pytest.approx(report["test_accuracy"])
+    assert report["classes"][9] == "Ankle boot"
+    assert report["per_class"]["Trouser"]["support"] == confusion[1].sum()
+    shown = layerkit("eval", "fm", cwd=tmp_path)
+    assert "confusion matrix (test): rows are the true class" in shown.stdout
+    total_row = next(line for line in shown.stdout.splitlines() if line.startswith("total "))
+    assert total_row.split()[-1] == "1,000"
 
     from layerkit.data.idx import read_idx
 

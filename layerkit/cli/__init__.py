@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gradcheck": ("gradcheck", "check backprop against numerical gradients for a spec"),
     "graph": ("graph", "draw a spec's computational graph (DOT, SVG, PNG; --values)"),
     "schema": ("schema", "print the JSON Schema of specs (all registered components)"),
-    "layers": ("layers", "list registered layers, optimizers and datasets"),
+    "layers": ("layers", "list registered layers, optimizers, datasets and callbacks"),
     "plugins": ("plugins", "list loaded plugins and load failures"),
     "data": ("data", "list and fetch datasets"),
     "sweep": ("sweep", "run a sweep of trials over a spec (locally or on Dask)"),
@@ -53,6 +53,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write a plugin distribution skeleton (layer, entry point, tests)",
     ),
     "completion": ("completion", "print the shell completion script for bash, zsh or fish"),
+    "report": ("report", "write an HTML report of a run, of several runs or of a sweep"),
 }
 
 JSON_HELP = (

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.errors import ConfigError, DataError
     from layerkit.run import checkpoint_spec, restore_network
     from layerkit.training.checkpoint import load_checkpoint
+    from layerkit.training.metrics import class_metrics
     from layerkit.training.trainer import evaluate
 
     ckpt = load_checkpoint(args.checkpoint)
@@ -53,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(
         network, BatchIterator(split, batch_size, dtype=network.dtype), num_classes=classes
     )
-    per_class = result.per_class_accuracy()
+    confusion = result.confusion
+    assert confusion is not None  # asked for with num_classes
+    labels = [names[i] if names else str(i) for i in range(classes)]
+    metrics = class_metrics(confusion)
     if args.json:
         payload = {
             "checkpoint": str(ckpt.path),
@@ -62,23 +66,54 @@ def run(args: argparse.Namespace) -> int:
             "samples": result.samples,
             f"{args.split}_loss": result.loss,
             f"{args.split}_accuracy": result.accuracy,
+            "classes": labels,
             "per_class_accuracy": {
-                (names[i] if names else str(i)): float(acc) for i, acc in enumerate(per_class)
-            }
-            if per_class is not None
-            else None,
+                label: float(metrics["recall"][i]) for i, label in enumerate(labels)
+            },
+            "per_class": {
+                label: {key: float(metrics[key][i]) for key in ("precision", "recall", "f1")}
+                | {"support": int(metrics["support"][i])}
+                for i, label in enumerate(labels)
+            },
+            # rows: the true class, columns: the predicted class (indices into "classes")
+            "confusion_matrix": confusion.tolist(),
         }
         print(json.dumps(json_safe(payload)))
         return 0
-    print(f"checkpoint {ckpt.path} (epoch {ckpt.epoch}, step {ckpt.step})")
-    if per_class is not None:
-        from layerkit._table import render_table
+    from layerkit._table import render_table
 
-        header = ("class", *(("name",) if names else ()), f"{args.split} accuracy")
-        rows = [
-            (i, *((names[i],) if names else ()), f"{acc:.4f}") for i, acc in enumerate(per_class)
-        ]
-        print(render_table(header, rows))
+    print(f"checkpoint {ckpt.path} (epoch {ckpt.epoch}, step {ckpt.step})")
+    header = (
+        "class",
+        *(("name",) if names else ()),
+        f"{args.split} accuracy",
+        "precision",
+        "F1",
+        "support",
+    )
+    rows = [
+        (
+            i,
+            *((names[i],) if names else ()),
+            f"{metrics['recall'][i]:.4f}",
+            f"{metrics['precision'][i]:.4f}",
+            f"{metrics['f1'][i]:.4f}",
+            f"{int(metrics['support'][i]):,}",
+        )
+        for i in range(classes)
+    ]
+    print(render_table(header, rows))
+    print(
+        f"\nconfusion matrix ({args.split}): rows are the true class, columns the predicted class"
+    )
+    matrix_rows = [
+        (f"{i} {names[i]}" if names else str(i), *(f"{n:,}" for n in row), f"{int(row.sum()):,}")
+        for i, row in enumerate(confusion)
+    ]
+    matrix_rows.append(
+        ("total", *(f"{int(n):,}" for n in confusion.sum(axis=0)), f"{int(confusion.sum()):,}")
+    )
+    print(render_table(("true \\ predicted", *map(str, range(classes)), "total"), matrix_rows))
     print(
         f"{args.split} accuracy {result.accuracy:.4f}  {args.split} loss {result.loss:.4f}  ({result.samples:,} samples)"
     )

@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
             p.distribution or "-",
             p.version or "-",
             p.module,
-            ", ".join(f"{n} {g}" for g, n in provides[p.name].items() if n) or "nothing",
+            ", ".join(f"{n} {g if n != 1 else g[:-1]}" for g, n in provides[p.name].items() if n)
+            or "nothing",
         )
         for p in registry.plugins
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,9 +21,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     compare.add_argument(
         "--plot",
         metavar="PATH",
-        default="compare.png",
-        help="where to draw the curves (default: compare.png)",
+        help="where to draw the curves (default: a new compare-<timestamp>.png in the runs' "
+        "nearest common folder, never replacing a file)",
     )
+    compare.add_argument("--force", action="store_true", help="replace --plot PATH if it exists")
     compare.add_argument("--no-plot", action="store_true", help="print the table only")
 
 
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             file=human,
         )
     if not args.no_plot:
-        drawn = plot_runs(runs, args.plot)
+        drawn = plot_runs(runs, _plot_path(args))
         if drawn is None:
             from layerkit.training.plots import missing_plot
 
@@ -73,6 +75,24 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(runs_json(runs))
     return 0
+
+
+def _plot_path(args: argparse.Namespace) -> Path:
+    """``--plot`` (refused if it exists, unless ``--force``), else a new file beside the runs."""
+    from layerkit.errors import ConfigError
+    from layerkit.fileio import unique_path
+    from layerkit.sweep.runs import common_folder
+
+    if args.plot is None:
+        return unique_path(common_folder(args.runs), "compare", ".png")
+    path = Path(args.plot)
+    if path.is_dir():
+        raise ConfigError(f"--plot {path}: is a folder; name the PNG file to write")
+    if path.exists() and not args.force:
+        raise ConfigError(
+            f"--plot {path}: exists; choose another name or pass --force to replace it"
+        )
+    return path
 
 
 def _fmt(value: object) -> str:

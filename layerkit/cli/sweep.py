@@ -87,6 +87,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     out.add_argument(
         "--dry-run", action="store_true", help="validate and list the trials, run nothing"
     )
+    out.add_argument(
+        "--no-plot",
+        dest="plot",
+        action="store_false",
+        help="draw neither sweep.png nor the trials' curves.png (saves matplotlib's ~0.5 s per "
+        "trial)",
+    )
+    out.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report.html into the sweep folder (see `layerkit report`)",
+    )
 
 
 def _plan(args: argparse.Namespace) -> Any:
@@ -182,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
 
     human = sys.stderr if args.json else sys.stdout  # --json: stdout is the result document only
     plan = _plan(args)
+    if args.report:
+        from layerkit.report.html import require_extra
+
+        require_extra()  # before the trials, not after them
     if args.dry_run:
         print(render_table(*_trial_rows(plan)), file=human)
         print(
@@ -222,6 +238,7 @@ def run(args: argparse.Namespace) -> int:
                 executor,
                 resume=bool(args.resume),
                 threads=args.threads,
+                plot=args.plot,
                 progress=lambda record, done, total: print_progress(
                     record, done, total, metric=plan.metric, stream=human
                 ),
@@ -234,7 +251,12 @@ def run(args: argparse.Namespace) -> int:
                     flush=True,
                 )
             raise
-    files = write_report(result)
+    files = write_report(result, plot=args.plot)
+    page = None
+    if args.report:
+        from layerkit.report import write_runs_report
+
+        page = write_runs_report([sweep_dir])
     print(file=human)
     print(summary_table(result), file=human)
     best = result.best
@@ -246,11 +268,16 @@ def run(args: argparse.Namespace) -> int:
             file=human,
         )
     print(
-        f"summary: {files['summary']}" + (f", plot: {files['plot']}" if files["plot"] else ""),
+        f"summary: {files['summary']}"
+        + (f", plot: {files['plot']}" if files["plot"] else "")
+        + (f", report: {page}" if page else ""),
         file=human,
     )
     if args.json:
-        print(json.dumps(best_summary(result)))
+        summary = best_summary(result)
+        if page:
+            summary["report"] = str(page)
+        print(json.dumps(summary))
     if result.failed:
         sys.stdout.flush()
         raise RunFailed(

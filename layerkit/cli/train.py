@@ -47,6 +47,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, metavar="N", help="BLAS threads while training (default: all cores)"
     )
     parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also write report.html into the run folder (see `layerkit report`)",
+    )
+    parser.add_argument(
         "--no-plot",
         dest="plot",
         action="store_false",
@@ -63,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("a SPEC to train is required (or --resume RUN_DIR)")
     if args.threads is not None and args.threads < 1:
         raise ConfigError(f"--threads: must be >= 1 (received {args.threads})")
+    if args.report:
+        from layerkit.report.html import require_extra
+
+        require_extra()  # before training, not after it
     result = train(
         args.spec,
         out=args.out,
@@ -74,9 +83,15 @@ def run(args: argparse.Namespace) -> int:
         plot=args.plot,
     )
     metrics = result.metrics
+    report = None
+    if args.report:
+        from layerkit.report import write_run_report
+
+        report = write_run_report(result.run_dir)
     if args.json:
         payload = {
             "run_dir": str(result.run_dir),
+            "report": str(report) if report else None,
             "checkpoint": str(result.checkpoint) if result.checkpoint else None,
             "epochs": len(result.history),
             "stop_reason": result.stop_reason,
@@ -92,4 +107,6 @@ def run(args: argparse.Namespace) -> int:
             f"(epoch {metrics['epoch']}, train accuracy {metrics['train_accuracy']:.4f})"
         )
     print(f"run folder: {result.run_dir}")
+    if report:
+        print(f"report: {report}")
     return 0

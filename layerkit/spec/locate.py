@@ -27,6 +27,7 @@ from layerkit._validation import (
 )
 from layerkit.errors import PluginError, SpecIssue
 from layerkit.layer_list import structure_problems
+from layerkit.plugins import SINGULAR
 from layerkit.spec.models import SpecModels
 from layerkit.spec.yamlio import Mark, mark_of
 
@@ -40,7 +41,6 @@ __all__ = [
     "sort_issues",
 ]
 
-_SINGULAR = {"layers": "layer", "datasets": "dataset", "optimizers": "optimizer"}
 #: loc segments pydantic adds for the branches of non-discriminated unions
 _BRANCH_LABELS = {"int", "float", "str", "bool", "none", "list", "tuple", "dict", "bytes"}
 
@@ -61,7 +61,7 @@ def available_names(models: SpecModels, group: str) -> str:
 
 def unknown_name(models: SpecModels, group: str, name: Any) -> str:
     """The message for a component name that is not registered (or is ambiguous)."""
-    what = _SINGULAR[group]
+    what = SINGULAR[group]
     if isinstance(name, str) and ":" in name:
         try:  # the registry explains qualified names best (unknown plugin, failed, disabled)
             models.registry.lookup(group, name)
@@ -196,6 +196,8 @@ def _group_at(loc: tuple[str | int, ...]) -> str | None:
         return "datasets"
     if loc == ("train", "optimizer"):
         return "optimizers"
+    if len(loc) == 3 and loc[:2] == ("train", "callbacks") and isinstance(loc[2], int):
+        return "callbacks"
     return None
 
 
@@ -239,11 +241,15 @@ def _describe_one(err: Any, message: str, received: Any, raw: Any, models: SpecM
             ]
         elif group is not None:
             found.messages = [
-                f"required: the name of a registered {_SINGULAR[group]} "
+                f"required: the name of a registered {SINGULAR[group]} "
                 f"(available: {available_names(models, group)})"
             ]
         else:
             found.messages = ["required"]
+    elif kind == "literal_error" and loc and _group_at(loc[:-1]) and loc[-1] in ("type", "dataset"):
+        # a group with a single registered component is that model, not a tagged union
+        found.messages = [unknown_name(models, _group_at(loc[:-1]), received)]  # type: ignore[arg-type]
+        found.received = _MISSING
     elif kind == "extra_forbidden":
         model = model_at(models, loc[:-1], raw)
         allowed = _allowed_keys(model) if model is not None else []

@@ -11,7 +11,8 @@ A spec has six sections::
       layers: [{type: Affine, id: fc1, units: 50}, ..., {type: SoftmaxWithLoss}]
     train: {epochs: 10, batch_size: 100, optimizer: {type: SGD, lr: 0.1}, ...}
 
-Each layer entry, the ``data`` section and ``train.optimizer`` are validated by the ``Params``
+Each layer entry, the ``data`` section, ``train.optimizer`` and each ``train.callbacks`` entry
+are validated by the ``Params``
 model of the component they name: the registry is turned into a pydantic union discriminated by
 ``type`` (``dataset`` for data), so a plugin's layers get exactly the checks, errors and JSON
 Schema of the built-ins. The classes are built once per registry by :func:`spec_models`;
@@ -63,6 +64,7 @@ __all__ = [
     "LayerSpec",
     "DataSpec",
     "OptimizerSpec",
+    "CallbackSpec",
     "SpecModels",
     "spec_models",
     "LAYER_ID_PATTERN",
@@ -202,6 +204,16 @@ class OptimizerOptions(dict[str, Any]):
     def __init__(self, entry: OptimizerSpec) -> None:
         super().__init__(entry.to_config())
         self.entry = entry
+
+
+class CallbackSpec(ComponentSpec):
+    """An entry of ``train.callbacks``: ``{type, **that callback's options}``."""
+
+    type: str
+
+    def create(self) -> Any:
+        """A new callback (its run folder is given later, by ``setup``)."""
+        return self.component(**self.options())
 
 
 def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
@@ -506,17 +518,23 @@ class SpecModels:
     layers: _Group
     datasets: _Group
     optimizers: _Group
-    #: like ``spec`` but with ``train.optimizer`` typed as the optimizer union, for JSON Schema
+    callbacks: _Group
+    #: like ``spec`` but with ``train.optimizer`` and ``train.callbacks`` typed as the unions of
+    #: registered components, for JSON Schema
     schema_spec: type[BaseModel]
 
     def group(self, name: str) -> _Group:
-        return {"layers": self.layers, "datasets": self.datasets, "optimizers": self.optimizers}[
-            name
-        ]
+        return {
+            "layers": self.layers,
+            "datasets": self.datasets,
+            "optimizers": self.optimizers,
+            "callbacks": self.callbacks,
+        }[name]
 
 
-def _train_class(optimizers: _Group) -> type[TrainConfig]:
+def _train_class(optimizers: _Group, callbacks: _Group) -> type[TrainConfig]:
     adapter: TypeAdapter[Any] = TypeAdapter(optimizers.union)
+    callbacks_adapter: TypeAdapter[Any] = TypeAdapter(list[callbacks.union])  # type: ignore[name-defined]
     default = TrainConfig.model_fields["optimizer"]
 
     class TrainSpec(TrainConfig):
@@ -535,6 +553,16 @@ def _train_class(optimizers: _Group) -> type[TrainConfig]:
             # Errors raised here keep their location (train.optimizer.lr) in the spec.
             return OptimizerOptions(adapter.validate_python(value))
 
+        @field_validator("callbacks")
+        @classmethod
+        def _validate_callbacks(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            # One validation of the whole list: errors keep their index (train.callbacks[1].x).
+            return [entry.to_config() for entry in callbacks_adapter.validate_python(value)]
+
+        def callback_entries(self) -> list[Any]:
+            """The validated :class:`CallbackSpec` of each ``callbacks`` entry, in order."""
+            return list(callbacks_adapter.validate_python(self.callbacks))
+
     TrainSpec.__name__ = TrainSpec.__qualname__ = "TrainConfig"
     return TrainSpec
 
@@ -543,6 +571,7 @@ def _build(registry: Registry) -> SpecModels:
     layers = _group(registry, "layers", LayerSpec, "Layer")
     datasets = _group(registry, "datasets", DataSpec, "Data")
     optimizers = _group(registry, "optimizers", OptimizerSpec, "Optimizer")
+    callbacks = _group(registry, "callbacks", CallbackSpec, "Callback")
     model_cls = create_model(
         "ModelSpec",
         __base__=ModelSpec,
@@ -552,7 +581,7 @@ def _build(registry: Registry) -> SpecModels:
             Field(description="layers in order, a loss layer last"),
         ),
     )
-    train_cls = _train_class(optimizers)
+    train_cls = _train_class(optimizers, callbacks)
     spec_cls = create_model(
         "Spec",
         __base__=Spec,
@@ -571,6 +600,12 @@ def _build(registry: Registry) -> SpecModels:
             Field(
                 default=default_optimizer,
                 description="{type: NAME, ...that optimizer's hyperparameters}",
+            ),
+        ),
+        callbacks=(
+            list[callbacks.union],  # type: ignore[name-defined]
+            Field(
+                default_factory=list, description=TrainConfig.model_fields["callbacks"].description
             ),
         ),
     )
@@ -595,7 +630,7 @@ def _build(registry: Registry) -> SpecModels:
         train=(schema_train, Field(None, description=_TRAIN_DOC)),
         model=(schema_model, Field(description=_MODEL_DOC)),
     )
-    return SpecModels(registry, spec_cls, layers, datasets, optimizers, schema_spec)
+    return SpecModels(registry, spec_cls, layers, datasets, optimizers, callbacks, schema_spec)
 
 
 _CACHE: list[SpecModels] = []

@@ -37,7 +37,13 @@ from layerkit.spec.yamlio import (
     read_spec_text,
 )
 
-__all__ = ["apply_overrides", "apply_overrides_partially", "parse_path", "auto_layer_ids"]
+__all__ = [
+    "apply_overrides",
+    "apply_overrides_partially",
+    "parse_path",
+    "auto_layer_ids",
+    "flatten_paths",
+]
 
 _SEGMENT = re.compile(r"\[(-?\d+)\]|([^.\[\]]+)")
 _INDEX = re.compile(r"-?\d+")
@@ -66,6 +72,30 @@ def parse_path(text: str) -> tuple[str | int, ...]:
             f"invalid path {text!r}: expected keys separated by dots, e.g. train.optimizer.lr"
         )
     return tuple(segments)
+
+
+def flatten_paths(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """Every leaf of ``tree`` by the path ``--set`` takes: ``{"train.optimizer.lr": 0.1, ...}``.
+
+    A list of mappings is keyed by each item's ``id`` (``model.layers.fc1.units``), by index
+    where an item has none (``train.callbacks.0.type``); other lists and empty mappings are
+    leaves. Run comparisons and experiment trackers use these paths.
+    """
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, Mapping) and value:
+            for key, item in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), item)
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                ident = item.get("id")
+                walk(f"{prefix}.{ident if isinstance(ident, str) else i}", item)
+        else:
+            out[prefix] = value
+
+    walk("", tree)
+    return out
 
 
 def auto_layer_ids(layers: Sequence[Any]) -> list[str | None]:

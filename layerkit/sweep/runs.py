@@ -20,7 +20,15 @@ from layerkit.errors import LayerkitError
 from layerkit.fileio import FolderClaim, UnsafeJson, read_json
 from layerkit.run import STATUS_FILE
 
-__all__ = ["RunRecord", "read_run", "expand_runs", "plot_runs", "CURVE_METRICS"]
+__all__ = [
+    "RunRecord",
+    "read_run",
+    "expand_runs",
+    "plot_runs",
+    "runs_figure",
+    "common_folder",
+    "CURVE_METRICS",
+]
 
 METRICS_FILE = "metrics.csv"
 #: (split, quantity) pairs drawn by :func:`plot_runs`, in legend order.
@@ -182,6 +190,20 @@ def _unique_suffixes(paths: Sequence[Path]) -> dict[Path, str]:
     return out
 
 
+def common_folder(paths: Sequence[str | os.PathLike[str]]) -> Path:
+    """The nearest folder holding every one of ``paths``: where a comparison of them is written
+    (next to the runs, not into the working directory)."""
+    absolute = [os.path.abspath(p) for p in paths]
+    common = Path(os.path.commonpath(absolute))
+    if str(common) in absolute:  # one run, or a run inside another: beside it
+        common = common.parent
+    if common == Path(common.anchor):
+        raise LayerkitError(
+            f"the runs share no folder but {common}; name where to write the comparison"
+        )
+    return common
+
+
 def final_metric_names(runs: Sequence[RunRecord]) -> list[str]:
     """Loss and accuracy columns present in any run, train first, then val, then test."""
     present: set[str] = set()
@@ -191,18 +213,14 @@ def final_metric_names(runs: Sequence[RunRecord]) -> list[str]:
     return [name for name in ordered if name in present]
 
 
-def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path | None:
-    """Overlay the runs' loss and accuracy curves (one colour per run; test solid, train dashed,
-    validation dotted) into ``path``. None when matplotlib is missing."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    from layerkit.fileio import atomic_write
+def runs_figure(runs: Sequence[RunRecord]) -> Any:
+    """The runs' loss and accuracy curves overlaid (one colour per run; test solid, train dashed,
+    validation dotted); None when matplotlib is missing."""
+    from layerkit.training.plots import new_figure
 
-    fig = Figure(figsize=(11, 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure((11, 4.2))
+    if fig is None:
+        return None
     axes = fig.subplots(1, len(CURVE_METRICS))
     colours = [f"C{i % 10}" for i in range(len(runs))]
     for ax, quantity in zip(axes, CURVE_METRICS, strict=False):
@@ -222,9 +240,15 @@ def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path |
         ax.grid(True, alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[-1].legend(fontsize=7, loc="best")
-    target = Path(path)
-    atomic_write(target, lambda fh: fig.savefig(fh, format="png", dpi=100))
-    return target
+    return fig
+
+
+def plot_runs(runs: Sequence[RunRecord], path: str | os.PathLike[str]) -> Path | None:
+    """:func:`runs_figure` written to ``path``; None when matplotlib is missing."""
+    from layerkit.training.plots import save_figure
+
+    fig = runs_figure(runs)
+    return None if fig is None else save_figure(fig, path)
 
 
 #: Values beyond this are drawn as gaps: matplotlib cannot scale an axis up to 1e308.

@@ -40,6 +40,8 @@ class TrialTask:
     sweep_dir: str
     threads: int = 1
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: draw the trial's curves.png
+    plot: bool = True
 
     @property
     def attempts_root(self) -> Path:
@@ -67,7 +69,7 @@ def train_body(task: TrialTask, out: Path) -> Mapping[str, Any]:
     from layerkit.spec import loads_spec
 
     spec = loads_spec(task.spec, filename=f"trial {task.id}")
-    result = train(spec, out=out, quiet=True)
+    result = train(spec, out=out, quiet=True, plot=task.plot)
     return dict(result.metrics)
 
 

@@ -1,6 +1,9 @@
 """Callbacks: what happens around the training loop (progress, metrics file, checkpoints, early stop).
 
-A callback overrides any of the ``on_*`` methods. The trainer calls ``on_batch_end`` only on
+A callback overrides any of the ``on_*`` methods. Callbacks a spec configures by name
+(``train.callbacks: [{type: tensorboard}]``) are :class:`RegisteredCallback` components, provided
+through the ``layerkit_add_callbacks`` hook like layers, and run inside a
+:class:`GuardedCallback` so that a failing plugin cannot take a run down. The trainer calls ``on_batch_end`` only on
 callbacks that override it, so a run without a progress bar pays nothing per step. Callbacks that
 keep state across epochs (early stopping) expose ``state_dict`` / ``load_state_dict`` and a
 ``state_key``; their state goes into checkpoints so a resumed run decides exactly as the
@@ -16,10 +19,15 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
+from layerkit._validation import StrictModel
+from layerkit.component import Component
+from layerkit.errors import CallbackFailed, PluginWarning
 from layerkit.fileio import atomic_write_text
 from layerkit.training.checkpoint import save_checkpoint
 from layerkit.training.config import EarlyStopping as EarlyStoppingConfig
@@ -29,6 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Callback",
+    "RegisteredCallback",
+    "CallbackParams",
+    "RunInfo",
+    "GuardedCallback",
+    "report_callback_failure",
     "EarlyStopping",
     "CSVLogger",
     "ModelCheckpoint",
@@ -87,6 +100,146 @@ class Callback:
     @classmethod
     def wants_batches(cls) -> bool:
         return cls.on_batch_end is not Callback.on_batch_end
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a registered callback is told about its run before training starts."""
+
+    #: the run folder (``spec.yaml``, ``metrics.csv``, ``checkpoints/``...)
+    run_dir: Path
+    #: the spec's name
+    name: str
+    #: the resolved spec as plain data (what ``spec.yaml`` holds)
+    spec: Mapping[str, Any]
+    #: epochs already trained: 0 for a new run, the checkpoint's epoch for a resumed one
+    initial_epoch: int = 0
+
+
+class CallbackParams(StrictModel):
+    """Base of a registered callback's ``Params``: unknown keys and non-finite numbers are errors."""
+
+
+class RegisteredCallback(Component, Callback):
+    """A callback a spec names in ``train.callbacks``, registered through ``layerkit_add_callbacks``.
+
+    Like a layer it has a registry ``name`` and a pydantic ``Params`` model; the spec entry's
+    other keys are validated by it and land in ``self.hp``. :meth:`setup` receives the run folder
+    before the first ``on_train_begin``. Keep ``__init__`` light (no files, no connections): it
+    runs before the run folder exists; open things in ``on_train_begin``.
+    """
+
+    def __init__(self, **hyperparameters: Any) -> None:
+        super().__init__(**hyperparameters)
+        self.run: RunInfo | None = None
+
+    def setup(self, run: RunInfo) -> None:
+        """Called once before training, with the run folder and the resolved spec."""
+        self.run = run
+
+
+class GuardedCallback(Callback):
+    """Runs a plugin's callback so that its failure cannot take the run down.
+
+    The first exception one of its methods raises is reported once, as a
+    :class:`~layerkit.errors.PluginWarning` naming the callback, its plugin and distribution, the
+    method and the epoch; the callback is then switched off and the run goes on (its checkpoints
+    and metrics are the trainer's, not the callback's). With ``strict`` (``--strict-plugins``)
+    the failure raises :class:`~layerkit.errors.CallbackFailed` (exit 1) instead; the
+    checkpoints written so far are kept. A failure while the run is already failing is only
+    reported, never raised over the original error.
+    """
+
+    def __init__(self, callback: Callback, *, label: str, strict: bool = False) -> None:
+        self.callback = callback
+        #: e.g. ``callback 'mlflow' (plugin 'mlflow', layerkit-mlflow 0.1.0)``
+        self.label = label
+        self.strict = strict
+        #: why the callback was switched off, once it was
+        self.failure: str | None = None
+        self.state_key = callback.state_key  # type: ignore[misc]  # the wrapped callback's state
+
+    def wants_batches(self) -> bool:  # type: ignore[override]  # asks the wrapped instance
+        return self.callback.wants_batches()
+
+    def _call(self, hook: str, trainer: Trainer, *args: Any) -> None:
+        if self.failure is not None:
+            return
+        try:
+            getattr(self.callback, hook)(trainer, *args)
+        except Exception as exc:  # noqa: BLE001 - any failure of a plugin is reported, not fatal
+            where = hook if hook == "on_train_begin" else f"{hook}, epoch {trainer.epoch + 1}"
+            # on_failure: the run is already failing; raising would hide the original error
+            self._failed(where, exc, fatal=self.strict and hook != "on_failure")
+
+    def _failed(self, where: str, exc: Exception, *, fatal: bool) -> None:
+        self.failure = report_callback_failure(
+            self.label, where, exc, strict=self.strict, fatal=fatal
+        )
+
+    def setup(self, run: RunInfo) -> None:
+        """Give the wrapped registered callback its run folder (guarded like its other methods)."""
+        setup = getattr(self.callback, "setup", None)
+        if setup is None or self.failure is not None:
+            return
+        try:
+            setup(run)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("setup", exc, fatal=self.strict)
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        self._call("on_train_begin", trainer)
+
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
+        self._call("on_epoch_begin", trainer, epoch)
+
+    def on_batch_end(self, trainer: Trainer, batch: int, loss: float) -> None:
+        self._call("on_batch_end", trainer, batch, loss)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: Mapping[str, Any]) -> None:
+        self._call("on_epoch_end", trainer, epoch, metrics)
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        self._call("on_train_end", trainer)
+
+    def on_failure(self, trainer: Trainer, error: BaseException) -> None:
+        self._call("on_failure", trainer, error)
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.failure is not None:
+            return {}
+        try:
+            return dict(self.callback.state_dict())
+        except Exception as exc:  # noqa: BLE001
+            self._failed("state_dict", exc, fatal=self.strict)
+            return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        try:
+            self.callback.load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001
+            self._failed("load_state_dict", exc, fatal=self.strict)
+
+
+def report_callback_failure(
+    label: str, where: str, exc: Exception, *, strict: bool, fatal: bool
+) -> str:
+    """Report that a registered callback raised: a :class:`~layerkit.errors.PluginWarning`, or
+    :class:`~layerkit.errors.CallbackFailed` when ``fatal``. Returns the one-line description."""
+    from layerkit.plugins import describe_exception
+
+    failure = f"{label} raised in {where}: {describe_exception(exc)}"
+    if fatal:
+        raise CallbackFailed(
+            f"{failure}; plugins are strict (--strict-plugins or LAYERKIT_STRICT_PLUGINS=1), so the run stops"
+        ) from exc
+    warnings.warn(
+        f"{failure}; it is switched off for the rest of this run, which goes on"
+        + ("" if strict else " (--strict-plugins makes this fatal)"),
+        PluginWarning,
+        stacklevel=4,
+    )
+    return failure
 
 
 class EarlyStopping(Callback):

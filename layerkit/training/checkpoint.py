@@ -37,7 +37,7 @@ from layerkit.fileio import (
     fsync_dir,
     read_json,
 )
-from layerkit.plugins import get_registry
+from layerkit.plugins import SINGULAR, get_registry
 
 __all__ = [
     "Checkpoint",
@@ -85,7 +85,7 @@ class ArrayRecord(_Part):
 
 
 class ComponentRecord(_Part):
-    group: Literal["layers", "optimizers", "datasets"]
+    group: Literal["layers", "optimizers", "datasets", "callbacks"]
     name: Name
     plugin: Name | None = None
     distribution: str | None = None
@@ -411,10 +411,10 @@ def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, A
 
 
 def _resolved_names(
-    manifest: Mapping[str, Any],
+    manifest: Mapping[str, Any], skip: Iterable[str] = ()
 ) -> tuple[dict[tuple[str, str], str], list[Mapping[str, Any]]]:
-    """``(group, name) -> the name to look up now`` for every component the manifest recorded,
-    and the records that resolve to nothing.
+    """``(group, name) -> the name to look up now`` for every component the manifest recorded
+    (those of the groups in ``skip`` excepted), and the records that resolve to nothing.
 
     The manifest records each component's provider, so a bare name another plugin now also
     provides (an installed plugin with its own ``Relu``) still means what it meant when the
@@ -422,10 +422,13 @@ def _resolved_names(
     """
 
     registry = get_registry()
+    skipped = set(skip)
     names: dict[tuple[str, str], str] = {}
     missing: list[Mapping[str, Any]] = []
     for rec in manifest.get("plugins", ()):
         group, name, plugin = rec["group"], rec["name"], rec.get("plugin")
+        if group in skipped:
+            continue
         tries = [f"{plugin}:{name}", name] if plugin and ":" not in name else [name]
         for candidate in tries:
             try:
@@ -439,33 +442,41 @@ def _resolved_names(
     return names, missing
 
 
-def qualified_spec(manifest: Mapping[str, Any]) -> dict[str, Any]:
+def _qualify(entries: Any, group: str, names: Mapping[tuple[str, str], str]) -> None:
+    """Rename in place the ``type`` of each ``{type: ...}`` entry of ``entries`` (a list or one)."""
+    for entry in entries if isinstance(entries, list) else [entries]:
+        if isinstance(entry, dict) and isinstance(entry.get("type"), str):
+            entry["type"] = names.get((group, entry["type"]), entry["type"])
+
+
+def qualified_spec(manifest: Mapping[str, Any], skip: Iterable[str] = ()) -> dict[str, Any]:
     """The manifest's spec with each component named as :func:`_resolved_names` resolves it."""
-    names, _ = _resolved_names(manifest)
+    names, _ = _resolved_names(manifest, skip)
     spec = json.loads(json.dumps(manifest["spec"]))  # a deep copy of plain JSON data
     data = spec.get("data")
     if isinstance(data, dict) and isinstance(data.get("dataset"), str):
         data["dataset"] = names.get(("datasets", data["dataset"]), data["dataset"])
-    optimizer = (
-        spec.get("train", {}).get("optimizer") if isinstance(spec.get("train"), dict) else None
-    )
-    if isinstance(optimizer, dict) and isinstance(optimizer.get("type"), str):
-        optimizer["type"] = names.get(("optimizers", optimizer["type"]), optimizer["type"])
-    layers = spec.get("model", {}).get("layers") if isinstance(spec.get("model"), dict) else None
-    for entry in layers if isinstance(layers, list) else ():
-        if isinstance(entry, dict) and isinstance(entry.get("type"), str):
-            entry["type"] = names.get(("layers", entry["type"]), entry["type"])
+    train = spec.get("train") if isinstance(spec.get("train"), dict) else {}
+    _qualify(train.get("optimizer"), "optimizers", names)
+    _qualify(train.get("callbacks"), "callbacks", names)
+    model = spec.get("model") if isinstance(spec.get("model"), dict) else {}
+    _qualify(model.get("layers"), "layers", names)
+    blocks = model.get("blocks")
+    for block in blocks.values() if isinstance(blocks, dict) else ():
+        if isinstance(block, dict):
+            _qualify(block.get("layers"), "layers", names)
     return spec
 
 
-def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") -> None:
-    """Raise :class:`CheckpointError` naming the distributions to install for missing components."""
-    _, records = _resolved_names(manifest)
+def check_plugins(
+    manifest: Mapping[str, Any], *, source: str = "checkpoint", skip: Iterable[str] = ()
+) -> None:
+    """Raise :class:`CheckpointError` naming the distributions to install for missing components
+    (those of the groups in ``skip`` excepted: inference needs no training callbacks)."""
+    _, records = _resolved_names(manifest, skip)
     missing = [
         (
-            {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(
-                rec["group"], rec["group"]
-            ),
+            SINGULAR.get(rec["group"], rec["group"]),
             rec["name"],
             rec.get("distribution"),
             rec.get("version"),

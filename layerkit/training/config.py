@@ -3,7 +3,8 @@
 Defaults follow what Keras and PyTorch Lightning users expect: shuffle every epoch, checkpoint
 every epoch keeping the last three, no schedule, no early stopping. The ``optimizer`` entry is a
 mapping keyed on ``type``; its other keys are validated by the spec loader against the
-registered optimizer's own ``Params`` model (so plugin optimizers get the same checks).
+registered optimizer's own ``Params`` model (so plugin optimizers get the same checks). Each
+``callbacks`` entry is validated the same way against the registered callback it names.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class CheckpointConfig(StrictModel):
 
 
 class TrainConfig(StrictModel):
-    """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
+    """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints, callbacks."""
 
     epochs: StrictInt = Field(10, ge=1, description="passes over the training set")
     batch_size: StrictInt = Field(
@@ -137,6 +138,11 @@ class TrainConfig(StrictModel):
         default_factory=CheckpointConfig,  # type: ignore[arg-type]
         description="when checkpoints are written into the run folder and how many are kept, {every: 1, keep: 3}",
     )
+    callbacks: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="callbacks run around training, in order: [{type: NAME, ...its options}], "
+        "e.g. [{type: tensorboard}] (see `layerkit layers --kind callback`)",
+    )
 
     @field_validator("optimizer")
     @classmethod
@@ -159,6 +165,25 @@ class TrainConfig(StrictModel):
                 "TrainConfig",
                 [(("type",), "string_type", "must be the name of a registered optimizer", kind)],
             )
+        return value
+
+    @field_validator("callbacks")
+    @classmethod
+    def _callbacks_have_type(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for i, entry in enumerate(value):
+            kind = entry.get("type")
+            if not isinstance(kind, str) or not kind:
+                raise located_error(
+                    "TrainConfig",
+                    [
+                        (
+                            (i, "type"),
+                            "missing",
+                            "required (the name of a registered callback, e.g. tensorboard)",
+                            entry,
+                        )
+                    ],
+                )
         return value
 
     @field_validator("schedule", mode="before")
