@@ -24,3 +24,10 @@ def layerkit_add_datasets() -> list[type]:
     from layerkit.data import BUILTIN_DATASETS
 
     return list(BUILTIN_DATASETS)
+
+
+@hookimpl
+def layerkit_add_augmentations() -> list[type]:
+    from layerkit.data.augment import BUILTIN_AUGMENTATIONS
+
+    return list(BUILTIN_AUGMENTATIONS)

@@ -6,7 +6,7 @@ below, registered under the ``layerkit`` entry-point group of its distribution::
     [project.entry-points.layerkit]
     activations = "layerkit_activations"
 
-layerkit's own layers, optimizers and datasets are registered through these same hooks by the
+layerkit's own layers, optimizers, datasets and augmentations are registered through these same hooks by the
 built-in plugin :mod:`layerkit.builtins`.
 
 Each hook takes no arguments and returns a list of component classes (or ``None`` for none).
@@ -51,4 +51,14 @@ def layerkit_add_datasets() -> list[type] | None:
 
     Each is a subclass of :class:`layerkit.data.base.Dataset` with a ``name`` (used as
     ``data.dataset:`` in specs) and a ``Params`` pydantic model.
+    """
+
+
+@hookspec
+def layerkit_add_augmentations() -> list[type] | None:
+    """Return the augmentation classes this plugin provides.
+
+    Each is a subclass of :class:`layerkit.data.augment.Augmentation` with a unique ``name``
+    (used as ``type:`` in a spec's ``data.augment`` list), a ``Params`` pydantic model and an
+    ``apply(x, rng)`` that changes a training batch in place, vectorised over the batch.
     """

@@ -28,6 +28,7 @@ import numpy as np
 
 from layerkit.errors import CheckpointError, ConfigError, ShapeError
 from layerkit.layers.base import Layer, Loss, Shape
+from layerkit.rewrites import execution_order
 
 __all__ = ["Network"]
 
@@ -161,6 +162,8 @@ class Network:
         _assign_ids(resolved)
         self._layers: tuple[Layer, ...] = tuple(resolved)
         self._body: tuple[Layer, ...] = self._layers[:-1]
+        #: the body in the order it runs (see layerkit.rewrites): same results, less work
+        self._run_order: tuple[Layer, ...] = execution_order(self._body)
         self._loss_layer: Loss = self._layers[-1]  # type: ignore[assignment]
         self._by_id = {layer.id: layer for layer in self._layers}
         self._backward_path: tuple[Layer, ...] = ()
@@ -213,10 +216,11 @@ class Network:
                 )
         # Layers before the first one with weights need no backward at all, and that one needs
         # no dx: skipping it saves the largest matrix product of a first Affine layer.
-        first = next((i for i, layer in enumerate(self._body) if layer.params), len(self._body))
-        for i, layer in enumerate(self._body):
+        run = self._run_order
+        first = next((i for i, layer in enumerate(run) if layer.params), len(run))
+        for i, layer in enumerate(run):
             layer.needs_input_grad = i > first
-        self._backward_path = tuple(reversed(self._body[first:]))
+        self._backward_path = tuple(reversed(run[first:]))
         return shape
 
     def _prepare(self, x: Any) -> np.ndarray:
@@ -237,7 +241,7 @@ class Network:
     def forward(self, x: Any, *, train: bool = False) -> np.ndarray:
         """Scores for a batch (the input of the loss layer), in training or inference mode."""
         x = self._prepare(x)
-        for layer in self._body:
+        for layer in self._run_order:
             x = layer.forward(x, train=train)
         return x
 
@@ -346,6 +350,15 @@ class Network:
     def layers(self) -> tuple[Layer, ...]:
         """All layers in order, the loss layer last."""
         return self._layers
+
+    @property
+    def execution_order(self) -> tuple[Layer, ...]:
+        """The layers before the loss in the order forward runs them (backward: reversed).
+
+        The declared order except where :mod:`layerkit.rewrites` reorders calls without
+        changing results (``Relu -> MaxPool2D`` runs as ``MaxPool2D -> Relu``).
+        """
+        return self._run_order
 
     @property
     def loss_layer(self) -> Loss:

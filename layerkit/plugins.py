@@ -1,6 +1,6 @@
 """Plugin manager and component registry.
 
-Every layer, loss, optimizer and dataset reaches layerkit through the hooks of
+Every layer, loss, optimizer, dataset and augmentation reaches layerkit through the hooks of
 :mod:`layerkit.hookspecs`, answered by plugins registered with one pluggy ``PluginManager``:
 
 * the built-in plugin :mod:`layerkit.builtins` (plugin ``builtins``, distribution ``layerkit``);
@@ -22,10 +22,12 @@ the other: the bare name is then an error and ``<plugin>:<Name>`` picks one.
 Public interface used across layerkit:
 
 * :func:`get_registry` -> :class:`Registry` (cached per process; ``reload=True`` rebuilds).
-* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)`` -> component class, or
+* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)``, ``.augmentation(name)``
+  -> component class, or
   :class:`~layerkit.errors.PluginError` with did-you-mean and the names available.
 * ``Registry.entries(group)`` -> list of :class:`Entry` with provenance, for CLI listings and
-  the spec schema. ``group`` is ``"layers"``, ``"optimizers"`` or ``"datasets"``.
+  the spec schema. ``group`` is ``"layers"``, ``"optimizers"``, ``"datasets"`` or
+  ``"augmentations"``.
 * :func:`configure` applies the command line's ``-p`` and ``--strict-plugins``.
 """
 
@@ -65,13 +67,15 @@ GROUPS = {
     "layers": "layerkit_add_layers",
     "optimizers": "layerkit_add_optimizers",
     "datasets": "layerkit_add_datasets",
+    "augmentations": "layerkit_add_augmentations",
 }
-_SINGULAR = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}
+_SINGULAR = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset", "augmentations": "augmentation"}
 #: group -> (module, class) every component of the group must subclass
 _BASES = {
     "layers": ("layerkit.layers.base", "Layer"),
     "optimizers": ("layerkit.optimizers.base", "Optimizer"),
     "datasets": ("layerkit.data.base", "Dataset"),
+    "augmentations": ("layerkit.data.augment", "Augmentation"),
 }
 
 ENV_DISABLE = "LAYERKIT_DISABLE_PLUGINS"
@@ -255,6 +259,9 @@ class Registry:
 
     def dataset(self, name: str) -> type:
         return self.lookup("datasets", name).component
+
+    def augmentation(self, name: str) -> type:
+        return self.lookup("augmentations", name).component
 
     # -- messages ----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``layerkit layers``: every registered layer, loss, optimizer and dataset, with provenance."""
+"""``layerkit layers``: every registered layer, loss, optimizer, dataset and augmentation, with provenance."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import argparse
 __all__ = ["KINDS", "configure", "run"]
 
 #: listing order; a layer's kind is ``layer``, ``loss`` or ``node``
-KINDS = ("layer", "loss", "node", "optimizer", "dataset")
+KINDS = ("layer", "loss", "node", "optimizer", "dataset", "augmentation")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -10,8 +10,9 @@ How :class:`Conv2D` computes (one matrix product per pass, so BLAS does the work
   transposition.
 * im2col: ``col[c, i, j, n, oh, ow] = x_pad[c, n, i + oh*sh, j + ow*sw]``, one strided copy per
   kernel offset ``(i, j)`` (``kh*kw`` NumPy calls, each over the whole batch).
-* forward: ``W (F, C*kh*kw) @ col (C*kh*kw, N*OH*OW)``, then one copy transposes ``(F, N, ...)``
-  to ``(N, F, ...)`` and adds the bias on the way.
+* forward: ``W (F, C*kh*kw) @ col (C*kh*kw, N*OH*OW)`` written straight into the output, stored
+  ``(F, N, OH, OW)`` and returned as an ``(N, F, OH, OW)`` view (see :func:`batch_second`), plus
+  the bias in place.
 * backward: ``dW = dout2 @ col.T``, ``dcol = W.T @ dout2`` and col2im adds ``dcol`` back per
   kernel offset; ``dx`` is skipped entirely when ``needs_input_grad`` is ``False``.
 
@@ -48,7 +49,9 @@ __all__ = [
     "Stride",
     "Window",
     "Workspace",
+    "batch_second",
     "check_batch",
+    "empty_batch",
     "pad_into",
     "window_geometry",
 ]
@@ -216,20 +219,46 @@ def check_batch(label: str, x: np.ndarray, shape: Shape | None, what: str = "a b
 # -- scratch memory ------------------------------------------------------------------------------
 
 
+def batch_second(x: np.ndarray) -> bool:
+    """Whether a 4-D batch ``(N, C, H, W)`` is stored channel-major, as ``(C, N, H, W)`` in memory.
+
+    :class:`Conv2D` returns its output in that layout (it is the layout of its GEMM's result, so
+    no transposing copy is needed), and the layers that usually follow a convolution (Relu,
+    pooling, Flatten, the next Conv2D) keep it: see :func:`empty_batch`.
+    """
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def empty_batch(shape: tuple[int, ...], dtype: Any, channel_major: bool) -> np.ndarray:
+    """A new ``(N, C, H, W)`` array, stored ``(C, N, H, W)`` in memory when ``channel_major``.
+
+    Values and shapes are the same either way; the layout only decides which copies are
+    straight (fast) and which transpose (2-2.5x slower).
+    """
+    if channel_major:
+        return np.empty((shape[1], shape[0], *shape[2:]), dtype=dtype).transpose(1, 0, 2, 3)
+    return np.empty(shape, dtype=dtype)
+
+
 class Workspace:
     """Named scratch arrays reused from batch to batch (grown when a larger batch needs it).
 
     ``get`` returns a view with undefined contents; callers write every element they read.
+    ``channel_major=True`` returns a 4-D ``(N, C, H, W)`` view stored ``(C, N, H, W)``.
     """
 
     def __init__(self) -> None:
         self._flat: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def get(
+        self, name: str, shape: tuple[int, ...], dtype: np.dtype, channel_major: bool = False
+    ) -> np.ndarray:
         size = math.prod(shape)
         buf = self._flat.get(name)
         if buf is None or buf.size < size or buf.dtype != dtype:
             buf = self._flat[name] = np.empty(size, dtype=dtype)
+        if channel_major:
+            return buf[:size].reshape((shape[1], shape[0], *shape[2:])).transpose(1, 0, 2, 3)
         return buf[:size].reshape(shape)
 
     def clear(self) -> None:
@@ -359,23 +388,28 @@ class Conv2D(Layer):
         w2 = self.params["W"].reshape(f, -1)
         b = self.params.get("b")
         p = win.oh * win.ow
-        y = np.empty((n, f, win.oh, win.ow), dtype=self.dtype)
+        # The output is stored (F, N, OH*OW), the layout of the GEMM's result, and returned as an
+        # (N, F, OH, OW) view: the GEMM writes straight into it and the bias is added in place.
+        # Before, a scratch product was copied across the transposition into an NCHW array:
+        # one transposing pass over the output less per forward, and the layers after a
+        # convolution keep this layout (batch_second), so the next Conv2D's padding copy, the
+        # dout of backward and the dx of pooling are straight copies instead of transposes.
+        y = np.empty((f, n, p), dtype=self.dtype)
         chunks = self._chunks(n)
         col = None
         for sl in chunks:
             col = self._im2col(xp[:, sl])
-            m = sl.stop - sl.start
-            prod = self._ws.get("prod", (f, m * p), self.dtype)
-            np.matmul(w2, col, out=prod)
-            # (F, m, P) -> (m, F, P): one pass that also adds the bias
-            src = prod.reshape(f, m, p).transpose(1, 0, 2)
-            dst = y[sl].reshape(m, f, p)
-            if b is None:
-                np.copyto(dst, src)
-            else:
-                np.add(src, b[:, None], out=dst)
+            if len(chunks) == 1:
+                np.matmul(w2, col, out=y.reshape(f, n * p))
+            else:  # a chunk's samples are not contiguous in y: through the scratch product
+                m = sl.stop - sl.start
+                prod = self._ws.get("prod", (f, m * p), self.dtype)
+                np.matmul(w2, col, out=prod)
+                y[:, sl] = prod.reshape(f, m, p)
+        if b is not None:
+            y += b[:, None, None]
         self._cache = (xp, col if len(chunks) == 1 else None)
-        return y
+        return y.reshape(f, n, win.oh, win.ow).transpose(1, 0, 2, 3)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         if self._cache is None:
@@ -386,9 +420,12 @@ class Conv2D(Layer):
         p = win.oh * win.ow
         if dout.shape != (n, f, win.oh, win.ow):
             raise ShapeError(f"{self.label}: expected dout of shape {(n, f, win.oh, win.ow)}, received {dout.shape}")
-        # (N, F, P) -> (F, N, P), the layout of the GEMM's output
-        d = self._ws.get("dout", (f, n, p), self.dtype)
-        np.copyto(d, dout.reshape(n, f, p).transpose(1, 0, 2))
+        # (N, F, P) -> (F, N, P), the layout of the GEMM's output: a view (no copy) when dout is
+        # stored channel-major as this layer's output is; read only, dout is never written.
+        d = dout.reshape(n, f, p).transpose(1, 0, 2)
+        if not d.flags.c_contiguous:
+            d = self._ws.get("dout", (f, n, p), self.dtype)
+            np.copyto(d, dout.reshape(n, f, p).transpose(1, 0, 2))
         if "b" in self.grads:
             np.sum(d, axis=(1, 2), out=self.grads["b"])
         w2 = self.params["W"].reshape(f, -1)
@@ -413,7 +450,8 @@ class Conv2D(Layer):
             return None
         self._cache = (xp, None)
         h, w = self.input_shape[1:]  # type: ignore[index]
-        dx = np.empty((n, c, h, w), dtype=self.dtype)
+        # channel-major like the padded gradient: a straight copy of the unpadded middle
+        dx = empty_batch((n, c, h, w), self.dtype, channel_major=True)
         np.copyto(dx, dxp[:, :, win.top : win.top + h, win.left : win.left + w].transpose(1, 0, 2, 3))
         return dx
 

@@ -69,6 +69,18 @@ def _classes_issue(spec: Spec, layers: list[Any], info: DatasetInfo, exc: Except
     return _issue(spec, ("model", "layers", loss_at), _strip_label(str(exc), layers[-1].label))
 
 
+def _check_augmentations(spec: Spec, info: DatasetInfo) -> None:
+    """Each ``data.augment`` entry must fit the dataset's samples (flips need images)."""
+    issues = []
+    for i, entry in enumerate(spec.data.augment):
+        try:
+            entry.create().check(tuple(info.input_shape))
+        except LayerkitError as exc:
+            issues.append(_issue(spec, ("data", "augment", i), str(exc)))
+    if issues:
+        raise SpecError(issues)
+
+
 def build_network(spec: Spec) -> Any:
     """The built :class:`~layerkit.network.Network` of ``spec`` (weights initialised from its seed).
 
@@ -79,6 +91,7 @@ def build_network(spec: Spec) -> Any:
 
     info = dataset_info(spec)
     shape = _input_shape(spec, info)
+    _check_augmentations(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
     network = Network(layers, dtype=spec.dtype, seed=spec.seed)
     try:

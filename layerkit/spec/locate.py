@@ -39,7 +39,7 @@ __all__ = [
     "sort_issues",
 ]
 
-_SINGULAR = {"layers": "layer", "datasets": "dataset", "optimizers": "optimizer"}
+_SINGULAR = {"layers": "layer", "datasets": "dataset", "optimizers": "optimizer", "augmentations": "augmentation"}
 #: loc segments pydantic adds for the branches of non-discriminated unions
 _BRANCH_LABELS = {"int", "float", "str", "bool", "none", "list", "tuple", "dict", "bytes"}
 
@@ -185,6 +185,8 @@ def _group_at(loc: tuple[str | int, ...]) -> str | None:
         return "datasets"
     if loc == ("train", "optimizer"):
         return "optimizers"
+    if len(loc) == 3 and loc[:2] == ("data", "augment") and isinstance(loc[2], int):
+        return "augmentations"
     return None
 
 

@@ -5,13 +5,13 @@ A spec has six sections::
     name: two_layer_net            # names the run folder
     seed: 42                       # weights, dropout, shuffling
     dtype: float32                 # or float64
-    data: {dataset: fashion_mnist, ...that dataset's options}
+    data: {dataset: fashion_mnist, augment: [{type: hflip}], ...that dataset's options}
     model:
       input_shape: [784]           # optional: the dataset says
       layers: [{type: Affine, id: fc1, units: 50}, ..., {type: SoftmaxWithLoss}]
     train: {epochs: 10, batch_size: 100, optimizer: {type: SGD, lr: 0.1}, ...}
 
-Each layer entry, the ``data`` section and ``train.optimizer`` are validated by the ``Params``
+Each layer entry, the ``data`` section, each ``data.augment`` entry and ``train.optimizer`` are validated by the ``Params``
 model of the component they name: the registry is turned into a pydantic union discriminated by
 ``type`` (``dataset`` for data), so a plugin's layers get exactly the checks, errors and JSON
 Schema of the built-ins. The classes are built once per registry by :func:`spec_models`;
@@ -53,6 +53,7 @@ __all__ = [
     "ComponentSpec",
     "LayerSpec",
     "DataSpec",
+    "AugmentationSpec",
     "OptimizerSpec",
     "SpecModels",
     "spec_models",
@@ -158,14 +159,37 @@ class LayerSpec(ComponentSpec):
 
 
 class DataSpec(ComponentSpec):
-    """The ``data`` section: ``{dataset, **that dataset's options}``."""
+    """The ``data`` section: ``{dataset, augment?, **that dataset's options}``."""
 
     discriminator = "dataset"
-    reserved = ("dataset",)
+    reserved = ("dataset", "augment")
     dataset: str
+    #: :class:`AugmentationSpec` entries (typed by the registry-built subclass)
+    augment: list[Any]
 
     def create(self) -> Any:
         """The dataset object (nothing is loaded until its ``load()``)."""
+        return self.component(**self.options())
+
+    def create_augmentations(self) -> list[Any]:
+        """The ``augment`` list as :class:`~layerkit.data.augment.Augmentation` objects, in order."""
+        return [entry.create() for entry in self.augment]
+
+    def to_config(self) -> dict[str, Any]:
+        out = super().to_config()
+        if self.augment:  # an empty list is the default, left out like a missing key
+            out["augment"] = [entry.to_config() for entry in self.augment]
+        else:
+            out.pop("augment", None)
+        return out
+
+
+class AugmentationSpec(ComponentSpec):
+    """An entry of ``data.augment``: ``{type, **that augmentation's options}``."""
+
+    type: str
+
+    def create(self) -> Any:
         return self.component(**self.options())
 
 
@@ -185,7 +209,10 @@ def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
     return re.sub(r"\W", "_", base) + suffix
 
 
-def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str, ambiguous: bool) -> type[BaseModel]:
+def _entry_model(
+    entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str, ambiguous: bool,
+    extra: dict[str, Any] | None = None,
+) -> type[BaseModel]:
     params = entry.component.Params  # type: ignore[attr-defined]
     reserved = set(mixin.reserved) & set(params.model_fields)
     if reserved:
@@ -202,6 +229,7 @@ def _entry_model(entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str
             LayerId | None,
             Field(None, description="names the layer's parameters (fc1.W) and override paths; default <type><n>"),
         )
+    fields.update(extra or {})
     model = create_model(
         _model_name(entry, suffix, ambiguous),
         __base__=(params, mixin),
@@ -227,13 +255,16 @@ class _Group:
         return sorted(self.models)
 
 
-def _group(registry: Registry, group: str, mixin: type[ComponentSpec], suffix: str) -> _Group:
+def _group(
+    registry: Registry, group: str, mixin: type[ComponentSpec], suffix: str,
+    extra: dict[str, Any] | None = None,
+) -> _Group:
     entries = registry.entries(group)
     models: dict[str, type[BaseModel]] = {}
     for entry in entries:
         # A name two plugins provide is only accepted qualified, so nothing silently wins.
         tag = registry.display_name(entry)
-        models[tag] = _entry_model(entry, tag, mixin, suffix, tag != entry.name)
+        models[tag] = _entry_model(entry, tag, mixin, suffix, tag != entry.name, extra)
     disc = mixin.discriminator
     members = tuple(models.values())
     if not members:
@@ -396,11 +427,16 @@ class SpecModels:
     layers: _Group
     datasets: _Group
     optimizers: _Group
+    augmentations: _Group
     #: like ``spec`` but with ``train.optimizer`` typed as the optimizer union, for JSON Schema
     schema_spec: type[BaseModel]
 
     def group(self, name: str) -> _Group:
-        return {"layers": self.layers, "datasets": self.datasets, "optimizers": self.optimizers}[name]
+        groups = {
+            "layers": self.layers, "datasets": self.datasets, "optimizers": self.optimizers,
+            "augmentations": self.augmentations,
+        }
+        return groups[name]
 
 
 def _train_class(optimizers: _Group) -> type[TrainConfig]:
@@ -434,7 +470,16 @@ def _train_class(optimizers: _Group) -> type[TrainConfig]:
 
 def _build(registry: Registry) -> SpecModels:
     layers = _group(registry, "layers", LayerSpec, "Layer")
-    datasets = _group(registry, "datasets", DataSpec, "Data")
+    augmentations = _group(registry, "augmentations", AugmentationSpec, "Augmentation")
+    augment_field = (
+        list[augmentations.union],  # type: ignore[name-defined]
+        Field(
+            default_factory=list,
+            description="augmentations of training batches, applied in order: "
+            "[{type: NAME, ...that augmentation's options}]",
+        ),
+    )
+    datasets = _group(registry, "datasets", DataSpec, "Data", {"augment": augment_field})
     optimizers = _group(registry, "optimizers", OptimizerSpec, "Optimizer")
     model_cls = create_model(
         "ModelSpec",
@@ -459,7 +504,7 @@ def _build(registry: Registry) -> SpecModels:
         optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
     )
     schema_spec = create_model("Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None))
-    return SpecModels(registry, spec_cls, layers, datasets, optimizers, schema_spec)
+    return SpecModels(registry, spec_cls, layers, datasets, optimizers, augmentations, schema_spec)
 
 
 _CACHE: list[SpecModels] = []

@@ -100,6 +100,7 @@ def build_data(spec_dict: Mapping[str, Any]) -> Any:
 
     options = dict(spec_dict["data"])
     name = options.pop("dataset")
+    options.pop("augment", None)  # training batches only: not the dataset's business
     return get_registry().dataset(name)(**options)
 
 
@@ -328,7 +329,10 @@ def _prepare(spec: Any) -> Any:
             "stored_dtype": data["train"].x.dtype.str,
         },
     }
-    return Trainer(network, optimizer, config, data, seed=spec.seed, manifest=manifest)
+    return Trainer(
+        network, optimizer, config, data, seed=spec.seed, manifest=manifest,
+        augment=spec.data.create_augmentations(),
+    )
 
 
 def _run(
