@@ -451,7 +451,8 @@ def run_layerkit(cfg: NetConfig, epochs: int, seed: int) -> Result:
     import layerkit
     import yaml
     from layerkit.spec import load_spec
-    from layerkit.training import Callback, train
+    from layerkit.run import train
+    from layerkit.training import Callback
 
     class CPUClock(Callback):
         def __init__(self) -> None:

@@ -83,7 +83,7 @@ def run_layerkit(args: argparse.Namespace) -> dict[str, Any]:
     import csv
 
     import layerkit
-    from layerkit.training import train
+    from layerkit.run import train
 
     spec = load(args.spec, args.epochs, args.train_size)
     with tempfile.TemporaryDirectory(prefix="lk-cnn-") as tmp:

@@ -6,15 +6,10 @@ Attributes are imported on first use (PEP 562), so ``import layerkit`` and
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from layerkit._lazy import lazy_exports
-
-try:
-    __version__ = version("layerkit")
-except PackageNotFoundError:  # a source tree that is not installed
-    __version__ = "0+unknown"
+from layerkit._version import __version__
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
@@ -76,6 +71,9 @@ _EXPORTS: dict[str, str] = {
     "Spec": "layerkit.spec.models",
     "load_spec": "layerkit.spec.loader",
     "build_network": "layerkit.spec.builder",
+    # runs: spec in, trained network and run folder out
+    "train": "layerkit.run",
+    "RunResult": "layerkit.run",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from layerkit.errors import ConfigError
+
 __all__ = ["atomic_write", "atomic_write_text", "atomic_write_json", "fsync_dir", "make_dirs"]
 
 
@@ -83,8 +85,6 @@ def make_dirs(path: str | os.PathLike[str], label: str) -> Path:
 
     ``label`` says where the path came from (``--out``), so the message points at the option.
     """
-    from layerkit.errors import ConfigError
-
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from layerkit._table import render_table
+
 if TYPE_CHECKING:
     from layerkit.layers.base import Layer, Loss, Node
     from layerkit.network import Network
@@ -39,6 +41,7 @@ __all__ = [
     "gradcheck",
     "gradcheck_layer",
     "loss_function",
+    "network_numerical_gradient",
     "numerical_gradient",
 ]
 
@@ -158,7 +161,6 @@ class GradcheckReport:
 
     def table(self) -> str:
         """A readable table: one row per array, then the verdict."""
-        from layerkit._table import render_table
 
         rows = []
         for c in self.checks:
@@ -266,6 +268,22 @@ def loss_function(
         return network.loss(x, t, train=train)
 
     return f, restore
+
+
+def network_numerical_gradient(
+    network: Network, x: Any, t: Any, *, h: float = 1e-4, train: bool = True
+) -> dict[str, np.ndarray]:
+    """Gradients of ``network`` by central differences over every weight (the textbook's slow
+    reference), keyed like ``network.params``.
+
+    Dropout masks and BatchNorm statistics are replayed identically for every evaluation, and the
+    network's state is left as it was. :func:`gradcheck` compares against backprop quickly.
+    """
+    f, restore = loss_function(network, x, t, train=train)
+    try:
+        return {k: numerical_gradient(f, p, h=h) for k, p in network.params.items()}
+    finally:
+        restore()
 
 
 def gradcheck(

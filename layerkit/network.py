@@ -20,19 +20,22 @@ Parameters are keyed ``"<layer id>.<name>"``; layers without an id get one from 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from layerkit._table import render_table
 from layerkit.errors import CheckpointError, ConfigError, ShapeError
+from layerkit.layer_list import auto_ids, layer_id_problem, structure_problems
 from layerkit.layers.base import Layer, Loss, Shape
 from layerkit.rewrites import execution_order
 
+if TYPE_CHECKING:  # annotations only: the core network does not load plugins
+    from layerkit.plugins import Registry
+
 __all__ = ["Network"]
 
-_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_\-]*\Z")
 _CONFIG_KEYS = {"input_shape", "dtype", "layers"}
 
 
@@ -46,22 +49,16 @@ def _as_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def _layer_from_entry(entry: Any, index: int, registry: Any = None) -> Layer:
-    """A layer instance from a layer or a spec entry ``{"type": ..., "id": ..., **hp}``."""
-    if isinstance(entry, Layer):
-        return entry
+def _layer_from_entry(entry: Mapping[str, Any], index: int, registry: Registry) -> Layer:
+    """A layer from a plain entry ``{"type": ..., "id": ..., **hp}`` (a :meth:`Network.config` layer)."""
     if not isinstance(entry, Mapping):
         raise ConfigError(
-            f"layers[{index}]: expected a Layer or a mapping with 'type' (received {type(entry).__name__})"
+            f"layers[{index}]: expected a mapping with 'type' (received {type(entry).__name__})"
         )
     hp = dict(entry)
     kind = hp.pop("type", None)
     if not isinstance(kind, str):
         raise ConfigError(f"layers[{index}].type: required, the name of a registered layer")
-    if registry is None:
-        from layerkit.plugins import get_registry
-
-        registry = get_registry()
     cls = registry.layer(kind)
     try:
         return cls(**hp)
@@ -76,70 +73,46 @@ def _clone(layer: Layer) -> Layer:
     return type(layer)(**entry)
 
 
-def _check_structure(layers: list[Layer]) -> None:
+def _check_layers(layers: list[Layer]) -> None:
+    """The layer-list rules of :mod:`layerkit.layer_list`, plus one layer object per position."""
     if not layers:
         raise ConfigError("layers: a network needs at least a loss layer (e.g. SoftmaxWithLoss)")
     seen: dict[int, int] = {}
+    messages: list[str] = []
     for i, layer in enumerate(layers):
-        if id(layer) in seen:
+        if not isinstance(layer, Layer):
             raise ConfigError(
+                f"layers[{i}]: expected a Layer (received {type(layer).__name__}); build layers "
+                "from spec entries with layerkit.spec.build_network or Network.from_config"
+            )
+        if id(layer) in seen:
+            messages.append(
                 f"layers[{i}] ({layer.name}): the same layer object is also layers[{seen[id(layer)]}]; "
                 "create a new layer for each position"
             )
-        seen[id(layer)] = i
-        if layer.kind == "node":
-            raise ConfigError(
-                f"layers[{i}] ({layer.name}): a two-input graph node (forward(x, y)) cannot be a layer "
-                "of a sequential network, whose layers each take one input; use it to build graphs "
-                "by hand, or use a layer such as Affine"
+        seen.setdefault(id(layer), i)
+        if layer.id is not None and (problem := layer_id_problem(layer.id)) is not None:
+            messages.append(
+                f"layers[{i}].id: {problem} (received {layer.id!r}); ids name parameters such as 'fc1.W'"
             )
-        if isinstance(layer, Loss) and i != len(layers) - 1:
-            raise ConfigError(
-                f"layers[{i}] ({layer.name}): a loss layer must be the last layer and a network has "
-                f"exactly one ({len(layers) - 1 - i} layer(s) follow it)"
-            )
-    last = layers[-1]
-    if not isinstance(last, Loss):
-        raise ConfigError(
-            f"layers[{len(layers) - 1}] ({last.name}): the last layer must be a loss layer "
-            "such as SoftmaxWithLoss or MeanSquaredError"
-        )
-
-
-def _assign_ids(layers: list[Layer]) -> None:
-    """Check explicit ids; give the others ``<type><n>``, n counting layers of that type."""
-    taken: dict[str, int] = {}
-    for i, layer in enumerate(layers):
-        if layer.id is None:
-            continue
-        if not isinstance(layer.id, str) or not _ID.match(layer.id):
-            raise ConfigError(
-                f"layers[{i}].id: must be letters, digits, '_' or '-' (received {layer.id!r}); "
-                "ids name parameters such as 'fc1.W'"
-            )
-        if layer.id in taken:
-            raise ConfigError(
-                f"layers[{i}].id: duplicate id {layer.id!r} (also layers[{taken[layer.id]}])"
-            )
-        taken[layer.id] = i
-    counts: dict[str, int] = {}
-    for i, layer in enumerate(layers):
-        base = re.sub(r"[^a-z0-9_]", "", layer.name.lower()) or "layer"
-        counts[base] = counts.get(base, 0) + 1
-        if layer.id is not None:
-            continue
-        n = counts[base]
-        while f"{base}{n}" in taken:
-            n += 1
-        layer.id = f"{base}{n}"
-        taken[layer.id] = i
+    for loc, _, message, received in structure_problems(
+        [(layer.name, layer.id, layer.kind) for layer in layers]
+    ):
+        i = int(loc[1])
+        if loc[-1] == "id":
+            messages.append(f"layers[{i}].id: {message} (received {received!r})")
+        else:
+            messages.append(f"layers[{i}] ({layers[i].name}): {message}")
+    if messages:
+        raise ConfigError("\n".join(messages))
 
 
 class Network:
     """An ordered sequence of layers ending with exactly one loss layer.
 
-    ``layers`` are :class:`~layerkit.layers.base.Layer` instances or spec entries
-    (``{"type": "Affine", "units": 50}``, resolved through the plugin registry). With
+    ``layers`` are :class:`~layerkit.layers.base.Layer` instances (build them from spec entries
+    with :func:`layerkit.spec.build_network`, or from plain data with :meth:`from_config` and a
+    registry). With
     ``input_shape`` (per sample, batch axis excluded) the network is built at once; otherwise
     on the first batch it sees. ``seed`` makes weight initialisation and dropout reproducible:
     each layer gets its own generator spawned from it. ``num_classes``, when known, is checked
@@ -148,7 +121,7 @@ class Network:
 
     def __init__(
         self,
-        layers: Iterable[Layer | Mapping[str, Any]],
+        layers: Iterable[Layer],
         *,
         input_shape: Iterable[int] | None = None,
         dtype: Any = "float32",
@@ -157,9 +130,10 @@ class Network:
     ) -> None:
         self.dtype: np.dtype = _as_dtype(dtype)
         self.seed = seed
-        resolved = [_layer_from_entry(entry, i) for i, entry in enumerate(layers)]
-        _check_structure(resolved)
-        _assign_ids(resolved)
+        resolved = list(layers)
+        _check_layers(resolved)
+        for layer, ident in zip(resolved, auto_ids([(layer.name, layer.id) for layer in resolved])):
+            layer.id = ident
         self._layers: tuple[Layer, ...] = tuple(resolved)
         self._body: tuple[Layer, ...] = self._layers[:-1]
         #: the body in the order it runs (see layerkit.rewrites): same results, less work
@@ -299,23 +273,6 @@ class Network:
         self.loss(x, t, train=True)
         self.backward()
         return {k: g.copy() for k, g in self.grads.items()}
-
-    def numerical_gradient(
-        self, x: Any, t: Any, *, h: float = 1e-4, train: bool = True
-    ) -> dict[str, np.ndarray]:
-        """Gradients by central differences over every weight (the textbook's slow reference).
-
-        Dropout masks and BatchNorm statistics are replayed identically for every evaluation,
-        and the network's state is left as it was. Use :func:`layerkit.gradcheck.gradcheck` to
-        compare against backprop quickly.
-        """
-        from layerkit.gradcheck import loss_function, numerical_gradient
-
-        f, restore = loss_function(self, x, t, train=train)
-        try:
-            return {k: numerical_gradient(f, p, h=h) for k, p in self.params.items()}
-        finally:
-            restore()
 
     def accuracy(self, x: Any, t: Any, *, batch_size: int | None = 1000) -> float:
         """Fraction of samples whose highest score is the label (indices or one-hot rows)."""
@@ -463,9 +420,10 @@ class Network:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any], *, seed: int | None = None, registry: Any = None
+        cls, config: Mapping[str, Any], *, registry: Registry, seed: int | None = None
     ) -> Network:
-        """Rebuild a network from :meth:`config` (layer types resolved through the registry)."""
+        """Rebuild a network from :meth:`config`, layer types resolved through ``registry``
+        (``layerkit.get_registry()`` for the installed plugins)."""
         unknown = sorted(set(config) - _CONFIG_KEYS)
         if unknown:
             raise ConfigError(f"network config: unknown key(s) {', '.join(unknown)}")
@@ -497,7 +455,6 @@ class Network:
 
     def summary(self) -> str:
         """A Keras-style table of the layers and the total number of parameters."""
-        from layerkit._table import render_table
 
         rows = [
             (

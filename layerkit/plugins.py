@@ -35,16 +35,20 @@ from __future__ import annotations
 
 import os
 import threading
+import traceback
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import import_module, metadata
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from layerkit import hookspecs
+from layerkit._validation import did_you_mean, short_repr
+from layerkit._version import __version__
 from layerkit.errors import PluginError, PluginWarning
 
 __all__ = [
@@ -206,6 +210,11 @@ class Registry:
     #: the plugin manager, for hooks beyond the component hooks
     manager: pluggy.PluginManager | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # a registry assembled by hand may leave groups out: they hold no components
+        for group in GROUPS:
+            self.by_group.setdefault(group, [])
+
     def entries(self, group: str) -> list[Entry]:
         return list(self._group(group))
 
@@ -274,7 +283,7 @@ class Registry:
     def _unknown_bare(self, group: str, name: str) -> str:
         what = _SINGULAR[group]
         usable = self.usable_names(group)
-        text = f"unknown {what} {name!r}{_did_you_mean(name, usable)} (available: {', '.join(usable) or 'none'})"
+        text = f"unknown {what} {name!r}{did_you_mean(name, usable)} (available: {', '.join(usable) or 'none'})"
         if len(self.failures) == 1:
             text += f"; 1 plugin could not be loaded and may provide it: {self.failures[0]}"
         elif self.failures:
@@ -301,20 +310,14 @@ class Registry:
         info = self.plugin(plugin)
         if info is None:
             loaded = [p.name for p in self.plugins]
-            return f"unknown plugin {plugin!r} in {name!r}{_did_you_mean(plugin, loaded)} (loaded plugins: {', '.join(loaded)})"
+            return f"unknown plugin {plugin!r} in {name!r}{did_you_mean(plugin, loaded)} (loaded plugins: {', '.join(loaded)})"
         own = sorted(e.name for e in self._group(group) if e.plugin == plugin)
         elsewhere = [repr(e.qualified_name) for e in self._group(group) if e.name == bare]
-        hint = f"; it is {' or '.join(elsewhere)}" if elsewhere else _did_you_mean(bare, own)
+        hint = f"; it is {' or '.join(elsewhere)}" if elsewhere else did_you_mean(bare, own)
         return (
             f"plugin {plugin!r} ({info.origin}) provides no {what} {bare!r}{hint} "
             f"(its {group}: {', '.join(own) or 'none'})"
         )
-
-
-def _did_you_mean(name: str, choices: Sequence[str]) -> str:
-    from layerkit._validation import did_you_mean  # only error messages need it
-
-    return did_you_mean(name, choices)
 
 
 # -- settings ------------------------------------------------------------------------------
@@ -468,8 +471,6 @@ class _Loader:
         return self.registry
 
     def _candidates(self) -> Iterable[_Candidate]:
-        from layerkit import __version__
-
         yield _Candidate(
             BUILTIN_PLUGIN, "layerkit.builtins", "layerkit", __version__,
             lambda: import_module("layerkit.builtins"), builtin=True,
@@ -564,7 +565,7 @@ class _Loader:
                 hc.name for hc in pm.get_hookcallers(plugin) or () if not hc.has_spec()
             )
             known = list(GROUPS.values())
-            hints = "".join(_did_you_mean(name, known) for name in unknown[:1])
+            hints = "".join(did_you_mean(name, known) for name in unknown[:1])
             raise _Rejected(
                 f"hookimpl for unknown hook{'s' if len(unknown) > 1 else ''} "
                 f"{', '.join(repr(n) for n in unknown)}{hints} "
@@ -618,8 +619,6 @@ def _components(hook_name: str, result: object) -> list[Any]:
 
 def _check_component(group: str, component: object) -> str | None:
     """Why ``component`` cannot be registered in ``group``, or None if it can."""
-    from pydantic import BaseModel
-
     module, base_name = _BASES[group]
     base = getattr(import_module(module), base_name)
     if not isinstance(component, type):
@@ -649,8 +648,6 @@ def _distribution_of(module: str) -> tuple[str | None, str | None]:
 
 def _describe(exc: BaseException) -> str:
     """``ModuleNotFoundError: No module named 'x' (at plugin.py:3)`` - one line, with a place."""
-    import traceback  # only failures need it
-
     text = f"{type(exc).__name__}: {_one_line(str(exc))}" if str(exc) else type(exc).__name__
     where = None
     if isinstance(exc, SyntaxError) and exc.filename:
@@ -675,6 +672,4 @@ def _qualname(obj: type) -> str:
 
 
 def _short(value: object) -> str:
-    from layerkit._validation import short_repr
-
     return f"class {_qualname(value)}" if isinstance(value, type) else short_repr(value)

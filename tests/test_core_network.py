@@ -20,8 +20,9 @@ from layerkit import (
     ShapeError,
     Sigmoid,
     SoftmaxWithLoss,
+    get_registry,
 )
-from layerkit.gradcheck import gradcheck
+from layerkit.gradcheck import gradcheck, network_numerical_gradient
 
 
 def two_layer_net(seed=0, **kw):
@@ -126,7 +127,7 @@ def test_gradient_matches_numerical_gradient_on_a_tiny_net():
     )
     x, t = rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
     backprop = net.gradient(x, t)
-    numerical = net.numerical_gradient(x, t)
+    numerical = network_numerical_gradient(net, x, t)
     assert backprop.keys() == numerical.keys()
     for key in backprop:
         np.testing.assert_allclose(backprop[key], numerical[key], rtol=1e-5, atol=1e-8)
@@ -246,7 +247,7 @@ def test_config_round_trip(data):
         "units": 16,
         "init": {"type": "he"},
     }
-    rebuilt = Network.from_config(json.loads(json.dumps(config)))
+    rebuilt = Network.from_config(json.loads(json.dumps(config)), registry=get_registry())
     assert rebuilt.config() == config
     rebuilt.load_state_dict(net.state_dict())
     np.testing.assert_array_equal(rebuilt.predict(x), net.predict(x))
@@ -272,7 +273,7 @@ def test_state_dict_and_rng_round_trip(data):
     json.dumps(rng)  # checkpoint manifests are JSON
     expected = net.loss(x, t)
 
-    other = Network.from_config(net.config(), seed=99)
+    other = Network.from_config(net.config(), registry=get_registry(), seed=99)
     other.load_state_dict(state)
     other.set_rng_state(rng)
     assert other.loss(x, t) == expected  # same weights, statistics and dropout masks
@@ -330,19 +331,20 @@ def test_lazy_build_on_first_batch(data):
         (
             [Mul(), SoftmaxWithLoss()],
             ConfigError,
-            r"layers\[0\] \(Mul\): a two-input graph node .* one input",
+            r"layers\[0\] \(Mul\): Mul is a two-input graph node .* one input",
         ),
         (
             [Affine(units=3, id="a"), Affine(units=3, id="a"), SoftmaxWithLoss()],
             ConfigError,
-            r"layers\[1\]\.id: duplicate id 'a' \(also layers\[0\]\)",
+            r"layers\[1\]\.id: duplicate id \(also layers\[0\]\) \(received 'a'\)",
         ),
         (
             [Affine(units=3, id="fc.1"), SoftmaxWithLoss()],
             ConfigError,
-            r"layers\[0\]\.id: must be letters",
+            r"layers\[0\]\.id: must start with a letter or '_' .*\(received 'fc\.1'\)",
         ),
-        (["Affine", SoftmaxWithLoss()], ConfigError, r"layers\[0\]: expected a Layer or a mapping"),
+        (["Affine", SoftmaxWithLoss()], ConfigError, r"layers\[0\]: expected a Layer \(received str\)"),
+        ([{"type": "Affine", "units": 3}, SoftmaxWithLoss()], ConfigError, r"layers\[0\]: expected a Layer"),
     ],
 )
 def test_structure_errors(layers, error, match):
@@ -380,14 +382,16 @@ def test_from_config_errors():
         ConfigError, match=r"layers\[0\]: Affine\.units: must be > 0 \(received 0\)"
     ):
         Network.from_config(
-            {"layers": [{"type": "Affine", "units": 0}, {"type": "SoftmaxWithLoss"}]}
+            {"layers": [{"type": "Affine", "units": 0}, {"type": "SoftmaxWithLoss"}]},
+            registry=get_registry(),
         )
     with pytest.raises(PluginError, match=r"unknown layer 'Afine'; did you mean 'Affine'"):
         Network.from_config(
-            {"layers": [{"type": "Afine", "units": 3}, {"type": "SoftmaxWithLoss"}]}
+            {"layers": [{"type": "Afine", "units": 3}, {"type": "SoftmaxWithLoss"}]},
+            registry=get_registry(),
         )
     with pytest.raises(ConfigError, match=r"unknown key\(s\) seed"):
-        Network.from_config({"layers": [], "seed": 1})
+        Network.from_config({"layers": [], "seed": 1}, registry=get_registry())
 
 
 def test_backward_needs_a_loss_first():

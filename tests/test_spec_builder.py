@@ -9,10 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerkit.errors import SpecError
+from layerkit import Affine, Network, SoftmaxWithLoss
+from layerkit.errors import ConfigError, SpecError
 from layerkit.layers.base import Layer, Shape
 from layerkit.plugins import Entry, Registry, get_registry
-from layerkit.spec import build_network, dataset_info, loads_spec, spec_from_network, validate_spec
+from layerkit.spec import (
+    build_network,
+    dataset_info,
+    loads_spec,
+    spec_from_network,
+    validate_spec,
+)
 
 TWO_LAYER = """\
 name: two_layer_net
@@ -172,3 +179,37 @@ def test_valid_specs_survive_dump_and_load_unchanged(raw: dict) -> None:
     again = loads_spec(text)
     assert again == spec
     assert again.to_yaml() == text
+
+
+# -- one rule for layer ids (layerkit.layer_list) -------------------------------------------
+
+_ID_ALPHABET = "aZ_-09.: é"
+
+
+def _network_with_id(ident: str) -> Network | None:
+    try:
+        return Network([Affine(units=2, id=ident), SoftmaxWithLoss()], input_shape=(2,), seed=0)
+    except ConfigError:
+        return None
+
+
+@pytest.mark.parametrize("ident", ["1fc", "9", "-a", "fc.1", "fc 1", "a" * 65, "", "fc:1", "é"])
+def test_an_id_the_spec_rejects_is_rejected_by_the_network(ident: str) -> None:
+    """The regression: ``Affine(id="1fc")`` was accepted, and its spec could not be written."""
+    assert _network_with_id(ident) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(ident=st.text(alphabet=_ID_ALPHABET, min_size=1, max_size=6) | st.just("a" * 64))
+def test_every_id_the_network_accepts_round_trips_through_a_spec(ident: str) -> None:
+    network = _network_with_id(ident)
+    data = {"dataset": "blobs", "classes": 2, "points_per_class": 2}
+    if network is None:  # rejected by the network: rejected by the spec too, the same rule
+        with pytest.raises(SpecError):
+            validate_spec({"name": "ids", "data": data,
+                           "model": {"layers": [{"type": "Affine", "units": 2, "id": ident},
+                                                {"type": "SoftmaxWithLoss"}]}})
+        return
+    spec = spec_from_network(network, name="ids", data=data)
+    again = loads_spec(spec.to_yaml())
+    assert [layer.id for layer in build_network(again).layers] == [ident, "softmaxwithloss1"]

@@ -8,6 +8,7 @@ import pytest
 
 from layerkit.errors import SpecError
 from layerkit.network import Network
+from layerkit.plugins import get_registry
 from layerkit.spec import apply_overrides, build_network, load_spec, loads_spec
 from layerkit.spec.overrides import auto_layer_ids, parse_path
 
@@ -146,7 +147,7 @@ def test_automatic_ids_are_those_of_the_network(tmp_path: Path) -> None:
         {"type": "Affine", "units": 3, "id": "out"},
         {"type": "SoftmaxWithLoss"},
     ]
-    network = Network(layers, input_shape=(2,))
+    network = Network.from_config({"layers": layers, "input_shape": [2]}, registry=get_registry())
     assert auto_layer_ids(layers) == [layer.id for layer in network.layers]
 
 

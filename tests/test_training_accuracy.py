@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from layerkit.training import train
+from layerkit.run import train
 
 SPECS = Path(__file__).resolve().parents[1] / "model_specs"
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")

@@ -36,7 +36,8 @@ train:
 # A real SIGKILL from inside the run: at batch 3 of the third epoch, after two checkpoints.
 KILLED_RUN = """\
 import os, signal, sys
-from layerkit.training import Callback, train
+from layerkit.run import train
+from layerkit.training import Callback
 
 class KillMidEpoch(Callback):
     def on_batch_end(self, trainer, batch, loss):

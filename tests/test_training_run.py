@@ -13,10 +13,15 @@ import numpy as np
 import pytest
 
 from layerkit.errors import ConfigError, RunFailed
+from layerkit.run import train
 from layerkit.spec import load_spec
-from layerkit.training import Callback, train
+from layerkit.training import Callback
 from layerkit.training.callbacks import METRIC_COLUMNS, ModelCheckpoint
-from layerkit.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from layerkit.training.checkpoint import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
 
 SPIRAL = """\
 name: tiny_spiral

@@ -14,6 +14,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from layerkit._version import __version__
+
 __all__ = ["main", "COMMANDS"]
 
 #: name -> (module under layerkit.cli, one-line help)
@@ -30,15 +32,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("sweep", "run a sweep of trials over a spec (locally or on Dask)"),
     "runs": ("runs", "inspect and compare run folders"),
 }
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("layerkit")
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        return "0+unknown"
 
 
 def _plugin_options() -> argparse.ArgumentParser:
@@ -84,7 +77,7 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | No
         description="Neural networks from NumPy layers, declared in YAML.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"layerkit {_version()}")
+    parser.add_argument("--version", action="version", version=f"layerkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _find_command(argv)
     for name, (module, help_text) in COMMANDS.items():

@@ -27,19 +27,18 @@ def run(args: argparse.Namespace) -> int:
     from layerkit.cli.train import json_safe
     from layerkit.data.batches import BatchIterator
     from layerkit.errors import ConfigError, DataError
+    from layerkit.run import checkpoint_spec, restore_network
     from layerkit.training.checkpoint import load_checkpoint
-    from layerkit.training.run import build_data, restore_network
     from layerkit.training.trainer import evaluate
 
     ckpt = load_checkpoint(args.checkpoint)
-    network = restore_network(ckpt)
-    spec = ckpt.spec
-    dataset = build_data(spec)
-    splits = dataset.load()
+    spec = checkpoint_spec(ckpt)
+    network = restore_network(ckpt, spec)
+    splits = spec.data.create().load()
     split = splits.get(args.split)
     if split is None or not len(split):
-        raise DataError(f"dataset {spec['data']['dataset']!r} has no {args.split} split to evaluate")
-    batch_size = args.batch_size or spec.get("train", {}).get("eval_batch_size", 1000)
+        raise DataError(f"dataset {spec.data.dataset!r} has no {args.split} split to evaluate")
+    batch_size = args.batch_size or spec.train.eval_batch_size
     if batch_size <= 0:
         raise ConfigError(f"--batch-size: must be > 0 (received {batch_size})")
     info = ckpt.manifest.get("input", {})

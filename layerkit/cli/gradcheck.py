@@ -34,11 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _batch(spec, network, args):  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from layerkit.training.run import build_data
-
     rng = np.random.default_rng(args.seed)
     if not args.random:
-        splits = build_data(spec.to_dict()).load()
+        splits = spec.data.create().load()
         train = splits["train"]
         idx = np.sort(rng.choice(len(train), size=min(args.batch, len(train)), replace=False))
         x = train.x[idx].astype(np.float64) * train.scale

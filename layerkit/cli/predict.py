@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from layerkit.errors import ConfigError
+    from layerkit.run import restore_network
     from layerkit.training.checkpoint import load_checkpoint
-    from layerkit.training.run import restore_network
 
     if args.top_k <= 0:
         raise ConfigError(f"--top-k: must be > 0 (received {args.top_k})")

@@ -89,7 +89,7 @@ def _sweep_dir(args: argparse.Namespace, name: str) -> Path:
         return Path(args.resume)
     if args.out:
         return Path(args.out)
-    from layerkit.training.run import _new_run_dir
+    from layerkit.run import _new_run_dir
 
     return _new_run_dir(Path("sweeps"), name)
 

@@ -69,7 +69,7 @@ def json_safe(value: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from layerkit.errors import ConfigError, LayerkitError
-    from layerkit.training.run import train
+    from layerkit.run import train
 
     if args.spec is None and args.resume is None:
         raise ConfigError("a SPEC to train is required (or --resume RUN_DIR)")

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from layerkit._version import __version__
 from layerkit.data.base import Location
 from layerkit.errors import DataError
 
@@ -324,8 +325,6 @@ def _advice(source: Source, url: str | None) -> str:
 
 def _request(url: str) -> Request:
     from urllib.request import Request
-
-    from layerkit import __version__
 
     # Some upstream hosts refuse urllib's default User-Agent.
     return Request(url, headers={"User-Agent": f"layerkit/{__version__}"})

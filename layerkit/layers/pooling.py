@@ -21,7 +21,7 @@ from pydantic import Field
 
 from layerkit.errors import ShapeError
 from layerkit.layers.base import Layer, LayerParams, Shape
-from layerkit.layers.conv import (
+from layerkit.layers.windows import (
     KernelSize,
     Padding,
     Stride,

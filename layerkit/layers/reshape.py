@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from layerkit.errors import ShapeError
 from layerkit.layers.base import Layer, LayerParams, Shape
-from layerkit.layers.conv import batch_second, check_batch, empty_batch
+from layerkit.layers.windows import batch_second, check_batch, empty_batch
 
 __all__ = ["Flatten", "Reshape"]
 

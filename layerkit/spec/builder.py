@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from layerkit._validation import format_loc
-from layerkit.data.base import DatasetInfo
+from layerkit.data.base import Dataset, DatasetInfo
 from layerkit.errors import LayerkitError, SpecError, SpecIssue
+from layerkit.layers.base import Layer
+from layerkit.network import Network
+from layerkit.spec.loader import validate_spec
 from layerkit.spec.locate import locate
 from layerkit.spec.models import Spec
 from layerkit.spec.yamlio import Mark
@@ -25,10 +28,11 @@ def _issue(spec: Spec, loc: tuple[str | int, ...], message: str) -> SpecIssue:
     return (mark or Mark()).issue(format_loc(loc), message)
 
 
-def dataset_info(spec: Spec) -> DatasetInfo:
-    """The dataset's shapes and classes, without loading it."""
+def dataset_info(spec: Spec, dataset: Dataset | None = None) -> DatasetInfo:
+    """The shapes and classes of the spec's dataset (``dataset`` if already created), without
+    loading it; a failure is reported at the spec's ``data`` section."""
     try:
-        return spec.data.create().describe()  # type: ignore[no-any-return]
+        return (dataset or spec.data.create()).describe()
     except LayerkitError as exc:
         raise SpecError([_issue(spec, ("data",), str(exc))]) from None
 
@@ -49,7 +53,7 @@ def _strip_label(message: str, label: str | None) -> str:
     return message[len(prefix):] if label and message.startswith(prefix) else message
 
 
-def _classes_issue(spec: Spec, layers: list[Any], info: DatasetInfo, exc: Exception) -> SpecIssue:
+def _classes_issue(spec: Spec, layers: list[Layer], info: DatasetInfo, exc: Exception) -> SpecIssue:
     """Blame the layer that sets the width of the scores, when they do not match the classes."""
     loss_at = len(layers) - 1
     scores = layers[-2].output_shape if len(layers) > 1 else None
@@ -81,15 +85,17 @@ def _check_augmentations(spec: Spec, info: DatasetInfo) -> None:
         raise SpecError(issues)
 
 
-def build_network(spec: Spec) -> Any:
+def build_network(spec: Spec, info: DatasetInfo | None = None) -> Network:
     """The built :class:`~layerkit.network.Network` of ``spec`` (weights initialised from its seed).
+
+    ``info`` describes the data (default: the spec's dataset's ``describe()``); a run passes the
+    description it already has, a checkpoint the one it recorded.
 
     Raises :class:`~layerkit.errors.SpecError` located at the offending layer when a shape does
     not work out.
     """
-    from layerkit.network import Network
-
-    info = dataset_info(spec)
+    if info is None:
+        info = dataset_info(spec)
     shape = _input_shape(spec, info)
     _check_augmentations(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
@@ -114,7 +120,7 @@ def build_network(spec: Spec) -> Any:
 
 
 def spec_from_network(
-    network: Any,
+    network: Network,
     *,
     name: str,
     data: dict[str, Any],
@@ -125,8 +131,6 @@ def spec_from_network(
 
     ``build_network(spec_from_network(net, ...))`` rebuilds the same architecture.
     """
-    from layerkit.spec.loader import validate_spec
-
     config = network.config()
     model: dict[str, Any] = {"layers": config["layers"]}
     raw: dict[str, Any] = {

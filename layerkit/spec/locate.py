@@ -26,7 +26,8 @@ from layerkit._validation import (
     short_repr,
 )
 from layerkit.errors import PluginError, SpecIssue
-from layerkit.spec.models import SpecModels, structure_problems
+from layerkit.layer_list import structure_problems
+from layerkit.spec.models import SpecModels
 from layerkit.spec.yamlio import Mark, mark_of
 
 __all__ = [

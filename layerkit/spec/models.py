@@ -42,8 +42,19 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from layerkit.component import Component
+from layerkit.data.base import Dataset
 from layerkit.errors import PluginError
+from layerkit.layer_list import (
+    LAYER_ID_MAX_LENGTH,
+    LAYER_ID_PATTERN,
+    LAYER_ID_RULE,
+    structure_problems,
+)
+from layerkit.layers.base import Layer
+from layerkit.optimizers.base import Optimizer
 from layerkit.plugins import Entry, Registry, get_registry
+from layerkit.spec.yamlio import dump_yaml
 from layerkit.training.config import TrainConfig
 
 __all__ = [
@@ -61,9 +72,6 @@ __all__ = [
     "SPEC_NAME_PATTERN",
 ]
 
-#: Layer ids name parameters (``fc1.W``) and override paths (``model.layers.fc1.units``), so they
-#: start with a letter or ``_`` (never confused with an index) and contain no dot.
-LAYER_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 #: Spec names name run folders (``runs/<name>/``).
 SPEC_NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
 
@@ -82,9 +90,9 @@ def _matching(pattern: str, rule: str) -> AfterValidator:
 # The pattern is in the JSON Schema for editors; the validator says it in words.
 LayerId = Annotated[
     str,
-    StringConstraints(max_length=64),
-    _matching(LAYER_ID_PATTERN, "must start with a letter or '_' and hold only letters, digits, '_' and '-'"),
-    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": 64}),
+    StringConstraints(max_length=LAYER_ID_MAX_LENGTH),
+    _matching(LAYER_ID_PATTERN, LAYER_ID_RULE),
+    WithJsonSchema({"type": "string", "pattern": LAYER_ID_PATTERN, "maxLength": LAYER_ID_MAX_LENGTH}),
 ]
 SpecName = Annotated[
     str,
@@ -119,7 +127,7 @@ class ComponentSpec:
     """Mixin of the models built for each registered component (layer, dataset, optimizer)."""
 
     #: the registered class this entry configures
-    component: ClassVar[type]
+    component: ClassVar[type[Component[Any]]]
     #: the registry entry (name, plugin, distribution)
     entry: ClassVar[Entry]
     #: the key naming the component: ``type``, or ``dataset`` in the data section
@@ -129,8 +137,17 @@ class ComponentSpec:
 
     def options(self) -> dict[str, Any]:
         """The component's hyperparameters (defaults filled in), as Python values."""
-        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
+        fields = set(self.component.Params.model_fields)
         return self.model_dump(include=fields)  # type: ignore[attr-defined,no-any-return]
+
+    def params(self) -> BaseModel:
+        """The component's ``Params``, taken from this entry as validated: the entry model is a
+        subclass of ``Params`` (same fields, same validators), so nothing is validated again."""
+        params_cls = self.component.Params
+        fields = params_cls.model_fields
+        values = {name: getattr(self, name) for name in fields}
+        given = self.model_fields_set & set(fields)  # type: ignore[attr-defined]
+        return params_cls.model_construct(_fields_set=given, **values)
 
     def to_config(self) -> dict[str, Any]:
         """The entry as plain data, component name first: what the YAML shows."""
@@ -139,7 +156,7 @@ class ComponentSpec:
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
-        fields = set(self.component.Params.model_fields)  # type: ignore[attr-defined]
+        fields = set(self.component.Params.model_fields)
         out.update(self.model_dump(mode="json", include=fields))  # type: ignore[attr-defined]
         return out
 
@@ -153,9 +170,11 @@ class LayerSpec(ComponentSpec):
     type: str
     id: str | None
 
-    def create(self) -> Any:
+    component: ClassVar[type[Layer]]
+
+    def create(self) -> Layer:
         """A new, unbuilt layer."""
-        return self.component(id=self.id, **self.options())
+        return self.component.from_params(self.params(), id=self.id)
 
 
 class DataSpec(ComponentSpec):
@@ -167,9 +186,11 @@ class DataSpec(ComponentSpec):
     #: :class:`AugmentationSpec` entries (typed by the registry-built subclass)
     augment: list[Any]
 
-    def create(self) -> Any:
+    component: ClassVar[type[Dataset]]
+
+    def create(self) -> Dataset:
         """The dataset object (nothing is loaded until its ``load()``)."""
-        return self.component(**self.options())
+        return self.component.from_params(self.params())
 
     def create_augmentations(self) -> list[Any]:
         """The ``augment`` list as :class:`~layerkit.data.augment.Augmentation` objects, in order."""
@@ -197,9 +218,21 @@ class OptimizerSpec(ComponentSpec):
     """``train.optimizer``: ``{type, **that optimizer's hyperparameters}``."""
 
     type: str
+    component: ClassVar[type[Optimizer]]
 
-    def create(self) -> Any:
-        return self.component(**self.options())
+    def create(self) -> Optimizer:
+        """The optimizer this entry configures."""
+        return self.component.from_params(self.params())
+
+
+class OptimizerOptions(dict[str, Any]):
+    """``train.optimizer`` as validated: plain data (what YAML, ``to_dict`` and ``==`` see) that
+    keeps the entry model it was validated into, so the optimizer is created from that entry
+    without validating ``lr`` and the rest a second time."""
+
+    def __init__(self, entry: OptimizerSpec) -> None:
+        super().__init__(entry.to_config())
+        self.entry = entry
 
 
 def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
@@ -316,42 +349,6 @@ class ModelSpec(_Strict):
         return self
 
 
-Problem = tuple[tuple[str | int, ...], str, str, Any]
-
-
-def structure_problems(layers: Sequence[tuple[Any, Any, str | None]]) -> list[Problem]:
-    """What makes a list of layers not a sequential network, located relative to ``model``.
-
-    ``layers`` are ``(type, id, kind)`` per entry, ``kind`` being ``layer``, ``loss``, ``node``
-    or ``None`` when unknown. The loader also runs this on the raw data when other errors stop
-    pydantic before its model validators, so all problems are reported at once.
-    """
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    last = len(layers) - 1
-    losses = [i for i, (_, _, kind) in enumerate(layers) if kind == "loss"]
-    for i, (name, ident, kind) in enumerate(layers):
-        if isinstance(ident, str):
-            if ident in seen:
-                problems.append((("layers", i, "id"), "duplicate_id",
-                                 f"duplicate id (also layers[{seen[ident]}])", ident))
-            seen.setdefault(ident, i)
-        if kind == "node":
-            problems.append((("layers", i, "type"), "node_in_sequence",
-                             f"{name} is a two-input graph node (forward(x, y)); a network's layers each "
-                             "take one input: use it to build graphs by hand", name))
-        elif kind == "loss" and i != last:
-            others = [f"layers[{j}]" for j in losses if j != i]
-            extra = f"; a network has one loss, and {', '.join(others)} is another" if others else ""
-            problems.append((("layers", i, "type"), "loss_not_last",
-                             f"a loss layer must be the last layer ({last - i} layer(s) follow it){extra}", name))
-    if layers and not losses and layers[last][2] is not None:
-        problems.append((("layers", last, "type"), "no_loss",
-                         "the last layer must be a loss layer such as SoftmaxWithLoss or MeanSquaredError",
-                         layers[last][0]))
-    return problems
-
-
 class Spec(_Strict):
     """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
 
@@ -402,7 +399,6 @@ class Spec(_Strict):
 
     def to_yaml(self) -> str:
         """The resolved spec as YAML; :func:`layerkit.spec.loads_spec` reads it back equal."""
-        from layerkit.spec.yamlio import dump_yaml
 
         return dump_yaml(self.to_dict())
 
@@ -457,12 +453,15 @@ def _train_class(optimizers: _Group) -> type[TrainConfig]:
         @classmethod
         def _validate_optimizer(cls, value: dict[str, Any]) -> dict[str, Any]:
             # Errors raised here keep their location (train.optimizer.lr) in the spec.
-            entry = adapter.validate_python(value)
-            return entry.to_config()  # type: ignore[no-any-return]
+            return OptimizerOptions(adapter.validate_python(value))
 
-        def create_optimizer(self) -> Any:
-            """The optimizer this section configures."""
-            return adapter.validate_python(self.optimizer).create()
+        def create_optimizer(self) -> Optimizer:
+            """The optimizer this section configures, from the entry validated with the spec."""
+            options = self.optimizer
+            if isinstance(options, OptimizerOptions):
+                return options.entry.create()
+            entry: OptimizerSpec = adapter.validate_python(options)  # built without validation
+            return entry.create()
 
     TrainSpec.__name__ = TrainSpec.__qualname__ = "TrainConfig"
     return TrainSpec

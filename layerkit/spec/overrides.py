@@ -25,6 +25,7 @@ from typing import Any
 
 from layerkit._validation import did_you_mean, format_loc, short_repr
 from layerkit.errors import SpecError, SpecIssue
+from layerkit.layer_list import auto_ids
 from layerkit.spec.yamlio import (
     LocDict,
     LocList,
@@ -65,30 +66,14 @@ def parse_path(text: str) -> tuple[str | int, ...]:
 
 
 def auto_layer_ids(layers: Sequence[Any]) -> list[str | None]:
-    """The id each layer entry gets in the built network: its own, or ``<type><n>``.
-
-    The same rule as :class:`layerkit.network.Network` (checked by the tests), so overrides can
-    name the layers shown by ``layerkit validate``.
-    """
-    taken = {e["id"] for e in layers if isinstance(e, Mapping) and isinstance(e.get("id"), str)}
-    counts: dict[str, int] = {}
-    ids: list[str | None] = []
+    """The id each raw layer entry gets in the built network (:func:`layerkit.layer_list.auto_ids`),
+    so overrides can name the layers shown by ``layerkit validate``."""
+    pairs = []
     for entry in layers:
-        kind = entry.get("type") if isinstance(entry, Mapping) else None
-        if not isinstance(kind, str):
-            ids.append(None)
-            continue
-        base = re.sub(r"[^a-z0-9_]", "", kind.rpartition(":")[2].lower()) or "layer"
-        counts[base] = counts.get(base, 0) + 1
-        if isinstance(entry.get("id"), str):
-            ids.append(entry["id"])
-            continue
-        n = counts[base]
-        while f"{base}{n}" in taken:
-            n += 1
-        taken.add(f"{base}{n}")
-        ids.append(f"{base}{n}")
-    return ids
+        item = entry if isinstance(entry, Mapping) else {}
+        kind, ident = item.get("type"), item.get("id")
+        pairs.append((kind if isinstance(kind, str) else None, ident if isinstance(ident, str) else None))
+    return auto_ids(pairs)
 
 
 def _relabel(value: Any, mark: Mark) -> Any:

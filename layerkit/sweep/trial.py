@@ -52,8 +52,8 @@ TrialBody = Callable[[TrialTask, Path], Mapping[str, Any]]
 
 def train_body(task: TrialTask, out: Path) -> Mapping[str, Any]:
     """Train the trial's spec into ``out`` and return its final metrics."""
+    from layerkit.run import train
     from layerkit.spec import loads_spec
-    from layerkit.training import train
 
     spec = loads_spec(task.spec, filename=f"trial {task.id}")
     result = train(spec, out=out, quiet=True)

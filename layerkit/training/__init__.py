@@ -1,18 +1,19 @@
-"""Training: the trainer, checkpoints, run folders and the ``train:`` section of specs.
+"""Training: the trainer, its callbacks, checkpoints and the ``train:`` section of specs.
 
-``from layerkit.training import train`` is the public entry point; submodules are imported on
-first use so that importing :mod:`layerkit.training.config` (as the spec loader does) stays light.
+This package knows nothing of spec files or run folders: :func:`layerkit.run.train` (also
+``layerkit.train``) is the application layer that loads a spec, builds the network and data,
+and drives the :class:`~layerkit.training.trainer.Trainer` defined here. Submodules are
+imported on first use so that importing :mod:`layerkit.training.config` (as the spec models
+do) stays light.
 """
 
 from __future__ import annotations
 
 from layerkit._lazy import lazy_exports
 
-__all__ = ["train", "RunResult", "TrainConfig", "Trainer", "Callback"]
+__all__ = ["TrainConfig", "Trainer", "Callback"]
 
 _EXPORTS = {
-    "train": "layerkit.training.run",
-    "RunResult": "layerkit.training.run",
     "TrainConfig": "layerkit.training.config",
     "Trainer": "layerkit.training.trainer",
     "Callback": "layerkit.training.callbacks",

@@ -20,8 +20,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from layerkit.training.config import EarlyStopping as EarlyStoppingConfig
 from layerkit.fileio import atomic_write_text
+from layerkit.training.checkpoint import save_checkpoint
+from layerkit.training.config import EarlyStopping as EarlyStoppingConfig
 
 if TYPE_CHECKING:
     from layerkit.training.trainer import Trainer
@@ -198,8 +199,6 @@ class ModelCheckpoint(Callback):
             self.save(trainer)
 
     def save(self, trainer: Trainer) -> Path:
-        from layerkit.training.checkpoint import save_checkpoint
-
         arrays, manifest = trainer.checkpoint_state()
         self.last = save_checkpoint(self.directory, trainer.epochs_done, arrays, manifest, keep=self.keep)
         return self.last

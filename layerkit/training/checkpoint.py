@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 
 from layerkit._validation import short_repr
-from layerkit.errors import CheckpointError, CheckpointWarning
+from layerkit.errors import CheckpointError, CheckpointWarning, PluginError
 from layerkit.fileio import atomic_write, atomic_write_json, fsync_dir
+from layerkit.plugins import get_registry
 
 __all__ = [
     "Checkpoint",
@@ -280,7 +281,6 @@ def _load(manifest_path: Path) -> Checkpoint:
 
 def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
     """Provenance of the ``(group, name)`` components a spec uses, for the manifest and lock."""
-    from layerkit.plugins import get_registry
 
     registry = get_registry()
     records = []
@@ -304,8 +304,6 @@ def component_records(components: Iterable[tuple[str, str]]) -> list[dict[str, A
 
 def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") -> None:
     """Raise :class:`CheckpointError` naming the distributions to install for missing components."""
-    from layerkit.errors import PluginError
-    from layerkit.plugins import get_registry
 
     registry = get_registry()
     missing = []
@@ -313,7 +311,7 @@ def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") ->
         try:
             registry.lookup(rec["group"], rec["name"])
         except PluginError:
-            kind = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset"}.get(
+            kind = {"layers": "layer", "optimizers": "optimizer", "datasets": "dataset", "augmentations": "augmentation"}.get(
                 rec["group"], rec["group"]
             )
             missing.append((kind, rec["name"], rec.get("distribution"), rec.get("version")))

@@ -86,16 +86,19 @@ def test_registered_through_the_entry_point_and_usable_in_a_network() -> None:
         assert entry.component is cls
         assert (entry.plugin, entry.distribution) == ("activations", "layerkit-activations")
 
-    net = Network(
-        [
-            {"type": "Affine", "units": 6},
-            {"type": "GELU"},
-            {"type": "Affine", "units": 5},
-            {"type": "ELU", "alpha": 0.5},
-            {"type": "Affine", "units": 3},
-            {"type": "SoftmaxWithLoss"},
-        ],
-        input_shape=(4,),
+    net = Network.from_config(
+        {
+            "input_shape": [4],
+            "layers": [
+                {"type": "Affine", "units": 6},
+                {"type": "GELU"},
+                {"type": "Affine", "units": 5},
+                {"type": "ELU", "alpha": 0.5},
+                {"type": "Affine", "units": 3},
+                {"type": "SoftmaxWithLoss"},
+            ],
+        },
+        registry=registry,
         seed=0,
     )
     rng = np.random.default_rng(0)

@@ -27,11 +27,27 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from layerkit.data.base import DatasetInfo
 from layerkit.errors import CheckpointError, ConfigError, RunFailed
-from layerkit.training.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint, default_progress
+from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
+from layerkit.network import Network
+from layerkit.plugins import get_registry
+from layerkit.spec.builder import build_network, dataset_info
+from layerkit.spec.loader import load_spec, validate_spec
+from layerkit.spec.models import Spec
+from layerkit.training.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    ModelCheckpoint,
+    default_progress,
+)
 from layerkit.training.checkpoint import (
     Checkpoint,
     check_plugins,
@@ -39,9 +55,10 @@ from layerkit.training.checkpoint import (
     latest_checkpoint,
     list_checkpoints,
 )
-from layerkit.fileio import atomic_write_json, atomic_write_text, make_dirs
+from layerkit.training.plots import MISSING_PLOT, write_curves
+from layerkit.training.trainer import Trainer
 
-__all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "build_data"]
+__all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "checkpoint_spec"]
 
 #: Default parent of run folders (relative to the working directory).
 RUNS_DIR = Path("runs")
@@ -61,18 +78,18 @@ class RunResult:
     checkpoint: Path | None = None
     #: Why the run ended before its last epoch (early stopping), else ``None``.
     stop_reason: str | None = None
-    network: Any = field(default=None, repr=False, compare=False)
+    network: Network | None = field(default=None, repr=False, compare=False)
 
 
 # -- specs ----------------------------------------------------------------------------------
 
 
 def _load_spec(
-    spec_or_path: Any, overrides: Sequence[str], set_files: Sequence[str | os.PathLike[str]]
-) -> tuple[Any, str | None]:
+    spec_or_path: str | os.PathLike[str] | Mapping[str, Any] | Spec,
+    overrides: Sequence[str],
+    set_files: Sequence[str | os.PathLike[str]],
+) -> tuple[Spec, str | None]:
     """A validated Spec from a path, a mapping or a Spec; returns it and its file (if any)."""
-    from layerkit.spec import Spec, load_spec, validate_spec
-
     if isinstance(spec_or_path, (str, os.PathLike)):
         path = os.fspath(spec_or_path)
         return load_spec(path, overrides=tuple(overrides), set_files=tuple(set_files)), path
@@ -87,21 +104,24 @@ def _load_spec(
     return validate_spec(spec_or_path, overrides=tuple(overrides), set_files=tuple(set_files)), None
 
 
-def _components(spec: Any) -> list[tuple[str, str]]:
+def _components(spec: Spec) -> list[tuple[str, str]]:
     """``(group, name)`` of every registered component the spec uses."""
     used = [("datasets", spec.data.dataset), ("optimizers", spec.train.optimizer["type"])]
     used += [("layers", entry.type) for entry in spec.model.layers]
+    used += [("augmentations", entry.type) for entry in spec.data.augment]
     return used
 
 
-def build_data(spec_dict: Mapping[str, Any]) -> Any:
-    """The dataset object of a spec's ``data:`` section given as plain data (from a manifest)."""
-    from layerkit.plugins import get_registry
+def checkpoint_spec(checkpoint: Checkpoint, *, source: str | None = None) -> Spec:
+    """The spec a checkpoint was trained from, validated against the installed plugins.
 
-    options = dict(spec_dict["data"])
-    name = options.pop("dataset")
-    options.pop("augment", None)  # training batches only: not the dataset's business
-    return get_registry().dataset(name)(**options)
+    A component whose plugin is missing is reported with the distribution to install.
+    """
+    check_plugins(checkpoint.manifest, source=source or "checkpoint")
+    raw = checkpoint.manifest.get("spec")
+    if not isinstance(raw, Mapping):
+        raise CheckpointError(f"{checkpoint.path}: the manifest holds no spec (received {type(raw).__name__})")
+    return validate_spec(dict(raw), filename=str(checkpoint.path))
 
 
 # -- run folders ----------------------------------------------------------------------------
@@ -141,8 +161,6 @@ def _claim_out_dir(out: Path) -> Path:
 
 
 def _versions() -> dict[str, str | None]:
-    from importlib import metadata
-
     out: dict[str, str | None] = {"python": platform.python_version()}
     for dist in ("layerkit", "numpy", "pydantic", "pyyaml", "pluggy", "tqdm", "threadpoolctl"):
         try:
@@ -153,14 +171,12 @@ def _versions() -> dict[str, str | None]:
 
 
 def _blas() -> list[dict[str, Any]]:
-    from threadpoolctl import threadpool_info
-
     keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
     return [{k: info.get(k) for k in keys} for info in threadpool_info()]
 
 
 def lock_info(
-    spec: Any,
+    spec: Spec,
     *,
     seed: int | None,
     overrides: Sequence[str] = (),
@@ -169,8 +185,6 @@ def lock_info(
     command: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The contents of ``lock.json``: everything needed to reproduce the run."""
-    from layerkit.plugins import get_registry
-
     registry = get_registry()
     versions = _versions()
     return {
@@ -199,7 +213,7 @@ def lock_info(
 
 
 def train(
-    spec_or_path: Any = None,
+    spec_or_path: str | os.PathLike[str] | Mapping[str, Any] | Spec | None = None,
     *,
     out: str | os.PathLike[str] | None = None,
     overrides: Sequence[str] = (),
@@ -233,8 +247,6 @@ def train(
     if threads is not None:
         if threads < 1:
             raise ConfigError(f"threads: must be >= 1 (received {threads})")
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(limits=threads, user_api="blas"):
             return train(
                 spec_or_path, out=out, overrides=overrides, set_files=set_files, resume=resume,
@@ -268,15 +280,12 @@ def train(
 def _resume(
     run_dir: Path, *, quiet: bool, callbacks: Iterable[Callback], stream: IO[str] | None, plot: bool
 ) -> RunResult:
-    from layerkit.spec import load_spec, validate_spec
-
     if not run_dir.is_dir():
         raise ConfigError(f"--resume {run_dir}: no such run folder")
     checkpoint: Checkpoint | None = None
     if list_checkpoints(run_dir / "checkpoints"):
         checkpoint = latest_checkpoint(run_dir / "checkpoints")
-        check_plugins(checkpoint.manifest, source=f"run {run_dir}")
-        spec = validate_spec(checkpoint.spec, filename=str(checkpoint.path))
+        spec = checkpoint_spec(checkpoint, source=f"run {run_dir}")
     elif (run_dir / "spec.yaml").exists():
         # killed before its first checkpoint: start again from the beginning, in place
         spec = load_spec(run_dir / "spec.yaml")
@@ -303,21 +312,18 @@ def _resume(
     )
 
 
-def _prepare(spec: Any) -> Any:
+def _prepare(spec: Spec) -> Trainer:
     """Build the network, optimizer, data and trainer of ``spec``.
 
     Everything that can fail on bad input (a shape, a missing data file, a validation split
     that leaves nothing) fails here, before a run folder is created.
     """
-    from layerkit.spec import build_network
-    from layerkit.training.trainer import Trainer
-
     config = spec.train
     dataset = spec.data.create()
-    network = build_network(spec)
+    info = dataset_info(spec, dataset)  # described once: the network and the manifest use it
+    network = build_network(spec, info)
     optimizer = config.create_optimizer()
     data = dataset.load()
-    info = dataset.describe()
     manifest = {
         "spec": spec.to_dict(),
         "plugins": component_records(_components(spec)),
@@ -336,8 +342,8 @@ def _prepare(spec: Any) -> Any:
 
 
 def _run(
-    spec: Any,
-    trainer: Any,
+    spec: Spec,
+    trainer: Trainer,
     run_dir: Path,
     checkpoint: Checkpoint | None,
     *,
@@ -401,8 +407,6 @@ def _resume_note(ckpt_dir: Path, run_dir: Path) -> str:
 def _plot(
     history: Sequence[Mapping[str, Any]], run_dir: Path, title: str, *, quiet: bool, stream: IO[str] | None
 ) -> None:
-    from layerkit.training.plots import MISSING_PLOT, write_curves
-
     if not history:
         return
     if not write_curves(history, run_dir / "curves.png", title=title) and not quiet:
@@ -412,15 +416,34 @@ def _plot(
 # -- using a checkpoint ---------------------------------------------------------------------
 
 
-def restore_network(checkpoint: Checkpoint) -> Any:
-    """The network of a checkpoint, with its weights, ready for inference."""
-    from layerkit.network import Network
-
-    check_plugins(checkpoint.manifest)
-    spec = checkpoint.manifest.get("spec", {})
+def _recorded_info(checkpoint: Checkpoint) -> DatasetInfo | None:
+    """The data description a checkpoint recorded (``None`` if it has none: then the dataset is
+    described again)."""
+    recorded = checkpoint.manifest.get("input")
+    if not isinstance(recorded, Mapping):
+        return None
     try:
-        network = Network.from_config(checkpoint.manifest["network"], seed=spec.get("seed"))
-        network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
-    except KeyError as exc:
-        raise CheckpointError(f"{checkpoint.path}: manifest lacks {exc}") from None
+        names = recorded.get("class_names")
+        return DatasetInfo(
+            input_shape=tuple(int(d) for d in recorded["shape"]),
+            num_classes=int(recorded["num_classes"]),
+            train_size=0,
+            test_size=0,
+            class_names=tuple(names) if names else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{checkpoint.path}: damaged 'input' description ({exc})") from None
+
+
+def restore_network(checkpoint: Checkpoint, spec: Spec | None = None) -> Network:
+    """The network of a checkpoint, with its weights, ready for inference.
+
+    Built from the checkpoint's spec by the same route as a training run (``spec`` when the
+    caller has validated it already, see :func:`checkpoint_spec`), for the data shape the
+    checkpoint recorded, so restoring needs no access to the data.
+    """
+    if spec is None:
+        spec = checkpoint_spec(checkpoint)
+    network = build_network(spec, _recorded_info(checkpoint))
+    network.load_state_dict({**checkpoint.group("params"), **checkpoint.group("buffers")})
     return network
