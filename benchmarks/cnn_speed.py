@@ -63,10 +63,15 @@ LABELS = {"layerkit": "layerkit", "torch": "PyTorch eager (oneDNN)", "profile": 
 # ----------------------------------------------------------------------------- the spec
 
 
-def load(spec_path: Path, epochs: int, train_size: int | None) -> Any:
+def load(spec_path: Path, epochs: int, train_size: int | None, *, augment: bool = False) -> Any:
+    """The spec with ``epochs``; without its augmentations unless ``augment`` (the speed runs
+    compare the same network and batches as PyTorch, which does not augment; the profile
+    measures what the augmentations cost separately)."""
     from layerkit.spec import load_spec
 
     overrides = [f"train.epochs={epochs}", "train.early_stopping=null"]
+    if not augment:
+        overrides.append("data.augment=[]")
     if train_size is not None:
         overrides.append(f"data.train_size={train_size}")
     return load_spec(spec_path, overrides=overrides)
@@ -282,6 +287,7 @@ def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
 
 
 def run_profile(args: argparse.Namespace) -> dict[str, Any]:
+    from layerkit.data.augment import Augmenter
     from layerkit.data.batches import BatchIterator
     from layerkit.plugins import get_registry
     from layerkit.spec import build_network
@@ -298,7 +304,12 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
     for conv in convs:  # instance attributes shadow the methods: only these layers are timed
         conv._im2col = clock.wrap("im2col", conv._im2col)
         conv._col2im = clock.wrap("col2im", conv._col2im)
-    body, loss_layer = network.layers[:-1], network.layers[-1]
+    # the order Network runs its layers in (layerkit.rewrites: ReLU after max pooling)
+    body, loss_layer = network.execution_order, network.layers[-1]
+    augmenter = Augmenter(
+        load(args.spec, 1, args.train_size, augment=True).data.create_augmentations(),
+        np.random.default_rng(0),
+    )
 
     def step(x: np.ndarray, t: np.ndarray, timed: bool) -> None:
         for layer in body:
@@ -329,12 +340,19 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
         step(*next(it), timed=False)
     clock.seconds.clear()
     t_start = time.perf_counter()
+    augment_seconds = 0.0
     for x, t in it:
         if steps == args.profile_steps:
             break
         step(x, t, timed=True)
         steps += 1
     step_seconds = (time.perf_counter() - t_start) / steps
+    if augmenter:  # on the same batches again, timed on its own (the step above did not augment)
+        for x, _ in batches:
+            t0 = time.perf_counter()
+            augmenter(x)
+            augment_seconds += time.perf_counter() - t0
+        augment_seconds /= len(batches)
 
     gemm: dict[str, float] = {}
     flops = 0.0
@@ -366,6 +384,8 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
         "columns_of_the_whole_training_set_bytes": whole_set_columns,
         "train_samples": len(split),
         "params": int(sum(p.size for p in network.params.values())),
+        "augmentations": [a.config() for a in augmenter.augmentations],
+        "augment_seconds_per_step": augment_seconds,
     }
 
 
@@ -541,6 +561,15 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| {lid} | {'-' if fwd is None else f'{fwd * 1e3:.2f}'} | "
                 f"{'-' if bwd is None else f'{bwd * 1e3:.2f}'} | {total / step:.0%} |"
             )
+        if p.get("augmentations"):
+            names = ", ".join(a["type"] for a in p["augmentations"])
+            aug = p["augment_seconds_per_step"]
+            lines += [
+                "",
+                f"The spec's augmentations ({names}), timed on their own over one epoch of batches: "
+                f"{aug * 1e3:.2f} ms/step = **{aug / step:.1%}** of a training step "
+                "(not included in the timed runs above, which PyTorch does not augment either).",
+            ]
         lines += [
             "",
             "GEMMs per step: "
