@@ -32,10 +32,14 @@ _EXPORTS: dict[str, str] = {
     "Layer": "layerkit.layers.base",
     "Loss": "layerkit.layers.base",
     "Node": "layerkit.layers.base",
+    "Merge": "layerkit.layers.base",
+    "Input": "layerkit.layers.symbolic",
+    "Tensor": "layerkit.layers.symbolic",
     "LayerParams": "layerkit.layers.base",
     # textbook layers
     "Mul": "layerkit.layers.arithmetic",
     "Add": "layerkit.layers.arithmetic",
+    "Concat": "layerkit.layers.arithmetic",
     "Affine": "layerkit.layers.affine",
     "Relu": "layerkit.layers.activations",
     "Sigmoid": "layerkit.layers.activations",
@@ -97,5 +101,6 @@ if TYPE_CHECKING:  # pragma: no cover - static analysers see the real imports
         SpecError,
     )
     from layerkit.hookspecs import hookimpl  # noqa: F401
-    from layerkit.layers.base import Layer, LayerParams, Loss, Node  # noqa: F401
+    from layerkit.layers.base import Layer, LayerParams, Loss, Merge, Node  # noqa: F401
+    from layerkit.layers.symbolic import Input, Tensor  # noqa: F401
     from layerkit.plugins import get_registry  # noqa: F401

@@ -8,17 +8,51 @@ file/line/column from the YAML node of each path.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from layerkit.errors import ConfigError
 
-__all__ = ["describe_errors", "format_loc", "validate_params", "short_repr", "closest", "did_you_mean"]
+__all__ = [
+    "StrictModel",
+    "describe_errors",
+    "format_loc",
+    "located_error",
+    "validate_params",
+    "short_repr",
+    "closest",
+    "did_you_mean",
+]
 
 _MISSING = object()
+
+
+class StrictModel(BaseModel):
+    """The base of every layerkit model of user input (hyperparameters, spec sections, sweeps):
+    unknown keys are errors, values are immutable once validated, NaN and infinities rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: ``(loc, kind, message, received)``: one error for :func:`located_error`.
+ErrorSpec = tuple[tuple[str | int, ...], str, str, Any]
+
+
+def located_error(title: str, errors: Sequence[ErrorSpec], **ctx: Any) -> ValidationError:
+    """A ValidationError with the given errors, for validators to raise.
+
+    ``loc`` is relative to the value being validated: pydantic prefixes it with that value's own
+    location, so the spec loader reports ``model.layers[3].type`` or ``train.optimizer.type``
+    rather than the whole section. ``message`` may use ``{name}`` fields filled from ``ctx``.
+    """
+    details = [
+        InitErrorDetails(type=PydanticCustomError(kind, message, ctx or None), loc=loc, input=value)
+        for loc, kind, message, value in errors
+    ]
+    return ValidationError.from_exception_data(title, details)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 

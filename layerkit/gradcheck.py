@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,7 +32,7 @@ import numpy as np
 from layerkit._table import render_table
 
 if TYPE_CHECKING:
-    from layerkit.layers.base import Layer, Loss, Node
+    from layerkit.layers.base import Layer, Loss, Merge
     from layerkit.network import Network
 
 __all__ = [
@@ -339,7 +339,7 @@ def gradcheck(
 
 def gradcheck_layer(
     layer: Layer,
-    x: np.ndarray,
+    x: np.ndarray | Sequence[np.ndarray],
     *,
     y: np.ndarray | None = None,
     t: Any = None,
@@ -355,14 +355,19 @@ def gradcheck_layer(
 
     The scalar checked is ``sum(forward(x) * R)`` with a fixed random ``R`` (so ``backward(R)``
     is its gradient), the loss itself for a loss layer (``t`` its targets), and
-    ``sum(forward(x, y) * R)`` for a two-input node (``dx`` and ``dy`` checked). Build the layer
+    ``sum(forward(*x) * R)`` for a merge layer, ``x`` being one array per input (each input's
+    gradient checked; ``y`` is the second input of the textbook's two-input form). Build the layer
     in float64 for meaningful results. Its buffers and generator state are replayed for every
     evaluation and restored at the end.
     """
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
-    x = np.array(x, dtype=layer.dtype)  # a private copy: perturbed in place below
-    y = None if y is None else np.array(y, dtype=layer.dtype)
+    merge = layer.kind == "merge"
+    raw = (list(x) if not isinstance(x, np.ndarray) else [x]) if merge else [x]
+    if y is not None:
+        raw.append(y)
+    # private copies: perturbed in place below
+    xs = [np.array(a, dtype=layer.dtype) for a in raw]
     buffers = {k: v.copy() for k, v in layer.buffers.items()}
     rng_state = layer.rng.bit_generator.state if layer.rng is not None else None
     kind = layer.kind
@@ -376,10 +381,10 @@ def gradcheck_layer(
     def run() -> Any:
         restore()
         if kind == "loss":
-            return cast("Loss", layer).forward(x, t)
-        if kind == "node":
-            return cast("Node", layer).forward(x, cast(np.ndarray, y))
-        return layer.forward(x, train=train)
+            return cast("Loss", layer).forward(xs[0], t)
+        if merge:
+            return cast("Merge", layer).forward(*xs, train=train)
+        return layer.forward(xs[0], train=train)
 
     out = run()
     R = None if kind == "loss" else rng.standard_normal(np.shape(out)).astype(layer.dtype)
@@ -392,10 +397,11 @@ def gradcheck_layer(
     grads_in = cast("Loss", layer).backward(1.0) if R is None else layer.backward(R)
     analytic_params = {k: g.copy() for k, g in layer.grads.items()}
     inputs: list[tuple[str, np.ndarray, Any]] = []
-    if kind == "node":
-        inputs = [("x", x, grads_in[0]), ("y", y, grads_in[1])]  # type: ignore[index,list-item]
+    if merge:
+        names = ["x", "y"] if len(xs) == 2 else [f"x{i + 1}" for i in range(len(xs))]
+        inputs = list(zip(names, xs, grads_in))  # type: ignore[arg-type]
     elif grads_in is not None:
-        inputs = [("x", x, grads_in)]
+        inputs = [("x", xs[0], grads_in)]
     tiny = _noise_floor(f(), h, tol)
     report = GradcheckReport(tol=tol, h=h, tiny=tiny)
     options: dict[str, Any] = {

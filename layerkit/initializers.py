@@ -12,14 +12,14 @@ import math
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
+
+from layerkit._validation import StrictModel
 
 __all__ = ["INITIALIZERS", "HeInit", "Initializer", "NormalInit", "XavierInit"]
 
 
-class _Init(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
+class _Init(StrictModel):
     def stddev(self, fan_in: int, fan_out: int) -> float:
         raise NotImplementedError
 

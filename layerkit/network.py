@@ -1,4 +1,4 @@
-"""A sequential network: layers in order, ending with one loss layer.
+"""A network: a graph of layers (a chain being the simplest) ending with one loss layer.
 
 The textbook's TwoLayerNet in layerkit::
 
@@ -16,6 +16,19 @@ The textbook's TwoLayerNet in layerkit::
 
 Parameters are keyed ``"<layer id>.<name>"``; layers without an id get one from their type
 (``affine1``, ``relu1``, ``affine2``, ``softmaxwithloss1``).
+
+A graph is written with the functional API (see :mod:`layerkit.layers.symbolic`)::
+
+    x = Input()
+    h = Relu()(Affine(units=50)(x))
+    h = Add()(Affine(units=50)(h), h)
+    net = Network(inputs=x, outputs=SoftmaxWithLoss()(Affine(units=10)(h)), input_shape=(784,))
+
+or as a list with ``wiring`` (``{"add1": ["affine2", "relu1"]}``, the layers a layer takes when
+not the one before it). The graph's rules live in :mod:`layerkit.wiring`. Execution follows a
+topological order fixed at build: forward keeps each output only until its last reader has run;
+backward visits the layers in reverse and sums the gradients of an output read by several
+layers into buffers the network owns and reuses (it never writes into an array a layer returned).
 """
 
 from __future__ import annotations
@@ -27,9 +40,18 @@ import numpy as np
 
 from layerkit._table import render_table
 from layerkit.errors import CheckpointError, ConfigError, ShapeError
-from layerkit.layer_list import auto_ids, layer_id_problem, structure_problems
-from layerkit.layers.base import Layer, Loss, Shape
-from layerkit.rewrites import execution_order
+from layerkit.layer_list import (
+    DATA,
+    WireItem,
+    Wiring,
+    auto_ids,
+    layer_id_problem,
+    duplicate_id_problems,
+    resolve,
+)
+from layerkit.layers.base import Layer, Loss, Merge, Shape
+from layerkit.layers.symbolic import Tensor
+from layerkit.rewrites import relu_pool_swaps
 
 if TYPE_CHECKING:  # annotations only: the core network does not load plugins
     from layerkit.plugins import Registry
@@ -37,6 +59,7 @@ if TYPE_CHECKING:  # annotations only: the core network does not load plugins
 __all__ = ["Network"]
 
 _CONFIG_KEYS = {"input_shape", "dtype", "layers"}
+_NO_VALUE: Any = None
 
 
 def _as_dtype(dtype: Any) -> np.dtype:
@@ -95,34 +118,69 @@ def _check_layers(layers: list[Layer]) -> None:
             messages.append(
                 f"layers[{i}].id: {problem} (received {layer.id!r}); ids name parameters such as 'fc1.W'"
             )
-    for loc, _, message, received in structure_problems(
-        [(layer.name, layer.id, layer.kind) for layer in layers]
-    ):
-        i = int(loc[1])
-        if loc[-1] == "id":
-            messages.append(f"layers[{i}].id: {message} (received {received!r})")
-        else:
-            messages.append(f"layers[{i}] ({layers[i].name}): {message}")
+    for loc, _, message, received in duplicate_id_problems([layer.id for layer in layers]):
+        messages.append(f"layers[{loc[1]}].id: {message} (received {received!r})")
     if messages:
         raise ConfigError("\n".join(messages))
 
 
+def _from_outputs(inputs: Tensor, outputs: Tensor) -> tuple[list[Layer], dict[str, list[Any]]]:
+    """The layers of a functional graph (sources first) and each one's inputs as objects."""
+    if not isinstance(inputs, Tensor) or not inputs.is_input:
+        raise ConfigError(f"inputs: expected the tensor returned by Input() (received {inputs!r})")
+    if not isinstance(outputs, Tensor) or outputs.is_input:
+        raise ConfigError(
+            f"outputs: expected the tensor a loss layer returned, e.g. SoftmaxWithLoss()(h) (received {outputs!r})"
+        )
+    order: list[Tensor] = []
+    state: dict[int, int] = {}  # id(tensor) -> 1 visiting, 2 done
+    stack: list[tuple[Tensor, bool]] = [(outputs, False)]
+    while stack:  # iterative post-order DFS: deep graphs do not hit the recursion limit
+        t, expanded = stack.pop()
+        if expanded:
+            state[id(t)] = 2
+            order.append(t)
+            continue
+        if state.get(id(t)):
+            continue
+        state[id(t)] = 1
+        stack.append((t, True))
+        for src in reversed(t.inputs):
+            if not src.is_input and not state.get(id(src)):
+                stack.append((src, False))
+            elif src.is_input and src is not inputs:
+                raise ConfigError(
+                    f"{t.layer.label}: takes an Input() that is not the network's inputs; a "
+                    "network has one data input"
+                )
+    layers = [t.layer for t in order]
+    wiring: dict[str, list[Any]] = {}
+    for t in order:
+        wiring[str(id(t.layer))] = [None if src.is_input else src.layer for src in t.inputs]
+    return layers, wiring
+
+
 class Network:
-    """An ordered sequence of layers ending with exactly one loss layer.
+    """A graph of layers ending with exactly one loss layer; a chain is ``Network([...])``.
 
     ``layers`` are :class:`~layerkit.layers.base.Layer` instances (build them from spec entries
     with :func:`layerkit.spec.build_network`, or from plain data with :meth:`from_config` and a
-    registry). With
-    ``input_shape`` (per sample, batch axis excluded) the network is built at once; otherwise
-    on the first batch it sees. ``seed`` makes weight initialisation and dropout reproducible:
-    each layer gets its own generator spawned from it. ``num_classes``, when known, is checked
-    against the loss layer's input (e.g. the last Affine's units).
+    registry), each taking the layer before it unless ``wiring`` (layer id -> the ids it takes,
+    ``"input"`` for the data) says otherwise. Or pass ``inputs=Input()`` and ``outputs=`` a loss
+    layer's tensor (the functional API). With ``input_shape`` (per sample, batch axis excluded)
+    the network is built at once; otherwise on the first batch it sees. ``seed`` makes weight
+    initialisation and dropout reproducible: each layer gets its own generator spawned from it.
+    ``num_classes``, when known, is checked against the loss layer's input (e.g. the last
+    Affine's units).
     """
 
     def __init__(
         self,
-        layers: Iterable[Layer],
+        layers: Iterable[Layer] | None = None,
         *,
+        inputs: Tensor | None = None,
+        outputs: Tensor | None = None,
+        wiring: Mapping[str, Iterable[str]] | None = None,
         input_shape: Iterable[int] | None = None,
         dtype: Any = "float32",
         seed: int | None = None,
@@ -130,17 +188,33 @@ class Network:
     ) -> None:
         self.dtype: np.dtype = _as_dtype(dtype)
         self.seed = seed
-        resolved = list(layers)
+        by_object: dict[str, list[Any]] | None = None
+        if inputs is not None or outputs is not None:
+            if layers is not None or wiring is not None:
+                raise ConfigError("Network: pass either layers (with wiring) or inputs= and outputs=, not both")
+            if inputs is None or outputs is None:
+                raise ConfigError("Network: the functional form needs both inputs=Input() and outputs=")
+            resolved, by_object = _from_outputs(inputs, outputs)
+            if input_shape is None and inputs.shape is not None:
+                input_shape = inputs.shape
+        elif layers is None:
+            raise ConfigError("Network: pass a list of layers, or inputs= and outputs=")
+        else:
+            resolved = list(layers)
         _check_layers(resolved)
         for layer, ident in zip(resolved, auto_ids([(layer.name, layer.id) for layer in resolved])):
             layer.id = ident
-        self._layers: tuple[Layer, ...] = tuple(resolved)
-        self._body: tuple[Layer, ...] = self._layers[:-1]
-        #: the body in the order it runs (see layerkit.rewrites): same results, less work
-        self._run_order: tuple[Layer, ...] = execution_order(self._body)
-        self._loss_layer: Loss = self._layers[-1]  # type: ignore[assignment]
+        named: dict[str, Iterable[str]]
+        if by_object is not None:
+            names = {str(id(layer)): layer.id for layer in resolved}
+            named = {
+                str(names[key]): [DATA if src is None else str(src.id) for src in srcs]
+                for key, srcs in by_object.items()
+            }
+        else:
+            named = dict(wiring or {})
+        self._wire(resolved, named)
         self._by_id = {layer.id: layer for layer in self._layers}
-        self._backward_path: tuple[Layer, ...] = ()
         self._params: dict[str, np.ndarray] = {}
         self._grads: dict[str, np.ndarray] = {}
         self._num_classes = num_classes
@@ -149,6 +223,63 @@ class Network:
         self.output_shape: Shape | None = None
         if input_shape is not None:
             self.build(tuple(input_shape), num_classes=num_classes)
+
+    def _wire(self, layers: list[Layer], named: Mapping[str, Iterable[str]]) -> None:
+        """Resolve the graph (rules in :mod:`layerkit.wiring`) and fix the execution order."""
+        unknown = sorted(set(named) - {str(layer.id) for layer in layers})
+        if unknown:
+            raise ConfigError(f"wiring: no layer with id {', '.join(map(repr, unknown))}")
+        items = [
+            WireItem(
+                str(layer.id),
+                layer.kind,
+                tuple(named[str(layer.id)]) if str(layer.id) in named else None,
+                type(layer).arity_problem if isinstance(layer, Merge) else None,
+            )
+            for layer in layers
+        ]
+        plan, problems = resolve(items)
+        if plan is None:
+            raise ConfigError(
+                "\n".join(f"layers[{p.index}] ({layers[p.index].name}): {p.message}" for p in problems)
+            )
+        self._set_order(layers, plan)
+
+    def _set_order(self, layers: list[Layer], plan: Wiring) -> None:
+        pos = {i: k for k, i in enumerate(plan.order)}
+        self._layers: tuple[Layer, ...] = tuple(layers[i] for i in plan.order)
+        # slot 0 holds the data, slot k + 1 the output of self._layers[k]
+        self._sources: tuple[tuple[int, ...], ...] = tuple(
+            tuple(0 if s < 0 else pos[s] + 1 for s in plan.sources[i]) for i in plan.order
+        )
+        self._chain = plan.is_chain()
+        self._loss_layer: Loss = self._layers[-1]  # type: ignore[assignment]
+        self._scores_slot = self._sources[-1][0]
+        n = len(self._layers)
+        last_use = [0] * (n + 1)
+        for k, srcs in enumerate(self._sources[:-1]):
+            for s in srcs:
+                last_use[s] = k
+        frees: list[list[int]] = [[] for _ in range(n)]
+        for slot, k in enumerate(last_use):
+            if slot != self._scores_slot and any(slot in srcs for srcs in self._sources[:-1]):
+                frees[k].append(slot)
+        # One step per layer before the loss: (layer, input slots, output slot, slots to release).
+        # Releasing an output after its last reader frees the activations no later layer needs.
+        self._steps = tuple(
+            (layer, self._sources[k], k + 1, tuple(frees[k]))
+            for k, layer in enumerate(self._layers[:-1])
+        )
+        self._keep_steps = tuple((layer, srcs, out, ()) for layer, srcs, out, _ in self._steps)
+        # Relu -> MaxPool2D runs as MaxPool2D -> Relu in the same slots (layerkit.rewrites): the
+        # same values bit for bit, with ReLU on the pooled, 4x smaller tensor. _keep_steps (for
+        # inspecting every layer's output) keeps the declared order.
+        self._swaps = relu_pool_swaps(self._layers, self._sources)
+        self._steps = tuple(
+            (self._swaps.get(id(layer), layer), srcs, out, free)
+            for layer, srcs, out, free in self._steps
+        )
+        self._backward_steps: tuple[tuple[Layer, int, tuple[int, ...], bool], ...] = ()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -159,21 +290,34 @@ class Network:
     def build(self, input_shape: Iterable[int], *, num_classes: int | None = None) -> Shape:
         """Infer every layer's shapes and allocate the weights; return the scores' shape.
 
-        Raises :class:`ShapeError` naming the first layer that cannot take its input.
+        Raises :class:`ShapeError` naming the first layer that cannot take its input (for a
+        merge layer, with the layers that produce its inputs).
         """
         shape: Shape = tuple(int(d) for d in input_shape)
         if num_classes is not None:
             self._num_classes = num_classes
         children = np.random.SeedSequence(self.seed).spawn(len(self._layers))
-        for layer, child in zip(self._layers, children):
+        shapes: list[Shape] = [shape]
+        for layer, child, srcs in zip(self._layers, children, self._sources):
             rng = np.random.default_rng(child)
-            layer.input_shape = shape  # so a failing loss layer check can still be reported
-            out = layer.build(shape, rng=rng, dtype=self.dtype)
-            if layer is not self._loss_layer:
-                shape = out
-        self._loss_layer.check_targets(shape, self._num_classes)
-        self.input_shape = self._layers[0].input_shape
-        self.output_shape = shape
+            if isinstance(layer, Merge):
+                ins = [shapes[s] for s in srcs]
+                try:
+                    out = layer.build(ins, rng=rng, dtype=self.dtype)
+                except ShapeError as exc:
+                    producers = ", ".join(
+                        f"input {j + 1} from {self._slot_name(s)}" for j, s in enumerate(srcs)
+                    )
+                    raise ShapeError(f"{exc} ({producers})") from None
+            else:
+                layer.input_shape = shapes[srcs[0]]  # so a failing loss check can be reported
+                out = layer.build(shapes[srcs[0]], rng=rng, dtype=self.dtype)
+            shapes.append(out)
+        scores = shapes[self._scores_slot]
+        self._loss_layer.check_targets(scores, self._num_classes)
+        self.input_shape = shape
+        self.output_shape = scores
+        self._shapes = tuple(shapes)
         self._params = {
             f"{layer.id}.{k}": v for layer in self._layers for k, v in layer.params.items()
         }
@@ -188,14 +332,25 @@ class Network:
                 raise ConfigError(
                     f"{layer.label}: names used both as parameter and buffer: {sorted(clash)}"
                 )
-        # Layers before the first one with weights need no backward at all, and that one needs
-        # no dx: skipping it saves the largest matrix product of a first Affine layer.
-        run = self._run_order
-        first = next((i for i, layer in enumerate(run) if layer.params), len(run))
-        for i, layer in enumerate(run):
-            layer.needs_input_grad = i > first
-        self._backward_path = tuple(reversed(run[first:]))
-        return shape
+        # Only layers with weights at or upstream of them need a backward, and a layer needs dx
+        # only when weights are upstream of it: skipping them saves the largest matrix product
+        # of a first Affine layer, and all work before it.
+        wants = [False] * (len(self._layers) + 1)  # wants[slot]: a gradient reaches weights
+        for k, layer in enumerate(self._layers[:-1]):
+            upstream = any(wants[s] for s in self._sources[k])
+            layer.needs_input_grad = upstream
+            wants[k + 1] = upstream or bool(layer.params)
+        self._wants = wants
+        self._backward_steps = tuple(
+            (self._swaps.get(id(layer), layer), k + 1, self._sources[k], isinstance(layer, Merge))
+            for k, layer in reversed(list(enumerate(self._layers[:-1])))
+            if wants[k + 1]
+        )
+        self._buffers: dict[int, np.ndarray] = {}
+        return scores
+
+    def _slot_name(self, slot: int) -> str:
+        return DATA if slot == 0 else str(self._layers[slot - 1].id)
 
     def _prepare(self, x: Any) -> np.ndarray:
         x = np.asarray(x, dtype=self.dtype)
@@ -212,12 +367,33 @@ class Network:
 
     # -- running -----------------------------------------------------------------------------
 
+    def _run(self, x: np.ndarray, train: bool, steps: tuple[Any, ...]) -> list[Any]:
+        values: list[Any] = [_NO_VALUE] * (len(self._layers) + 1)
+        values[0] = x
+        for layer, srcs, out, free in steps:
+            if len(srcs) == 1:
+                y = layer.forward(values[srcs[0]], train=train)
+            else:
+                y = layer.forward(*[values[s] for s in srcs], train=train)
+            for s in free:
+                values[s] = _NO_VALUE
+            values[out] = y
+        return values
+
     def forward(self, x: Any, *, train: bool = False) -> np.ndarray:
         """Scores for a batch (the input of the loss layer), in training or inference mode."""
         x = self._prepare(x)
-        for layer in self._run_order:
-            x = layer.forward(x, train=train)
-        return x
+        return self._run(x, train, self._steps)[self._scores_slot]  # type: ignore[no-any-return]
+
+    def forward_values(self, x: Any, *, train: bool = False) -> dict[str, np.ndarray]:
+        """Every layer's output for a batch, by layer id (``"input"``: the data), loss excluded.
+
+        Nothing is released, so this costs the memory of all activations at once; for
+        inspection (``layerkit graph --values``, finding the first non-finite layer).
+        """
+        x = self._prepare(x)
+        values = self._run(x, train, self._keep_steps)
+        return {self._slot_name(slot): v for slot, v in enumerate(values[:-1])}
 
     def predict(self, x: Any, *, batch_size: int | None = 1000) -> np.ndarray:
         """Scores (e.g. logits) in inference mode, computed ``batch_size`` samples at a time."""
@@ -263,10 +439,41 @@ class Network:
         """Backpropagate from the last :meth:`loss`; overwrites every array in :attr:`grads`."""
         if not self._loss_ready:
             raise RuntimeError("Network.backward() needs a preceding Network.loss(x, t)")
-        dout = self._loss_layer.backward(1.0)
-        for layer in self._backward_path:
-            # None only from the path's last layer (needs_input_grad is false there)
-            dout = layer.backward(dout)  # type: ignore[assignment]
+        douts: list[Any] = [_NO_VALUE] * (len(self._layers) + 1)
+        owned = [False] * len(douts)
+        douts[self._scores_slot] = self._loss_layer.backward(1.0)
+        wants = self._wants
+        for layer, slot, srcs, merge in self._backward_steps:
+            dout = douts[slot]
+            douts[slot] = _NO_VALUE  # released: nothing upstream reads it
+            if merge:
+                for s, d in zip(srcs, layer.backward(dout)):  # type: ignore[arg-type]
+                    if wants[s]:
+                        self._accumulate(douts, owned, s, d)
+            else:
+                d = layer.backward(dout)
+                if d is not None:  # None: needs_input_grad is false (no weights upstream)
+                    self._accumulate(douts, owned, srcs[0], d)
+
+    def _accumulate(self, douts: list[Any], owned: list[bool], slot: int, d: Any) -> None:
+        """Add ``d`` to the gradient of ``slot``'s output (read by several layers: fan-out).
+
+        The first contribution is kept as the layer returned it (no copy: a chain never copies);
+        a second one is summed into a buffer this network owns and reuses across steps, so an
+        array a layer handed back is never written into.
+        """
+        current = douts[slot]
+        if current is _NO_VALUE:
+            douts[slot] = d
+        elif owned[slot]:
+            np.add(current, d, out=current)
+        else:
+            buf = self._buffers.get(slot)
+            if buf is None or buf.shape != np.shape(current) or buf.dtype != current.dtype:
+                buf = self._buffers[slot] = np.empty(np.shape(current), dtype=current.dtype)
+            np.add(current, d, out=buf)
+            douts[slot] = buf
+            owned[slot] = True
 
     def gradient(self, x: Any, t: Any) -> dict[str, np.ndarray]:
         """Gradients of the training-mode loss by backpropagation, as copies keyed like params."""
@@ -303,6 +510,13 @@ class Network:
                 "the network is not built yet: pass input_shape=..., call build(shape), or run a batch"
             )
 
+    def shapes(self) -> tuple[Shape, Shape]:
+        """``(input_shape, output_shape)`` per sample of a built network (the scores' shape)."""
+        if self.input_shape is None or self.output_shape is None:
+            self._require_built()
+        assert self.input_shape is not None and self.output_shape is not None
+        return self.input_shape, self.output_shape
+
     @property
     def layers(self) -> tuple[Layer, ...]:
         """All layers in order, the loss layer last."""
@@ -312,10 +526,10 @@ class Network:
     def execution_order(self) -> tuple[Layer, ...]:
         """The layers before the loss in the order forward runs them (backward: reversed).
 
-        The declared order except where :mod:`layerkit.rewrites` reorders calls without
-        changing results (``Relu -> MaxPool2D`` runs as ``MaxPool2D -> Relu``).
+        :attr:`layers` except where :mod:`layerkit.rewrites` exchanges calls without changing
+        results (``Relu -> MaxPool2D`` runs as ``MaxPool2D -> Relu``).
         """
-        return self._run_order
+        return tuple(step[0] for step in self._steps)
 
     @property
     def loss_layer(self) -> Loss:
@@ -398,9 +612,32 @@ class Network:
             except (TypeError, ValueError, KeyError) as exc:
                 raise CheckpointError(f"{layer_id}: invalid rng state ({exc})") from None
 
+    def wiring(self) -> dict[str, list[str]]:
+        """The inputs of each layer that does not simply take the one before it (in :attr:`layers`).
+
+        ``Network(layers, wiring=net.wiring())`` rebuilds the graph; empty for a chain.
+        """
+        out: dict[str, list[str]] = {}
+        for k, (layer, srcs) in enumerate(zip(self._layers, self._sources)):
+            if srcs != (k,):
+                out[str(layer.id)] = [self._slot_name(s) for s in srcs]
+        return out
+
+    def inputs_of(self, layer_id: str) -> list[str]:
+        """The ids of the layers ``layer_id`` takes (``"input"``: the data)."""
+        k = self._layers.index(self[layer_id])
+        return [self._slot_name(s) for s in self._sources[k]]
+
+    @property
+    def is_chain(self) -> bool:
+        """True when each layer takes the one before it: a sequential network."""
+        return self._chain
+
     def with_dtype(self, dtype: Any) -> Network:
         """A copy of this network (weights, buffers, rng state) computing in ``dtype``."""
-        clone = Network([_clone(layer) for layer in self._layers], dtype=dtype, seed=self.seed)
+        clone = Network(
+            [_clone(layer) for layer in self._layers], wiring=self.wiring(), dtype=dtype, seed=self.seed
+        )
         clone._num_classes = self._num_classes
         if self.input_shape is not None:
             clone.build(self.input_shape)
@@ -411,12 +648,23 @@ class Network:
     # -- description -------------------------------------------------------------------------
 
     def config(self) -> dict[str, Any]:
-        """``{"input_shape", "dtype", "layers"}``: what :meth:`from_config` rebuilds this network from."""
+        """``{"input_shape", "dtype", "layers"}``: what :meth:`from_config` rebuilds this network from.
+
+        Layers are in execution order; a layer that does not take the one before it carries
+        ``inputs``.
+        """
         return {
             "input_shape": list(self.input_shape) if self.input_shape is not None else None,
             "dtype": self.dtype.name,
-            "layers": [layer.config() for layer in self._layers],
+            "layers": [self._entry(layer) for layer in self._layers],
         }
+
+    def _entry(self, layer: Layer) -> dict[str, Any]:
+        entry = layer.config()
+        inputs = self.wiring().get(str(layer.id))
+        if inputs is not None:
+            entry["inputs"] = inputs
+        return entry
 
     @classmethod
     def from_config(
@@ -430,24 +678,31 @@ class Network:
         entries = config.get("layers")
         if not isinstance(entries, list):
             raise ConfigError("layers: required, a list of layer entries")
-        layers = [_layer_from_entry(entry, i, registry) for i, entry in enumerate(entries)]
+        layers = [_layer_from_entry(_without_inputs(entry), i, registry) for i, entry in enumerate(entries)]
+        wiring = {
+            str(entry["id"]): list(entry["inputs"])
+            for entry in entries
+            if isinstance(entry, Mapping) and entry.get("inputs") is not None and "id" in entry
+        }
         return cls(
             layers,
+            wiring=wiring,
             input_shape=config.get("input_shape"),
             dtype=config.get("dtype", "float32"),
             seed=seed,
         )
 
     def summary_rows(self) -> list[dict[str, Any]]:
-        """One row per layer: id, type, output shape, parameter count."""
+        """One row per layer: id, type, inputs, output shape, parameter count."""
         return [
             {
                 "id": layer.id,
                 "type": layer.name,
+                "inputs": [self._slot_name(s) for s in srcs],
                 "output_shape": layer.output_shape,
                 "params": layer.param_count(),
             }
-            for layer in self._layers
+            for layer, srcs in zip(self._layers, self._sources)
         ]
 
     def param_count(self) -> int:
@@ -456,16 +711,19 @@ class Network:
     def summary(self) -> str:
         """A Keras-style table of the layers and the total number of parameters."""
 
+        graph = not self._chain
         rows = [
             (
                 r["id"],
                 r["type"],
+                *([", ".join(r["inputs"])] if graph else []),
                 "?" if r["output_shape"] is None else str(tuple(r["output_shape"])),
                 r["params"],
             )
             for r in self.summary_rows()
         ]
-        table = render_table(("id", "type", "output shape", "params"), rows)
+        headers = ("id", "type", *(("inputs",) if graph else ()), "output shape", "params")
+        table = render_table(headers, rows)
         return f"{table}\ntotal parameters: {self.param_count():,}"
 
     def __len__(self) -> int:
@@ -487,4 +745,11 @@ class Network:
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self._layers)
-        return f"Network([{inner}], input_shape={self.input_shape}, dtype={self.dtype.name!r})"
+        wiring = f", wiring={self.wiring()!r}" if not self._chain else ""
+        return f"Network([{inner}]{wiring}, input_shape={self.input_shape}, dtype={self.dtype.name!r})"
+
+
+def _without_inputs(entry: Any) -> Any:
+    if isinstance(entry, Mapping) and "inputs" in entry:
+        return {k: v for k, v in entry.items() if k != "inputs"}
+    return entry

@@ -1,7 +1,7 @@
 """Execution-order rewrites that change how fast a network runs, never what it computes.
 
-:func:`execution_order` is the order a :class:`~layerkit.network.Network` runs its layers in.
-It is the declared order except for one rewrite:
+:class:`~layerkit.network.Network` runs its layers in their topological order except for one
+rewrite, found by :func:`relu_pool_swaps` (``Network.execution_order`` shows the result):
 
 **ReLU before max pooling runs after it.** ``relu(max(window)) == max(relu(window))`` because
 ReLU is monotone, so ``Relu -> MaxPool2D`` computes the same as ``MaxPool2D -> Relu``, and the
@@ -14,9 +14,10 @@ Fashion-MNIST CNN this removes three quarters of the ReLU work after each convol
 ``benchmarks/README.md`` for the measured step time).
 
 Only the built-in ``Relu`` and ``MaxPool2D`` classes are matched (a subclass may compute
-something else), and a layer's ``forward``/``backward`` is unchanged: the rewrite only reorders
-calls, so a ``Relu`` may see a smaller tensor than its declared input shape (elementwise
-layers accept any shape).
+something else), only where the ReLU's output feeds the pooling layer alone, and a layer's
+``forward``/``backward`` is unchanged: the rewrite only reorders calls, so a ``Relu`` may see
+a smaller tensor than its declared input shape (elementwise layers accept any shape). The
+network's layers, ids, summary and config keep the declared order.
 """
 
 from __future__ import annotations
@@ -27,17 +28,40 @@ from layerkit.layers.activations import Relu
 from layerkit.layers.base import Layer
 from layerkit.layers.pooling import MaxPool2D
 
-__all__ = ["execution_order"]
+__all__ = ["relu_pool_swaps"]
 
 
-def execution_order(layers: Sequence[Layer]) -> tuple[Layer, ...]:
-    """``layers`` (a network's body, loss excluded) in the order they should run."""
-    order = list(layers)
-    i = 0
-    while i < len(order) - 1:
-        if type(order[i]) is Relu and type(order[i + 1]) is MaxPool2D:
-            order[i], order[i + 1] = order[i + 1], order[i]
-            i += 2
+def relu_pool_swaps(
+    layers: Sequence[Layer], sources: Sequence[Sequence[int]]
+) -> dict[int, Layer]:
+    """Which layer each step should run instead, for the steps the rewrite swaps.
+
+    ``layers`` are a network's layers in execution order and ``sources[k]`` the slots layer
+    ``k`` reads (slot 0: the data, slot ``j + 1``: the output of layer ``j``). A pair qualifies
+    when ``layers[k]`` is a ``Relu``, ``layers[k + 1]`` a ``MaxPool2D`` reading only slot
+    ``k + 1``, and no other layer reads slot ``k + 1`` (the ReLU's output exists only as the
+    pool's input). The result maps ``id`` of a step's declared layer to the layer to run there:
+    the step that wrote ``relu(a)`` now writes ``max(a)`` and the step that wrote
+    ``max(relu(a))`` writes ``relu(max(a))``, the same value; slots, releases and the backward
+    order stay as they were, with the two layers exchanged.
+    """
+    readers: dict[int, int] = {}
+    for srcs in sources:
+        for slot in srcs:
+            readers[slot] = readers.get(slot, 0) + 1
+    swaps: dict[int, Layer] = {}
+    k = 0
+    while k < len(layers) - 1:
+        relu, pool = layers[k], layers[k + 1]
+        if (
+            type(relu) is Relu
+            and type(pool) is MaxPool2D
+            and tuple(sources[k + 1]) == (k + 1,)
+            and readers.get(k + 1) == 1
+        ):
+            swaps[id(relu)] = pool
+            swaps[id(pool)] = relu
+            k += 2
         else:
-            i += 1
-    return tuple(order)
+            k += 1
+    return swaps

@@ -322,7 +322,9 @@ def _prepare(spec: Spec) -> Trainer:
     dataset = spec.data.create()
     info = dataset_info(spec, dataset)  # described once: the network and the manifest use it
     network = build_network(spec, info)
-    optimizer = config.create_optimizer()
+    optimizer = spec.create_optimizer()
+    if spec.seed is None:  # train() draws one first; spec.yaml and checkpoints record it
+        raise ConfigError("seed: a run needs a seed (train() draws one when the spec has none)")
     data = dataset.load()
     manifest = {
         "spec": spec.to_dict(),

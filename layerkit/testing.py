@@ -13,13 +13,19 @@ Every check is named, so an author sees which property of the layer contract fai
                           optimizers keep references to them)
 ``shapes-dtypes``         forward/backward shapes and dtypes in float32 and float64
 ``gradient``              backprop against central differences in float64 (training and
-                          inference mode; index and one-hot labels for losses)
+                          inference mode; index and one-hot labels for losses; the gradient
+                          of every input for merge layers)
 ``inputs-not-mutated``    forward and backward never write into ``x``, ``dout``, ``t``
 ``same-seed``             same seed, same weights and outputs (dropout masks included)
 ``train-inference``       inference is deterministic and changes no state; a layer without
                           buffers or a generator computes the same in both modes
 ``labels``                (losses) class-index labels give the loss and dx of one-hot labels
+``arity``                 (merge layers) too few inputs are a ``ShapeError`` at build
 ========================  ===================================================================
+
+Merge layers (:class:`~layerkit.layers.base.Merge`: ``forward(*xs, train)``, ``backward(dout)``
+returning one ``dx`` per input) declare ``input_shapes`` (one per input) in their examples and
+are checked with one input array per shape.
 
 Use it from pytest::
 
@@ -47,7 +53,8 @@ import numpy as np
 
 from layerkit.errors import ConfigError
 from layerkit.gradcheck import DEFAULT_TOL, gradcheck_layer
-from layerkit.layers.base import Layer, LayerParams, Loss, Node
+from layerkit.errors import ShapeError
+from layerkit.layers.base import Layer, LayerParams, Loss, Merge
 
 __all__ = [
     "CHECKS",
@@ -96,7 +103,8 @@ class CheckResult:
 @dataclass(frozen=True)
 class _Example:
     params: dict[str, Any]
-    input_shape: tuple[int, ...]
+    #: the per-sample input shape; for a merge layer, one shape per input
+    input_shape: tuple[Any, ...]
     rtol: float = DEFAULT_TOL
 
     def describe(self) -> str:
@@ -109,6 +117,13 @@ class _Subject:
     def __init__(self, cls: type[Layer], example: _Example) -> None:
         self.cls, self.ex = cls, example
         self.kind = getattr(cls, "kind", "layer")
+        merge = self.kind == "merge"
+        #: one per-sample shape per input
+        self.shapes: list[tuple[int, ...]] = (
+            [tuple(s) for s in example.input_shape] if merge else [tuple(example.input_shape)]
+        )
+        #: the keys of the input arrays in the data dicts
+        self.input_keys = [f"x{i + 1}" for i in range(len(self.shapes))] if merge else ["x"]
 
     def make(self, dtype: Any = np.float64, seed: int = 0) -> Layer:
         layer = self.cls(**self.ex.params)
@@ -117,10 +132,9 @@ class _Subject:
 
     def inputs(self, layer: Layer, dtype: Any = np.float64, seed: int = 1) -> dict[str, Any]:
         rng = np.random.default_rng(seed)
-        shape = (BATCH, *self.ex.input_shape)
-        data: dict[str, Any] = {"x": rng.standard_normal(shape).astype(dtype)}
-        if self.kind == "node":
-            data["y"] = rng.standard_normal(shape).astype(dtype)
+        data: dict[str, Any] = {}
+        for key, shape in zip(self.input_keys, self.shapes):
+            data[key] = rng.standard_normal((BATCH, *shape)).astype(dtype)
         if self.kind == "loss":
             classes = self.ex.input_shape[-1]
             data["t"] = rng.integers(0, classes, size=BATCH)
@@ -134,8 +148,8 @@ class _Subject:
     ) -> Any:
         if self.kind == "loss":
             return cast(Loss, layer).forward(data["x"], data["t"] if t is None else t)
-        if self.kind == "node":
-            return cast(Node, layer).forward(data["x"], data["y"])
+        if self.kind == "merge":
+            return cast(Merge, layer).forward(*[data[k] for k in self.input_keys], train=train)
         return layer.forward(data["x"], train=train)
 
     def backward(self, layer: Layer, data: Mapping[str, Any]) -> Any:
@@ -284,11 +298,12 @@ def check_shapes_dtypes(s: _Subject) -> None:
                     f"{getattr(out, 'dtype', '')}, expected {expected} {dt}"
                 )
         grads_in = s.backward(layer, data)
-        inputs = [("dx", data["x"], grads_in)]
-        if s.kind == "node":
-            if not isinstance(grads_in, tuple) or len(grads_in) != 2:
-                _fail("a node's backward must return (dx, dy)")
-            inputs = [("dx", data["x"], grads_in[0]), ("dy", data["y"], grads_in[1])]
+        inputs = [("dx", data["x"], grads_in)] if s.kind != "merge" else []
+        if s.kind == "merge":
+            n = len(s.input_keys)
+            if not isinstance(grads_in, tuple) or len(grads_in) != n:
+                _fail(f"a merge layer's backward must return a tuple of {n} gradients, one per input")
+            inputs = [(f"d{k}", data[k], g) for k, g in zip(s.input_keys, grads_in)]
         for name, ref, g in inputs:
             if not isinstance(g, np.ndarray) or g.shape != ref.shape or g.dtype != dt:
                 _fail(
@@ -307,12 +322,11 @@ def check_gradient(s: _Subject) -> None:
     if s.kind == "loss":
         onehot = np.eye(s.ex.input_shape[-1])[data["t"]]
         runs = [("index labels", {"t": data["t"]}), ("one-hot labels", {"t": onehot})]
-    elif s.kind == "node":
-        runs = [("", {"y": data["y"]})]
     else:
         runs = [("training", {"train": True}), ("inference", {"train": False})]
+    x: Any = [data[k] for k in s.input_keys] if s.kind == "merge" else data["x"]
     for label, options in runs:
-        report = gradcheck_layer(layer, data["x"], tol=s.ex.rtol, **options)
+        report = gradcheck_layer(layer, x, tol=s.ex.rtol, **options)
         if not report.passed:
             _fail(
                 f"{label + ': ' if label else ''}backprop disagrees with central differences\n{report.table()}"
@@ -324,7 +338,7 @@ def _snapshot(layer: Layer) -> dict[str, np.ndarray]:
 
 
 def check_inputs_not_mutated(s: _Subject) -> None:
-    modes = (True,) if s.kind in ("loss", "node") else (True, False)
+    modes = (True,) if s.kind == "loss" else (True, False)
     for train in modes:
         layer = s.make()
         data = s.inputs(layer)
@@ -413,8 +427,27 @@ def check_labels(s: _Subject) -> None:
         _fail("index and one-hot labels give different dx")
 
 
+def check_arity(s: _Subject) -> None:
+    if s.kind != "merge":
+        raise _NotApplicable("only merge layers take several inputs")
+    cls = cast(type[Merge], s.cls)
+    if cls.min_inputs < 1:
+        _fail(f"min_inputs must be >= 1 (is {cls.min_inputs})")
+    layer = cls(**s.ex.params)
+    few = s.shapes[: cls.min_inputs - 1]
+    try:
+        layer.build(few, dtype=np.float64)
+    except ShapeError:
+        return
+    _fail(f"build accepted {len(few)} input(s), fewer than min_inputs={cls.min_inputs}")
+
+
 #: Checks that apply to some kinds of layer only (others apply to all).
-_KINDS: dict[str, set[str]] = {"train-inference": {"layer"}, "labels": {"loss"}}
+_KINDS: dict[str, set[str]] = {
+    "train-inference": {"layer"},
+    "labels": {"loss"},
+    "arity": {"merge"},
+}
 
 
 def checks_for(layer_cls: type[Layer]) -> list[str]:
@@ -436,6 +469,7 @@ CHECKS: dict[str, Callable[[_Subject], None]] = {
     "same-seed": check_same_seed,
     "train-inference": check_train_inference,
     "labels": check_labels,
+    "arity": check_arity,
 }
 
 
@@ -457,10 +491,11 @@ def _examples(
     out = []
     for entry in getattr(cls, "examples", ()):
         xfail.update(entry.get("xfail", {}))
+        shape = entry["input_shapes"] if "input_shapes" in entry else entry["input_shape"]
         out.append(
             _Example(
                 dict(entry.get("params", {})),
-                tuple(entry["input_shape"]),
+                tuple(tuple(s) for s in shape) if "input_shapes" in entry else tuple(shape),
                 rtol or entry.get("rtol", DEFAULT_TOL),
             )
         )

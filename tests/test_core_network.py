@@ -321,17 +321,18 @@ def test_lazy_build_on_first_batch(data):
         (
             [Affine(units=3)],
             ConfigError,
-            r"layers\[0\] \(Affine\): the last layer must be a loss layer",
+            r"layers\[0\] \(Affine\): a network needs a loss layer",
         ),
         (
             [SoftmaxWithLoss(), Affine(units=3), SoftmaxWithLoss()],
             ConfigError,
-            r"layers\[0\] \(SoftmaxWithLoss\): a loss layer must be the last layer",
+            r"layers\[0\] \(SoftmaxWithLoss\): a loss layer must end the network, but 'affine1' "
+            r"takes its output",
         ),
         (
             [Mul(), SoftmaxWithLoss()],
             ConfigError,
-            r"layers\[0\] \(Mul\): Mul is a two-input graph node .* one input",
+            r"layers\[0\] \(Mul\): Mul takes at least 2 inputs \(received 1\)",
         ),
         (
             [Affine(units=3, id="a"), Affine(units=3, id="a"), SoftmaxWithLoss()],

@@ -77,7 +77,7 @@ def test_validate_json(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert (doc["ok"], doc["input_shape"], doc["num_classes"]) == (True, [2], 3)
-    assert doc["layers"][0] == {"id": "fc1", "type": "Affine", "output_shape": [100], "params": 300}
+    assert doc["layers"][0] == {"id": "fc1", "type": "Affine", "inputs": ["input"], "output_shape": [100], "params": 300}
     assert doc["total_params"] == sum(layer["params"] for layer in doc["layers"])
 
     bad = tmp_path / "bad.yaml"

@@ -55,7 +55,7 @@ def test_a_valid_spec_is_typed_by_its_components() -> None:
     assert spec.data.create().describe().num_classes == 4
     # the optimizer entry is validated by Momentum's own Params: defaults filled in
     assert spec.train.optimizer == {"type": "Momentum", "lr": 0.05, "weight_decay": 0.0, "momentum": 0.9}
-    optimizer = spec.train.create_optimizer()
+    optimizer = spec.create_optimizer()
     assert type(optimizer).__name__ == "Momentum" and optimizer.lr == 0.05
     assert spec.dtype == "float32" and spec.train.batch_size == 100  # defaults
 
@@ -108,7 +108,7 @@ def test_a_misspelt_required_key_is_one_issue() -> None:
     text = SPEC.replace("units: 4", "unit: 4")
     assert messages(text) == [
         f"{at(text, 'unit: 4')}: model.layers[2].unit: unknown key; did you mean 'units'? (it is required) "
-        "(valid keys: type, id, units, init)"
+        "(valid keys: type, id, inputs, units, init)"
     ]
 
 
@@ -125,8 +125,7 @@ def test_structural_problems_are_reported_with_the_others() -> None:
     text = SPEC.replace("{type: Relu}", "{type: Mul}").replace("units: 4}", "units: 4.5}")
     got = messages(text)
     assert got == [
-        f"{at(text, 'Mul')}: model.layers[1].type: Mul is a two-input graph node (forward(x, y)); a network's "
-        "layers each take one input: use it to build graphs by hand (received 'Mul')",
+        f"{at(text, 'Mul')}: model.layers[1].type: Mul takes at least 2 inputs (received 1)",
         f"{at(text, '4.5')}: model.layers[2].units: must be a whole number (received 4.5)",
     ]
 

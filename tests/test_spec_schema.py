@@ -31,7 +31,7 @@ def test_every_registered_component_is_a_branch_keyed_on_its_name() -> None:
     layers = schema["$defs"]["ModelSpec"]["properties"]["layers"]["items"]
     tags = set(layers["discriminator"]["mapping"])
     registry = get_registry()
-    assert tags == {registry.display_name(e) for e in registry.entries("layers")}
+    assert tags == {registry.display_name(e) for e in registry.entries("layers")} | {"block"}
     affine = defs[layers["discriminator"]["mapping"]["Affine"].split("/")[-1]]
     assert (affine["properties"]["type"]["const"], affine["required"]) == ("Affine", ["type", "units"])
     assert affine["properties"]["units"]["exclusiveMinimum"] == 0 and affine["additionalProperties"] is False

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch-size: must be > 0 (received {batch_size})")
     info = ckpt.manifest.get("input", {})
     names = info.get("class_names")
-    classes = int(info.get("num_classes") or network.output_shape[-1])
+    classes = int(info.get("num_classes") or network.shapes()[1][-1])
     result = evaluate(network, BatchIterator(split, batch_size, dtype=network.dtype), num_classes=classes)
     per_class = result.per_class_accuracy()
     if args.json:

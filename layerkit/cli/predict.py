@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from layerkit.training.config import EVAL_BATCH_SIZE
+
 __all__ = ["configure", "run", "read_inputs"]
 
 
@@ -25,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-k", "--top-k", type=int, default=1, metavar="K", help="classes per sample (default 1)"
     )
-    parser.add_argument("--batch-size", type=int, default=1000, metavar="N", help="samples per forward pass")
+    parser.add_argument("--batch-size", type=int, default=EVAL_BATCH_SIZE, metavar="N", help="samples per forward pass")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -96,14 +98,15 @@ def run(args: argparse.Namespace) -> int:
     network = restore_network(ckpt)
     info = ckpt.manifest.get("input", {})
     names = info.get("class_names")
-    x = read_inputs(args.input, tuple(network.input_shape))
+    input_shape, scores_shape = network.shapes()
+    x = read_inputs(args.input, input_shape)
     scale = float(info.get("scale", 1.0)) if x.dtype.kind in "iub" else 1.0
     n = x.shape[0]
-    classes = int(network.output_shape[-1])
+    classes = int(scores_shape[-1])
     k = min(args.top_k, classes)
     top = np.empty((n, k), dtype=np.intp)
     prob = np.empty((n, k), dtype=np.float64)
-    batch = np.empty((min(n, args.batch_size), *network.input_shape), dtype=network.dtype)
+    batch = np.empty((min(n, args.batch_size), *input_shape), dtype=network.dtype)
     for start in range(0, n, args.batch_size):
         xb = batch[: min(args.batch_size, n - start)]
         with np.errstate(over="ignore", invalid="ignore"):  # reported below, by sample

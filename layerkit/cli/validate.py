@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def _issue_dict(issue: object) -> dict[str, object]:
     from dataclasses import asdict
 
-    return asdict(issue)  # type: ignore[call-overload, no-any-return]
+    return asdict(issue)  # type: ignore[call-overload]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             "ok": True,
             "name": spec.name,
             "dataset": spec.data.dataset,
-            "input_shape": list(network.input_shape),
+            "input_shape": list(network.shapes()[0]),
             "num_classes": info.num_classes,
             "dtype": spec.dtype,
             "layers": [
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{spec.name}: {spec.data.dataset} ({info.train_size:,} train / {info.test_size:,} test, "
-        f"input {tuple(network.input_shape)}, {info.num_classes} classes), {spec.dtype}"
+        f"input {network.shapes()[0]}, {info.num_classes} classes), {spec.dtype}"
     )
     print(network.summary())
     return 0

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from layerkit._validation import StrictModel
 from layerkit.component import Component
 from layerkit.errors import DataError
 
 __all__ = ["Dataset", "DatasetInfo", "DatasetParams", "Location", "Split"]
 
 
-class DatasetParams(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+class DatasetParams(StrictModel):
+    """Base of every dataset's option model: strict, immutable, no unknown keys."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,11 @@ class Location:
         return f"{self.directory} ({self.origin})"
 
 
-class Dataset(Component):
+#: The option model of a dataset class: ``class Spiral(Dataset[SpiralParams])``.
+DatasetParamsT = TypeVar("DatasetParamsT", bound=DatasetParams)
+
+
+class Dataset(Component[DatasetParamsT]):
     """Base class of datasets; subclasses implement ``describe`` and ``load``.
 
     Datasets that read files set ``has_files = True`` and implement ``locate`` and ``fetch``.

@@ -111,7 +111,7 @@ def _read(
     return _read_cached(str(path), st.st_size, st.st_mtime_ns, count, magic, sha256)
 
 
-class IDXImageDataset(Dataset):
+class IDXImageDataset(Dataset[IDXParams]):
     """Base class of 28x28 grey image datasets in four IDX files (the MNIST layout)."""
 
     Params: ClassVar[type[DatasetParams]] = IDXParams

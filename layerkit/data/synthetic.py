@@ -8,7 +8,7 @@ not depend on the size of the training set.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 from pydantic import Field
@@ -24,7 +24,11 @@ def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator, np.ra
     return np.random.default_rng(shape), np.random.default_rng(train), np.random.default_rng(test)
 
 
-class _Generated(Dataset):
+#: The options of a generated dataset (both have classes, points_per_class, test_points_per_class).
+_GeneratedParams = TypeVar("_GeneratedParams", "SpiralParams", "BlobsParams")
+
+
+class _Generated(Dataset[_GeneratedParams]):
     """What the generated datasets share: ``classes`` x ``points_per_class`` samples per split.
 
     Subclasses' ``Params`` have ``classes``, ``points_per_class`` and ``test_points_per_class``.
@@ -60,7 +64,7 @@ class SpiralParams(DatasetParams):
     seed: int = Field(0, ge=0, description="seed of the generated data")
 
 
-class Spiral(_Generated):
+class Spiral(_Generated[SpiralParams]):
     """Spiral: K interleaved 2-D spiral arms, not linearly separable (CS231n)."""
 
     name = "spiral"
@@ -103,7 +107,7 @@ class BlobsParams(DatasetParams):
     seed: int = Field(0, ge=0, description="seed of the generated data")
 
 
-class Blobs(_Generated):
+class Blobs(_Generated[BlobsParams]):
     """Blobs: isotropic Gaussian clusters, one per class, with seeded random centres."""
 
     name = "blobs"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from layerkit.layers.activations import LeakyRelu, Relu, Sigmoid, Tanh
 from layerkit.layers.affine import Affine
-from layerkit.layers.arithmetic import Add, Mul
-from layerkit.layers.base import Layer, LayerParams, Loss, Node
+from layerkit.layers.arithmetic import Add, Concat, Mul
+from layerkit.layers.base import Layer, LayerParams, Loss, Merge, Node
+from layerkit.layers.symbolic import Input, Tensor
 from layerkit.layers.conv import Conv2D
 from layerkit.layers.dropout import Dropout
 from layerkit.layers.losses import MeanSquaredError, SoftmaxWithLoss
@@ -19,16 +20,19 @@ __all__ = [
     "Affine",
     "AvgPool2D",
     "BatchNorm",
+    "Concat",
     "Conv2D",
     "Dropout",
     "Flatten",
     "GlobalAvgPool2D",
+    "Input",
     "Layer",
     "LayerParams",
     "LeakyRelu",
     "Loss",
     "MaxPool2D",
     "MeanSquaredError",
+    "Merge",
     "Mul",
     "Node",
     "Relu",
@@ -36,11 +40,12 @@ __all__ = [
     "Sigmoid",
     "SoftmaxWithLoss",
     "Tanh",
+    "Tensor",
 ]
 
 # One family per line: a new family module adds its import above and one line here.
 BUILTIN_LAYERS: tuple[type[Layer], ...] = (
-    Mul, Add,  # graph nodes, for hand-made graphs only
+    Add, Mul, Concat,  # merge layers, joining the branches of a graph
     Affine,
     Relu, Sigmoid, Tanh, LeakyRelu,
     Dropout,

@@ -22,7 +22,7 @@ _ANY_SHAPE: tuple[dict[str, Any], ...] = (
 )
 
 
-class Relu(Layer):
+class Relu(Layer[LayerParams]):
     """Rectified linear unit: max(x, 0)."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
@@ -42,7 +42,7 @@ class Relu(Layer):
         return dx
 
 
-class Sigmoid(Layer):
+class Sigmoid(Layer[LayerParams]):
     """Logistic sigmoid 1 / (1 + exp(-x)), stable for any x; dx = dout * (1 - y) * y."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
@@ -60,7 +60,7 @@ class Sigmoid(Layer):
         return dx
 
 
-class Tanh(Layer):
+class Tanh(Layer[LayerParams]):
     """Hyperbolic tangent; dx = dout * (1 - y^2)."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
@@ -82,7 +82,7 @@ class LeakyReluParams(LayerParams):
     alpha: float = Field(0.01, ge=0, lt=1, description="slope for x < 0")
 
 
-class LeakyRelu(Layer):
+class LeakyRelu(Layer[LeakyReluParams]):
     """Leaky ReLU: x for x > 0, alpha * x otherwise."""
 
     Params: ClassVar[type[LayerParams]] = LeakyReluParams

@@ -19,7 +19,7 @@ class AffineParams(LayerParams):
     init: Initializer = Field(default_factory=NormalInit, description="weight initialiser")  # type: ignore[arg-type]
 
 
-class Affine(Layer):
+class Affine(Layer[AffineParams]):
     """Fully connected layer: x @ W + b (inputs flattened per sample; zero-initialised bias).
 
     ``W`` is ``(prod(input_shape), units)``, ``b`` is ``(units,)``. An input of shape

@@ -15,9 +15,12 @@ the way Keras writes layers:
 
 Loss layers (:class:`Loss`) end a network: ``forward(x, t)`` returns the mean loss over the
 batch as a Python float, ``backward(dout=1.0)`` returns ``dx``; labels may be class indices or
-one-hot. Graph nodes with two inputs (:class:`Node`, the textbook's Mul and Add) take
-``forward(x, y)`` and return ``(dx, dy)`` from ``backward``; they are building blocks for
-hand-made graphs and cannot sit in a sequential :class:`~layerkit.network.Network`.
+one-hot. Merge layers (:class:`Merge`: the textbook's Mul and Add, and Concat) take several
+inputs: ``forward(*xs, train)`` returns one output and ``backward(dout)`` returns a tuple with one
+``dx`` per input, in the order of the inputs; ``build(input_shapes)`` receives one per-sample
+shape per input. They are nodes of a graph :class:`~layerkit.network.Network` (``inputs:`` in a
+spec, ``Add()(a, b)`` in Python) and, unbuilt, the textbook's hand-made graphs (``Mul().forward(100,
+2)``).
 
 Conventions the :class:`~layerkit.network.Network` and the trainer rely on:
 
@@ -31,9 +34,12 @@ Conventions the :class:`~layerkit.network.Network` and the trainer rely on:
 * ``buffers`` hold non-trainable state saved with checkpoints (BatchNorm's running statistics).
 * A stochastic layer (Dropout) draws from its own generator ``self.rng``, seeded in ``build``
   from the ``rng`` it is given; the network saves and restores its state for exact resumes.
-* ``needs_input_grad``: a network sets it to ``False`` on its first layers, whose ``dx`` nobody
-  reads; ``backward`` may then skip computing ``dx`` and return ``None`` (saving the largest
-  matrix product of a first Affine layer).
+* ``needs_input_grad``: a network sets it to ``False`` on layers whose ``dx`` nobody reads (no
+  weights upstream of them); ``backward`` may then skip computing ``dx`` and return ``None``
+  (saving the largest matrix product of a first Affine layer).
+* The arrays ``backward`` returns are read-only to the caller: a network never writes into them
+  (it sums fan-out gradients into buffers of its own), so a layer may return ``dout`` itself or
+  a view of it (Add, Flatten and Concat do).
 
 Every layer class declares ``examples``: hyperparameters and a per-sample input shape the
 conformance kit (:mod:`layerkit.testing`) builds it with, and may declare ``bad_params``:
@@ -46,37 +52,44 @@ plugins included, so a layer without ``examples`` fails it::
                     {"params": {"units": 2, "init": "he"}, "input_shape": (2, 3)})
         bad_params = ({"units": 0}, {"init": {"type": "normal", "std": -1.0}})
 
+A merge layer's examples give ``"input_shapes"`` (one shape per input) instead of
+``"input_shape"``.
+
 An example may also carry ``"xfail": {"check-name": "reason"}`` for checks the layer is known
 to fail, and ``"rtol"`` for the gradient check.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
+from layerkit._validation import StrictModel
 from layerkit.component import Component
-from layerkit.errors import ShapeError
+from layerkit.errors import ConfigError, ShapeError
+from layerkit.layers.symbolic import Tensor, apply_layer
 
-__all__ = ["LayerParams", "Layer", "Loss", "Node", "Shape"]
+__all__ = ["LayerParams", "LayerParamsT", "Layer", "Loss", "Merge", "Node", "Shape"]
 
 Shape = tuple[int, ...]
 
 
-class LayerParams(BaseModel):
+class LayerParams(StrictModel):
     """Base of every layer's hyperparameter model: strict, immutable, no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+#: The hyperparameter model of a layer class: ``class Affine(Layer[AffineParams])``.
+LayerParamsT = TypeVar("LayerParamsT", bound=LayerParams)
 
 
-class Layer(Component):
+class Layer(Component[LayerParamsT]):
     """A single-input layer: ``forward(x, *, train)`` and ``backward(dout) -> dx``."""
 
     #: Registry name used in specs (``type: Affine``); defaults to the class name.
     name: ClassVar[str] = ""
-    #: ``"layer"``, ``"loss"`` or ``"node"``.
+    #: ``"layer"``, ``"loss"`` or ``"merge"``.
     kind: ClassVar[str] = "layer"
     #: The pydantic model of this layer's hyperparameters.
     Params: ClassVar[type[LayerParams]] = LayerParams
@@ -145,6 +158,16 @@ class Layer(Component):
         """Return ``dx`` (``None`` when ``needs_input_grad`` is false) and fill ``grads``."""
         raise NotImplementedError
 
+    # -- functional API ----------------------------------------------------------------------
+
+    def __call__(self, *inputs: Tensor) -> Tensor:
+        """Apply this layer to symbolic tensors (Keras' functional API): ``Relu()(Affine(units=50)(x))``.
+
+        Nothing is computed: the result records the layer and its inputs, and
+        ``Network(inputs=x, outputs=loss)`` turns the recorded graph into a network.
+        """
+        return apply_layer(self, inputs)
+
     # -- description -------------------------------------------------------------------------
 
     @property
@@ -169,7 +192,7 @@ class Layer(Component):
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
-class Loss(Layer):
+class Loss(Layer[LayerParamsT]):
     """A loss layer: ``forward(x, t) -> float`` (batch mean), ``backward(dout=1.0) -> dx``."""
 
     kind: ClassVar[str] = "loss"
@@ -200,13 +223,69 @@ class Loss(Layer):
         raise NotImplementedError
 
 
-class Node(Layer):
-    """A two-input graph node: ``forward(x, y)``, ``backward(dout) -> (dx, dy)``."""
+class Merge(Layer[LayerParamsT]):
+    """A layer with several inputs: ``forward(*xs, train)``, ``backward(dout) -> (dx1, dx2, ...)``.
 
-    kind: ClassVar[str] = "node"
+    ``build(input_shapes)`` takes one per-sample shape per input (``input_shapes``; its first is
+    also ``input_shape``) and :meth:`compute_output_shape` receives them all. ``min_inputs`` and
+    ``max_inputs`` bound how many inputs the layer takes.
+    """
 
-    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # type: ignore[override]
+    kind: ClassVar[str] = "merge"
+    min_inputs: ClassVar[int] = 2
+    max_inputs: ClassVar[int | None] = None
+
+    def __init__(self, *, id: str | None = None, **hyperparameters: Any) -> None:
+        super().__init__(id=id, **hyperparameters)
+        self.input_shapes: tuple[Shape, ...] | None = None
+
+    @classmethod
+    def arity_problem(cls, n: int) -> str | None:
+        """Why ``n`` inputs are too few or too many for this layer (``None`` if they are fine)."""
+        if n < cls.min_inputs:
+            return f"{cls.name} takes at least {cls.min_inputs} inputs (received {n})"
+        if cls.max_inputs is not None and n > cls.max_inputs:
+            return f"{cls.name} takes at most {cls.max_inputs} inputs (received {n})"
+        return None
+
+    def compute_output_shape(self, input_shapes: Sequence[Shape]) -> Shape:  # type: ignore[override]
+        """Per-sample output shape for the inputs' shapes; raise :class:`ShapeError` if they do not agree."""
         raise NotImplementedError
 
-    def backward(self, dout: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[override]
+    def build(  # type: ignore[override]
+        self,
+        input_shapes: Sequence[Sequence[int]],
+        *,
+        rng: np.random.Generator | None = None,
+        dtype: np.dtype | type | str = np.float32,
+    ) -> Shape:
+        """Check the inputs' shapes, create the weights (none by default), return the output shape."""
+        if isinstance(input_shapes, tuple) and input_shapes and isinstance(input_shapes[0], int):
+            raise ConfigError(f"{self.label}: build takes one shape per input (received {input_shapes})")
+        shapes = tuple(tuple(int(d) for d in s) for s in input_shapes)
+        problem = self.arity_problem(len(shapes))
+        if problem is not None:
+            raise ShapeError(f"{self.label}: {problem}")
+        for s in shapes:
+            if any(d <= 0 for d in s):
+                raise ShapeError(f"{self.label}: input shapes must be positive (received {list(shapes)})")
+        out = tuple(int(d) for d in self.compute_output_shape(shapes))
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind != "f":
+            raise ShapeError(f"{self.label}: dtype must be a float type (received {self.dtype})")
+        self.params = self.create_params(shapes[0], rng or np.random.default_rng(), self.dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.input_shapes = shapes
+        self.input_shape, self.output_shape = shapes[0], out
+        self.built = True
+        return out
+
+    def forward(self, *xs: Any, train: bool = False) -> Any:  # type: ignore[override]
         raise NotImplementedError
+
+    def backward(self, dout: Any) -> tuple[Any, ...]:  # type: ignore[override]
+        raise NotImplementedError
+
+
+#: The former name of :class:`Merge` (two-input graph nodes), kept for existing code.
+Node = Merge

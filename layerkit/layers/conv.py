@@ -69,7 +69,7 @@ class Conv2DParams(LayerParams):
     use_bias: bool = Field(True, description="add a learned bias per filter (zero-initialised)")
 
 
-class Conv2D(Layer):
+class Conv2D(Layer[Conv2DParams]):
     """2-D convolution (cross-correlation) over (C, H, W) inputs by im2col and one GEMM.
 
     ``W`` has shape ``(filters, C, kh, kw)`` (the textbook's ``(FN, C, FH, FW)``), ``b`` has

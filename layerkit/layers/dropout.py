@@ -16,7 +16,7 @@ class DropoutParams(LayerParams):
     rate: float = Field(0.5, ge=0, lt=1, description="fraction of units zeroed in training")
 
 
-class Dropout(Layer):
+class Dropout(Layer[DropoutParams]):
     """Inverted dropout: in training, zero each unit with probability rate and scale by 1/(1-rate).
 
     The identity at inference (``train=False``). Masks come from the layer's own generator

@@ -14,7 +14,7 @@ import numpy as np
 
 from layerkit.errors import ShapeError
 from layerkit.functions import _exp_shifted, softmax
-from layerkit.layers.base import Loss, Shape
+from layerkit.layers.base import LayerParams, Loss, Shape
 
 __all__ = ["MeanSquaredError", "SoftmaxWithLoss"]
 
@@ -85,7 +85,7 @@ def _check_num_classes(label: str, input_shape: Shape, num_classes: int | None) 
         )
 
 
-class SoftmaxWithLoss(Loss):
+class SoftmaxWithLoss(Loss[LayerParams]):
     """Softmax followed by cross-entropy, stable and batched; dx = (softmax(x) - t) / N."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _EXAMPLES
@@ -132,7 +132,7 @@ class SoftmaxWithLoss(Loss):
         return dx
 
 
-class MeanSquaredError(Loss):
+class MeanSquaredError(Loss[LayerParams]):
     """Sum-of-squares error 0.5 * sum((x - t)^2) per sample, averaged over the batch; dx = (x - t) / N.
 
     Targets are real-valued rows shaped like ``x``, or class indices (compared as one-hot rows).

@@ -20,7 +20,7 @@ class BatchNormParams(LayerParams):
     eps: float = Field(1e-5, gt=0, description="added to the variance before the square root")
 
 
-class BatchNorm(Layer):
+class BatchNorm(Layer[BatchNormParams]):
     """Batch normalisation: (x - mean) / sqrt(var + eps) * gamma + beta, per feature or channel.
 
     Input ``(N, D)`` is normalised per feature over the batch; input ``(N, C, ...)`` (e.g. conv

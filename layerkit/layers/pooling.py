@@ -45,7 +45,7 @@ class Pool2DParams(LayerParams):
     )
 
 
-class _Pool2D(Layer):
+class _Pool2D(Layer[Pool2DParams]):
     """Shared geometry and input handling of the windowed pooling layers."""
 
     Params: ClassVar[type[LayerParams]] = Pool2DParams
@@ -250,7 +250,7 @@ class GlobalAvgPool2DParams(LayerParams):
     pass
 
 
-class GlobalAvgPool2D(Layer):
+class GlobalAvgPool2D(Layer[GlobalAvgPool2DParams]):
     """Mean of each channel over all positions: (C, H, W) -> (C,)."""
 
     Params: ClassVar[type[LayerParams]] = GlobalAvgPool2DParams

@@ -9,17 +9,17 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from layerkit.errors import ShapeError
-from layerkit.layers.base import Layer, LayerParams, Shape
+from layerkit.layers.base import Layer, LayerParams, LayerParamsT, Shape
 from layerkit.layers.windows import batch_second, check_batch, empty_batch
 
 __all__ = ["Flatten", "Reshape"]
 
 
-class _ReshapeBase(Layer):
+class _ReshapeBase(Layer[LayerParamsT]):
     """Forward reshapes each sample to ``output_shape``; backward restores ``input_shape``.
 
     An input stored channel-major (a convolution's output, see
-    :func:`~layerkit.layers.conv.batch_second`) is copied by the reshape; backward then returns
+    :func:`~layerkit.layers.windows.batch_second`) is copied by the reshape; backward then returns
     ``dx`` in that same layout, so the convolution layers below get their gradients without a
     transposing copy (one small copy here instead of one per layer below).
     """
@@ -43,7 +43,7 @@ class FlattenParams(LayerParams):
     pass
 
 
-class Flatten(_ReshapeBase):
+class Flatten(_ReshapeBase[FlattenParams]):
     """Flatten each sample to a vector: (C, H, W) -> (C*H*W,), e.g. between conv and Affine layers."""
 
     Params: ClassVar[type[LayerParams]] = FlattenParams
@@ -69,7 +69,7 @@ class ReshapeParams(LayerParams):
         return value
 
 
-class Reshape(_ReshapeBase):
+class Reshape(_ReshapeBase[ReshapeParams]):
     """Reshape each sample to ``target_shape`` (one entry may be -1), e.g. (784,) -> (1, 28, 28)."""
 
     Params: ClassVar[type[LayerParams]] = ReshapeParams

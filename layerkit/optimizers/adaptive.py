@@ -17,7 +17,7 @@ class AdaGradParams(OptimizerParams):
     eps: float = Field(1e-7, gt=0, description="added to sqrt(h) to avoid dividing by zero")
 
 
-class AdaGrad(Optimizer):
+class AdaGrad(Optimizer[AdaGradParams]):
     """AdaGrad: ``h += dW * dW; W -= lr * dW / (sqrt(h) + eps)``."""
 
     Params: ClassVar[type[OptimizerParams]] = AdaGradParams
@@ -36,7 +36,7 @@ class RMSpropParams(OptimizerParams):
     eps: float = Field(1e-7, gt=0, description="added to sqrt(h) to avoid dividing by zero")
 
 
-class RMSprop(Optimizer):
+class RMSprop(Optimizer[RMSpropParams]):
     """RMSprop: ``h = rho * h + (1 - rho) * dW * dW; W -= lr * dW / (sqrt(h) + eps)``."""
 
     Params: ClassVar[type[OptimizerParams]] = RMSpropParams
@@ -60,7 +60,7 @@ class AdamParams(OptimizerParams):
     eps: float = Field(1e-7, gt=0, description="added to sqrt(v) to avoid dividing by zero")
 
 
-class Adam(Optimizer):
+class Adam(Optimizer[AdamParams]):
     """Adam (Kingma & Ba), with the textbook's bias correction folded into the step size."""
 
     Params: ClassVar[type[OptimizerParams]] = AdamParams

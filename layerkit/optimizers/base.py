@@ -14,21 +14,20 @@ step allocates nothing here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from layerkit._validation import StrictModel
 from layerkit.component import Component
 from layerkit.errors import CheckpointError
 
 __all__ = ["OptimizerParams", "Optimizer"]
 
 
-class OptimizerParams(BaseModel):
+class OptimizerParams(StrictModel):
     """Hyperparameters common to every optimizer."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     lr: float = Field(0.01, gt=0, description="learning rate")
     weight_decay: float = Field(
@@ -39,7 +38,11 @@ class OptimizerParams(BaseModel):
     )
 
 
-class Optimizer(Component):
+#: The hyperparameter model of an optimizer class: ``class Adam(Optimizer[AdamParams])``.
+OptimizerParamsT = TypeVar("OptimizerParamsT", bound=OptimizerParams)
+
+
+class Optimizer(Component[OptimizerParamsT]):
     """Base class: validated hyperparameters in ``self.hp``; subclasses implement ``step``."""
 
     name: ClassVar[str] = ""

@@ -12,7 +12,7 @@ from layerkit.optimizers.base import Optimizer, OptimizerParams
 __all__ = ["SGD", "Momentum", "Nesterov", "MomentumParams"]
 
 
-class SGD(Optimizer):
+class SGD(Optimizer[OptimizerParams]):
     """Stochastic gradient descent: ``W -= lr * dW``."""
 
     def step(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
@@ -25,7 +25,7 @@ class MomentumParams(OptimizerParams):
     momentum: float = Field(0.9, ge=0, lt=1, description="fraction of the velocity kept per step")
 
 
-class Momentum(Optimizer):
+class Momentum(Optimizer[MomentumParams]):
     """SGD with momentum: ``v = momentum * v - lr * dW; W += v``."""
 
     Params: ClassVar[type[OptimizerParams]] = MomentumParams
@@ -40,7 +40,7 @@ class Momentum(Optimizer):
         param += v
 
 
-class Nesterov(Optimizer):
+class Nesterov(Optimizer[MomentumParams]):
     """Nesterov's accelerated gradient, in the textbook's form (one gradient per step)."""
 
     Params: ClassVar[type[OptimizerParams]] = MomentumParams

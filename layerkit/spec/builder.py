@@ -12,9 +12,11 @@ from typing import Any
 
 from layerkit._validation import format_loc
 from layerkit.data.base import Dataset, DatasetInfo
-from layerkit.errors import LayerkitError, SpecError, SpecIssue
+from layerkit.errors import ConfigError, LayerkitError, SpecError, SpecIssue
+from layerkit.layer_list import auto_ids
 from layerkit.layers.base import Layer
 from layerkit.network import Network
+from layerkit.spec.blocks import relabel
 from layerkit.spec.loader import validate_spec
 from layerkit.spec.locate import locate
 from layerkit.spec.models import Spec
@@ -25,7 +27,7 @@ __all__ = ["build_network", "dataset_info", "spec_from_network"]
 
 def _issue(spec: Spec, loc: tuple[str | int, ...], message: str) -> SpecIssue:
     mark = locate(spec.source, loc) if spec.source is not None else None
-    return (mark or Mark()).issue(format_loc(loc), message)
+    return relabel([(mark or Mark()).issue(format_loc(loc), message)], spec._origins)[0]
 
 
 def dataset_info(spec: Spec, dataset: Dataset | None = None) -> DatasetInfo:
@@ -53,24 +55,31 @@ def _strip_label(message: str, label: str | None) -> str:
     return message[len(prefix):] if label and message.startswith(prefix) else message
 
 
-def _classes_issue(spec: Spec, layers: list[Layer], info: DatasetInfo, exc: Exception) -> SpecIssue:
-    """Blame the layer that sets the width of the scores, when they do not match the classes."""
-    loss_at = len(layers) - 1
-    scores = layers[-2].output_shape if len(layers) > 1 else None
+def _classes_issue(
+    spec: Spec, ordered: list[Layer], position: dict[int, int], info: DatasetInfo, exc: Exception
+) -> SpecIssue:
+    """Blame the layer that sets the width of the scores, when they do not match the classes.
+
+    ``ordered`` are the network's layers in execution order; ``position`` maps each (by ``id()``)
+    to its entry in ``model.layers``.
+    """
+    loss_at = position[id(ordered[-1])]
+    scores = ordered[-2].output_shape if len(ordered) > 1 else None
     if scores is not None and len(scores) == 1 and scores[0] != info.num_classes:
-        j = loss_at - 1
+        j = len(ordered) - 2
         # Activations, dropout, normalisation keep the width: the culprit is before them.
-        while j > 0 and layers[j].input_shape == layers[j].output_shape:
+        while j > 0 and ordered[j].input_shape == ordered[j].output_shape:
             j -= 1
-        entry = spec.model.layers[j]
+        k = position[id(ordered[j])]
+        entry = spec.model.layers[k]
         has_units = "units" in entry.component.Params.model_fields
-        loc: tuple[str | int, ...] = ("model", "layers", j, "units") if has_units else ("model", "layers", j)
+        loc: tuple[str | int, ...] = ("model", "layers", k, "units") if has_units else ("model", "layers", k)
         return _issue(
             spec, loc,
             f"{spec.data.dataset} has {info.num_classes} classes, so the scores before the loss "
             f"must have {info.num_classes} values (received {scores[0]})",
         )
-    return _issue(spec, ("model", "layers", loss_at), _strip_label(str(exc), layers[-1].label))
+    return _issue(spec, ("model", "layers", loss_at), _strip_label(str(exc), ordered[-1].label))
 
 
 def _check_augmentations(spec: Spec, info: DatasetInfo) -> None:
@@ -99,13 +108,27 @@ def build_network(spec: Spec, info: DatasetInfo | None = None) -> Network:
     shape = _input_shape(spec, info)
     _check_augmentations(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
-    network = Network(layers, dtype=spec.dtype, seed=spec.seed)
+    # the ids the network will give them, so that inputs can name the automatic ones (relu1)
+    for layer, ident in zip(layers, auto_ids([(entry.type, entry.id) for entry in spec.model.layers])):
+        layer.id = ident
+    wiring = {
+        str(layer.id): list(entry.inputs)
+        for entry, layer in zip(spec.model.layers, layers)
+        if entry.inputs is not None
+    }
+    try:
+        network = Network(layers, wiring=wiring, dtype=spec.dtype, seed=spec.seed)
+    except ConfigError as exc:  # the graph's rules: the loader checks them first, located
+        raise SpecError([_issue(spec, ("model", "layers"), str(exc))]) from None
+    position = {id(layer): i for i, layer in enumerate(layers)}
     try:
         network.build(shape, num_classes=info.num_classes)
     except Exception as exc:  # located below: a shape, an allocation, or a layer's own bug
-        failing = next((i for i, layer in enumerate(layers) if not layer.built), None)
-        if failing is None:  # every layer built: the loss rejected the scores
-            raise SpecError([_classes_issue(spec, layers, info, exc)]) from None
+        ordered = list(network.layers)
+        unbuilt = next((layer for layer in ordered if not layer.built), None)
+        if unbuilt is None:  # every layer built: the loss rejected the scores
+            raise SpecError([_classes_issue(spec, ordered, position, info, exc)]) from None
+        failing = position[id(unbuilt)]
         layer = layers[failing]
         entry = spec.model.layers[failing]
         if isinstance(exc, LayerkitError):

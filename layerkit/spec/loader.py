@@ -17,6 +17,7 @@ from layerkit.spec.locate import (
     raw_structure_issues,
     sort_issues,
 )
+from layerkit.spec.blocks import expand_blocks, relabel
 from layerkit.spec.models import Spec, spec_models
 from layerkit.spec.overrides import apply_overrides_partially
 from layerkit.spec.yamlio import parse_document, read_spec_text
@@ -46,18 +47,32 @@ def validate_spec(
     copy first. Raises :class:`~layerkit.errors.SpecError` with every problem, located in the
     YAML (or at the ``--set`` that caused it) when the data came from :func:`load_spec`.
     """
-    data, issues = apply_overrides_partially(raw, overrides, set_files=[str(p) for p in set_files])
+    deferred: list[str] = []
+    data, issues = apply_overrides_partially(
+        raw, overrides, set_files=[str(p) for p in set_files], deferred=deferred
+    )
+    expansion = expand_blocks(data)
+    if deferred:  # --set model.layers.res1.conv1.filters=...: ids that exist once blocks are expanded
+        data, more = apply_overrides_partially(data, deferred, copy=False)
+        issues += more
     if "name" not in data:
         data["name"] = default_name(filename)
     models = spec_models(registry)
+    graph = raw_structure_issues(data, models)
     try:
         spec = models.spec.model_validate(data)
     except ValidationError as exc:
-        issues += issues_from_validation(exc, data, models) + raw_structure_issues(data, models)
+        found = issues_from_validation(exc, data, models)
+        # the graph's rules are reported once, from the raw data (with the lines of a cycle)
+        at = {(i.path, i.file, i.line, i.column) for i in graph}
+        issues += [i for i in found if (i.path, i.file, i.line, i.column) not in at]
+    # expansion issues are located in the written spec; the others by expanded layer
+    issues = expansion.issues + relabel(issues + graph, expansion.origins)
     if issues:
         files = [None if filename is None else os.fspath(filename), *map(str, set_files)]
         raise SpecError(sort_issues(issues, [*files, *(f"--set {o}" for o in overrides)]))
     spec._source = data
+    spec._origins = expansion.origins
     return spec
 
 

@@ -278,19 +278,35 @@ def issues_from_validation(exc: ValidationError, raw: Any, models: SpecModels) -
 
 
 def raw_structure_issues(raw: Any, models: SpecModels) -> list[SpecIssue]:
-    """:func:`structure_problems` of the raw ``model.layers``, for when validation stopped early."""
+    """:func:`structure_problems` of the raw ``model.layers``: the graph's rules, located, with
+    the line of each layer of a cycle."""
     model = raw.get("model") if isinstance(raw, Mapping) else None
     layers = model.get("layers") if isinstance(model, Mapping) else None
     if not isinstance(layers, list):
         return []
     items = []
     for entry in layers:
-        name = entry.get("type") if isinstance(entry, Mapping) else None
+        item = entry if isinstance(entry, Mapping) else {}
+        name = item.get("type")
         found = models.layers.models.get(name) if isinstance(name, str) else None
-        kind = found.component.kind if found is not None else None  # type: ignore[attr-defined]
-        items.append((name, entry.get("id") if isinstance(entry, Mapping) else None, kind))
-    return [issue_at(raw, ("model", *loc), f"{message} (received {short_repr(value)})")
-            for loc, _, message, value in structure_problems(items)]
+        component = found.component if found is not None else None  # type: ignore[attr-defined]
+        inputs = item.get("inputs")
+        if not (isinstance(inputs, list) and all(isinstance(i, str) for i in inputs)):
+            inputs = None
+        items.append((
+            name,
+            item.get("id"),
+            component.kind if component is not None else None,
+            inputs,
+            getattr(component, "arity_problem", None),
+        ))
+
+    def line_of(index: int) -> str:
+        mark = locate(raw, ("model", "layers", index))
+        return f"line {mark.line}" if mark is not None and mark.line is not None else ""
+
+    return [issue_at(raw, ("model", *loc), message if value is None else f"{message} (received {short_repr(value)})")
+            for loc, _, message, value in structure_problems(items, where=line_of)]
 
 
 def sort_issues(issues: Iterable[SpecIssue], files: Sequence[str | None] = ()) -> list[SpecIssue]:

@@ -21,7 +21,7 @@ Schema of the built-ins. The classes are built once per registry by :func:`spec_
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -29,19 +29,17 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     StringConstraints,
     TypeAdapter,
-    ValidationError,
     WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from layerkit._validation import StrictModel, located_error
 from layerkit.component import Component
 from layerkit.data.base import Dataset
 from layerkit.errors import PluginError
@@ -103,24 +101,13 @@ SpecName = Annotated[
 Dim = Annotated[int, Field(gt=0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-def located_error(title: str, errors: Sequence[tuple[tuple[str | int, ...], str, str, Any]]) -> ValidationError:
-    """A ValidationError with ``(loc, kind, message, input)`` errors, for validators to raise.
-
-    pydantic prefixes ``loc`` with the location of the value being validated, so the spec
-    loader reports ``model.layers[3].type`` rather than the whole ``model`` section.
-    """
-    details = [
-        InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
-        for loc, kind, message, value in errors
-    ]
-    return ValidationError.from_exception_data(title, details)
-
-
 # -- entries: one model per registered component ---------------------------------------------
+
+
+# aliases: inside the entry classes, ``type`` is the name of a field
+_LayerClass = type[Layer]
+_OptimizerClass = type[Optimizer]
+_DatasetClass = type[Dataset]
 
 
 class ComponentSpec:
@@ -138,7 +125,7 @@ class ComponentSpec:
     def options(self) -> dict[str, Any]:
         """The component's hyperparameters (defaults filled in), as Python values."""
         fields = set(self.component.Params.model_fields)
-        return self.model_dump(include=fields)  # type: ignore[attr-defined,no-any-return]
+        return self.model_dump(include=fields)  # type: ignore[attr-defined]
 
     def params(self) -> BaseModel:
         """The component's ``Params``, taken from this entry as validated: the entry model is a
@@ -162,15 +149,16 @@ class ComponentSpec:
 
 
 class LayerSpec(ComponentSpec):
-    """An entry of ``model.layers``: ``{type, id?, **that layer's hyperparameters}``."""
+    """An entry of ``model.layers``: ``{type, id?, inputs?, **that layer's hyperparameters}``."""
 
-    reserved = ("type", "id")
+    reserved = ("type", "id", "inputs")
     # pydantic collects these annotations too, so the entry models list them first; their
     # actual types (the Literal of the name, the id pattern) are given by _entry_model.
     type: str
     id: str | None
+    inputs: list[str] | None
 
-    component: ClassVar[type[Layer]]
+    component: ClassVar[_LayerClass]
 
     def create(self) -> Layer:
         """A new, unbuilt layer."""
@@ -186,7 +174,7 @@ class DataSpec(ComponentSpec):
     #: :class:`AugmentationSpec` entries (typed by the registry-built subclass)
     augment: list[Any]
 
-    component: ClassVar[type[Dataset]]
+    component: ClassVar[_DatasetClass]
 
     def create(self) -> Dataset:
         """The dataset object (nothing is loaded until its ``load()``)."""
@@ -218,7 +206,7 @@ class OptimizerSpec(ComponentSpec):
     """``train.optimizer``: ``{type, **that optimizer's hyperparameters}``."""
 
     type: str
-    component: ClassVar[type[Optimizer]]
+    component: ClassVar[_OptimizerClass]
 
     def create(self) -> Optimizer:
         """The optimizer this entry configures."""
@@ -261,6 +249,14 @@ def _entry_model(
         fields["id"] = (
             LayerId | None,
             Field(None, description="names the layer's parameters (fc1.W) and override paths; default <type><n>"),
+        )
+        fields["inputs"] = (
+            Annotated[list[Annotated[str, StringConstraints(max_length=200)]], Field(min_length=1, max_length=64)] | None,
+            Field(
+                None,
+                description="ids of the layers whose outputs this layer takes ('input': the data); "
+                "default: the layer before it. Merge layers (Add, Mul, Concat) take several",
+            ),
         )
     fields.update(extra or {})
     model = create_model(
@@ -331,25 +327,68 @@ def _canonical_names(registry: Registry, group: str, disc: str) -> Any:
 # -- sections -------------------------------------------------------------------------------
 
 
-class ModelSpec(_Strict):
-    """The ``model`` section: the layers in order (a loss last) and, optionally, the input shape."""
+class BlockSpec(StrictModel):
+    """A block: a named sub-graph with parameters, used as ``{type: block, block: NAME, with: {...}}``."""
+
+    params: dict[str, Any] | list[str] = Field(
+        default_factory=dict,
+        description="the block's parameters: a mapping to defaults (null: required), or a list of "
+        "required names; layers use a parameter by writing $name as a whole value",
+    )
+    layers: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="the block's layers, as in model.layers; inputs name the block's layers or "
+        "'input' (what the use takes); the last layer's output is the block's output",
+    )
+
+
+class BlockUse(StrictModel):
+    """A use of a block in model.layers: replaced by copies of the block's layers."""
+
+    type: Literal["block"] = Field(description="block: this entry uses a block of model.blocks")
+    block: str = Field(description="the name of a block in model.blocks")
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="values of the block's parameters"
+    )
+    repeat: Annotated[int, Field(ge=1, le=1000)] = Field(
+        1, description="how many copies, each taking the previous one's output"
+    )
+    id: LayerId | None = Field(
+        None,
+        description="qualifies the ids of the copy's layers (res1.conv1); default <block><n>; "
+        "with repeat, <id>1 ... <id>n",
+    )
+    inputs: list[str] | None = Field(
+        None, description="the one layer id whose output the block takes; default: the layer before"
+    )
+
+
+class ModelSpec(StrictModel):
+    """The ``model`` section: the layers (a graph, a chain by default) and, optionally, the input shape."""
 
     input_shape: Annotated[tuple[Dim, ...], Field(min_length=1, max_length=8)] | None = Field(
         None, description="per-sample input shape; default: the dataset's"
     )
     #: :class:`LayerSpec` entries (typed by the registry-built subclass)
     layers: Annotated[list[Any], Field(min_length=1, description="layers in order, a loss layer last")]
+    blocks: dict[str, BlockSpec] = Field(
+        default_factory=dict,
+        description="named, parameterised sub-graphs that model.layers use with {type: block, block: NAME}",
+    )
 
     @model_validator(mode="after")
     def _check_layers(self) -> ModelSpec:
-        items = [(entry.type, entry.id, entry.component.kind) for entry in self.layers]
+        items = [
+            (entry.type, entry.id, entry.component.kind, entry.inputs, getattr(entry.component, "arity_problem", None))
+            for entry in self.layers
+        ]
         problems = structure_problems(items)
         if problems:
             raise located_error("model", problems)
         return self
 
 
-class Spec(_Strict):
+class Spec(StrictModel):
     """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
 
     ``data`` is a :class:`DataSpec`, ``model.layers`` are :class:`LayerSpec` entries and
@@ -369,6 +408,8 @@ class Spec(_Strict):
 
     #: the raw data this spec was validated from, with the YAML marks of every value
     _source: Any = PrivateAttr(None)
+    #: per layer of model.layers, the block use it came from (:class:`layerkit.spec.blocks.Origin`)
+    _origins: list[Any] = PrivateAttr(default_factory=list)
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Spec:
@@ -396,6 +437,14 @@ class Spec(_Strict):
             "model": model,
             "train": self.train.model_dump(mode="json"),
         }
+
+    def create_optimizer(self) -> Optimizer:
+        """The optimizer of ``train.optimizer``, from the entry validated with the spec."""
+        options = self.train.optimizer
+        if not isinstance(options, OptimizerOptions):  # a Spec built without validation
+            options = spec_models().spec.model_validate(self.to_dict()).train.optimizer
+            assert isinstance(options, OptimizerOptions)
+        return options.entry.create()
 
     def to_yaml(self) -> str:
         """The resolved spec as YAML; :func:`layerkit.spec.loads_spec` reads it back equal."""
@@ -455,14 +504,6 @@ def _train_class(optimizers: _Group) -> type[TrainConfig]:
             # Errors raised here keep their location (train.optimizer.lr) in the spec.
             return OptimizerOptions(adapter.validate_python(value))
 
-        def create_optimizer(self) -> Optimizer:
-            """The optimizer this section configures, from the entry validated with the spec."""
-            options = self.optimizer
-            if isinstance(options, OptimizerOptions):
-                return options.entry.create()
-            entry: OptimizerSpec = adapter.validate_python(options)  # built without validation
-            return entry.create()
-
     TrainSpec.__name__ = TrainSpec.__qualname__ = "TrainConfig"
     return TrainSpec
 
@@ -484,7 +525,7 @@ def _build(registry: Registry) -> SpecModels:
         "ModelSpec",
         __base__=ModelSpec,
         __module__=__name__,
-        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[name-defined]
+        layers=(Annotated[list[layers.union], Field(min_length=1)], Field(description="layers in order, a loss layer last")),  # type: ignore[arg-type,name-defined]
     )
     train_cls = _train_class(optimizers)
     spec_cls = create_model(
@@ -502,7 +543,20 @@ def _build(registry: Registry) -> SpecModels:
         __module__=__name__,
         optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
     )
-    schema_spec = create_model("Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None))
+    # in the JSON Schema, an entry of model.layers may also be a block use (expanded before validation)
+    with_uses = Annotated[Union[(*layers.models.values(), BlockUse)], Field(discriminator="type")]  # noqa: UP007
+    schema_model = create_model(
+        "ModelSpec",
+        __base__=model_cls,
+        __module__=__name__,
+        layers=(
+            Annotated[list[with_uses], Field(min_length=1)],  # type: ignore[valid-type]
+            Field(description="layers in order (a graph: each takes the one before it unless it names inputs), a loss layer last; an entry may use a block"),
+        ),
+    )
+    schema_spec = create_model(
+        "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None), model=(schema_model, ...)
+    )
     return SpecModels(registry, spec_cls, layers, datasets, optimizers, augmentations, schema_spec)
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from layerkit._validation import did_you_mean, format_loc, short_repr
 from layerkit.errors import SpecError, SpecIssue
 from layerkit.layer_list import auto_ids
+from layerkit.spec.blocks import BLOCK_TYPE, USE_KEYS, use_ids
 from layerkit.spec.yamlio import (
     LocDict,
     LocList,
@@ -67,13 +68,52 @@ def parse_path(text: str) -> tuple[str | int, ...]:
 
 def auto_layer_ids(layers: Sequence[Any]) -> list[str | None]:
     """The id each raw layer entry gets in the built network (:func:`layerkit.layer_list.auto_ids`),
-    so overrides can name the layers shown by ``layerkit validate``."""
+    so overrides can name the layers shown by ``layerkit validate``; a block use is named by
+    its (first) copy's id (:func:`layerkit.spec.blocks.use_ids`)."""
     pairs = []
     for entry in layers:
         item = entry if isinstance(entry, Mapping) else {}
         kind, ident = item.get("type"), item.get("id")
+        if kind == BLOCK_TYPE:
+            kind = None
         pairs.append((kind if isinstance(kind, str) else None, ident if isinstance(ident, str) else None))
-    return auto_ids(pairs)
+    ids = auto_ids(pairs)
+    for i, copies in enumerate(use_ids(layers)):
+        if copies:
+            ids[i] = copies[0]
+    return ids
+
+
+def _qualified(path: tuple[str | int, ...], root: Any) -> tuple[str | int, ...]:
+    """``model.layers.res1.conv1.units``: the segments of a qualified layer id joined into one."""
+    if len(path) < 4 or path[:2] != ("model", "layers") or not isinstance(path[2], str):
+        return path
+    model = root.get("model") if isinstance(root, Mapping) else None
+    layers = model.get("layers") if isinstance(model, Mapping) else None
+    if not isinstance(layers, list):
+        return path
+    ids = set(auto_layer_ids(layers))
+    for end in range(len(path) - 1, 3, -1):  # the longest id first
+        parts = path[2:end]
+        if all(isinstance(p, str) for p in parts) and ".".join(map(str, parts)) in ids:
+            return (*path[:2], ".".join(map(str, parts)), *path[end:])
+    return path
+
+
+def _after_expansion(path: tuple[str | int, ...], root: Any) -> bool:
+    """Whether ``path`` names a layer inside a block use (known only once blocks are expanded)."""
+    if len(path) < 3 or path[:2] != ("model", "layers") or not isinstance(path[2], str):
+        return False
+    model = root.get("model") if isinstance(root, Mapping) else None
+    layers = model.get("layers") if isinstance(model, Mapping) else None
+    if not isinstance(layers, list) or not any(isinstance(e, Mapping) and e.get("type") == BLOCK_TYPE for e in layers):
+        return False
+    ids = auto_layer_ids(layers)
+    if path[2] not in ids:
+        return True
+    entry = layers[ids.index(path[2])]
+    is_use = isinstance(entry, Mapping) and entry.get("type") == BLOCK_TYPE
+    return is_use and len(path) > 3 and path[3] not in USE_KEYS
 
 
 def _relabel(value: Any, mark: Mark) -> Any:
@@ -234,12 +274,17 @@ def apply_overrides_partially(
     overrides: Sequence[str] = (),
     *,
     set_files: Sequence[str | Path] = (),
+    deferred: list[str] | None = None,
+    copy: bool = True,
 ) -> tuple[LocDict, list[SpecIssue]]:
     """Like :func:`apply_overrides`, but returns the overrides that failed as issues.
 
     The loader validates what could be applied, so that every problem is reported at once.
+    With a ``deferred`` list, overrides of layers inside block uses (``model.layers.res1.conv1.units``)
+    are appended to it instead, to be applied once the blocks are expanded. ``copy=False``
+    changes ``raw`` itself.
     """
-    result = copy_tree(raw)
+    result = copy_tree(raw) if copy else raw
     if not isinstance(result, LocDict):
         raise SpecError("a spec must be a mapping")
     issues: list[SpecIssue] = []
@@ -259,9 +304,12 @@ def apply_overrides_partially(
             issues.append(origin.issue("", "expected PATH=VALUE, e.g. train.optimizer.lr=0.01, or ~PATH to delete"))
             continue
         try:
-            path = parse_path(target.strip())
+            path = _qualified(parse_path(target.strip()), result)
         except ValueError as exc:
             issues.append(origin.issue("", str(exc)))
+            continue
+        if deferred is not None and _after_expansion(path, result):
+            deferred.append(text)
             continue
         value = None
         if not delete:

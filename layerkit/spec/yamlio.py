@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 try:  # libyaml's parser is ~50x faster; both emit the same events with the same marks
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]  # not in the stubs
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     from yaml.parser import Parser
     from yaml.reader import Reader
@@ -92,7 +92,7 @@ class Mark:
         return text
 
 
-class LocDict(dict):  # type: ignore[type-arg]
+class LocDict(dict[Any, Any]):
     """A mapping from YAML; ``key_marks[k]`` / ``value_marks[k]`` say where ``k`` and its value are."""
 
     __slots__ = ("mark", "key_marks", "value_marks")
@@ -117,7 +117,7 @@ class LocDict(dict):  # type: ignore[type-arg]
         self.value_marks.pop(key, None)
 
 
-class LocList(list):  # type: ignore[type-arg]
+class LocList(list[Any]):
     """A list from YAML; ``marks[i]`` says where item ``i`` is (``None`` when unknown)."""
 
     __slots__ = ("mark", "marks")
@@ -239,6 +239,8 @@ class _Document:
 
     def mark(self, event: events.Event) -> Mark:
         m = event.start_mark
+        if m is None:  # PyYAML's parsers mark every event; kept for the type checker
+            return Mark(self.filename)
         return Mark(self.filename, m.line + 1, m.column + 1)
 
     def path(self, *extra: str | int) -> str:
@@ -275,7 +277,10 @@ class _Document:
             )
 
     def next_event(self) -> events.Event:
-        return self.parser.get_event()
+        event = self.parser.get_event()
+        if event is None:  # only after StreamEndEvent, which the reader never reads past
+            raise SpecError([Mark(self.filename).issue("", "unexpected end of the YAML stream")])
+        return event
 
     # -- scalars -----------------------------------------------------------------------------
 
@@ -570,7 +575,7 @@ def read_spec_text(path: str | Path, *, limits: Limits = DEFAULT_LIMITS) -> byte
 _DumperBase: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _SpecDumper(_DumperBase):  # type: ignore[misc, valid-type]
+class _SpecDumper(_DumperBase):
     """Safe dumper that quotes every string a YAML 1.1 *or* 1.2 reader would not read as a string."""
 
 
@@ -584,11 +589,11 @@ for _first in "-+0123456789.":
     _SpecDumper.add_implicit_resolver(_TAG + "float", _FLOAT_ANY, [_first])
 
 
-class _Flow(dict):  # type: ignore[type-arg]
+class _Flow(dict[Any, Any]):
     """A mapping written on one line."""
 
 
-class _FlowList(list):  # type: ignore[type-arg]
+class _FlowList(list[Any]):
     """A list written on one line."""
 
 

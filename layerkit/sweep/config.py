@@ -31,16 +31,14 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from layerkit._validation import describe_errors, format_loc
+from layerkit._validation import StrictModel, describe_errors, format_loc
 from layerkit.errors import SpecError, SpecIssue
 
 __all__ = [
@@ -61,11 +59,7 @@ __all__ = [
 SWEEP_KEY = "sweep"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class Uniform(_Strict):
+class Uniform(StrictModel):
     """A float drawn uniformly from ``[low, high]``."""
 
     scale: ClassVar[str] = "linear"  # the x axis of its plot
@@ -82,7 +76,7 @@ class Uniform(_Strict):
         return float(rng.uniform(*self.uniform))
 
 
-class LogUniform(_Strict):
+class LogUniform(StrictModel):
     """A float whose logarithm is uniform on ``[log low, log high]`` (learning rates, decays)."""
 
     scale: ClassVar[str] = "log"
@@ -102,7 +96,7 @@ class LogUniform(_Strict):
         return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
-class RandInt(_Strict):
+class RandInt(StrictModel):
     """An integer drawn uniformly from ``low`` to ``high``, both included."""
 
     scale: ClassVar[str] = "linear"
@@ -119,7 +113,7 @@ class RandInt(_Strict):
         return int(rng.integers(self.randint[0], self.randint[1], endpoint=True))
 
 
-class Choice(_Strict):
+class Choice(StrictModel):
     """One of the listed values, each equally likely."""
 
     scale: ClassVar[str] = "category"
@@ -130,7 +124,7 @@ class Choice(_Strict):
 
 
 Distribution = Uniform | LogUniform | RandInt | Choice
-_DISTRIBUTIONS: dict[str, type[_Strict]] = {
+_DISTRIBUTIONS: dict[str, type[StrictModel]] = {
     "uniform": Uniform,
     "loguniform": LogUniform,
     "randint": RandInt,
@@ -155,7 +149,7 @@ def _distribution(value: Any) -> Any:
     return _DISTRIBUTIONS[next(iter(value))].model_validate(value)
 
 
-class SweepConfig(_Strict):
+class SweepConfig(StrictModel):
     """The ``sweep:`` section (see the module docstring)."""
 
     base: str | None = Field(None, description="the spec to sweep, relative to the sweep file")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic import Field, field_validator, model_validator
+
+from layerkit._validation import StrictModel, located_error
 
 __all__ = [
     "TrainConfig",
@@ -22,18 +23,17 @@ __all__ = [
     "CheckpointConfig",
     "EPOCH_METRICS",
     "Metric",
+    "EVAL_BATCH_SIZE",
 ]
 
 #: A metric recorded per epoch that early stopping may monitor.
 Metric = Literal["train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"]
 EPOCH_METRICS: tuple[str, ...] = get_args(Metric)
+#: Samples per forward pass when evaluating (train.eval_batch_size, ``layerkit predict``).
+EVAL_BATCH_SIZE = 1000
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class StepSchedule(_Strict):
+class StepSchedule(StrictModel):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (PyTorch's StepLR)."""
 
     type: Literal["step"]
@@ -41,7 +41,7 @@ class StepSchedule(_Strict):
     gamma: float = Field(0.1, gt=0, le=1, description="decay factor")
 
 
-class CosineSchedule(_Strict):
+class CosineSchedule(StrictModel):
     """Cosine annealing from the optimizer's ``lr`` down to ``min_lr`` over the run's epochs."""
 
     type: Literal["cosine"]
@@ -51,7 +51,7 @@ class CosineSchedule(_Strict):
 Schedule = Annotated[StepSchedule | CosineSchedule, Field(discriminator="type")]
 
 
-class EarlyStopping(_Strict):
+class EarlyStopping(StrictModel):
     """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     metric: Metric = "val_loss"
@@ -68,25 +68,15 @@ class EarlyStopping(_Strict):
         return "min" if self.metric.endswith("loss") else "max"
 
 
-_SCHEDULES: dict[str, type[_Strict]] = {"step": StepSchedule, "cosine": CosineSchedule}
+_SCHEDULES: dict[str, type[StrictModel]] = {"step": StepSchedule, "cosine": CosineSchedule}
 
 
-def _error_at(loc: tuple[str | int, ...], kind: str, message: str, value: Any, **ctx: Any) -> ValidationError:
-    """A ValidationError located at ``loc`` (relative to the field being validated).
-
-    pydantic prefixes it with the field's own location, so the spec loader can point at the
-    exact YAML key rather than at the enclosing mapping.
-    """
-    detail = InitErrorDetails(type=PydanticCustomError(kind, message, ctx or None), loc=loc, input=value)
-    return ValidationError.from_exception_data("TrainConfig", [detail])
-
-
-class CheckpointConfig(_Strict):
+class CheckpointConfig(StrictModel):
     every: int = Field(1, ge=1, description="write a checkpoint every N epochs (and at the end)")
     keep: int = Field(3, ge=1, description="number of most recent checkpoints kept")
 
 
-class TrainConfig(_Strict):
+class TrainConfig(StrictModel):
     """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
 
     epochs: int = Field(10, ge=1)
@@ -101,19 +91,23 @@ class TrainConfig(_Strict):
     validation_split: float = Field(
         0.0, ge=0, lt=1, description="fraction of the training set held out for validation"
     )
-    eval_batch_size: int = Field(1000, ge=1, description="batch size for evaluation passes")
+    eval_batch_size: int = Field(EVAL_BATCH_SIZE, ge=1, description="batch size for evaluation passes")
     checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)  # type: ignore[arg-type]
 
     @field_validator("optimizer")
     @classmethod
     def _optimizer_has_type(cls, value: dict[str, Any]) -> dict[str, Any]:
         if "type" not in value:
-            raise _error_at(
-                ("type",), "missing", "required (the name of a registered optimizer, e.g. SGD)", value
+            raise located_error(
+                "TrainConfig",
+                [(("type",), "missing", "required (the name of a registered optimizer, e.g. SGD)", value)],
             )
         kind = value["type"]
         if not isinstance(kind, str) or not kind:
-            raise _error_at(("type",), "string_type", "must be the name of a registered optimizer", kind)
+            raise located_error(
+                "TrainConfig",
+                [(("type",), "string_type", "must be the name of a registered optimizer", kind)],
+            )
         return value
 
     @field_validator("schedule", mode="before")
@@ -124,16 +118,16 @@ class TrainConfig(_Strict):
         if not isinstance(value, dict):
             return value
         if "type" not in value:
-            raise _error_at(
-                ("type",), "missing", "required (one of {expected})", value, expected="'step', 'cosine'"
+            raise located_error(
+                "TrainConfig",
+                [(("type",), "missing", "required (one of {expected})", value)],
+                expected="'step', 'cosine'",
             )
         model = _SCHEDULES.get(value["type"]) if isinstance(value["type"], str) else None
         if model is None:
-            raise _error_at(
-                ("type",),
-                "literal_error",
-                "must be one of {expected}",
-                value["type"],
+            raise located_error(
+                "TrainConfig",
+                [(("type",), "literal_error", "must be one of {expected}", value["type"])],
                 expected="'step', 'cosine'",
             )
         return model.model_validate(value)
@@ -142,11 +136,16 @@ class TrainConfig(_Strict):
     def _validation_metric_needs_split(self) -> TrainConfig:
         es = self.early_stopping
         if es is not None and es.metric.startswith("val_") and self.validation_split == 0:
-            raise _error_at(
-                ("early_stopping", "metric"),
-                "needs_validation_split",
-                "a val_ metric needs validation_split > 0 (or monitor a train_ or test_ metric)",
-                es.metric,
+            raise located_error(
+                "TrainConfig",
+                [
+                    (
+                        ("early_stopping", "metric"),
+                        "needs_validation_split",
+                        "a val_ metric needs validation_split > 0 (or monitor a train_ or test_ metric)",
+                        es.metric,
+                    )
+                ],
             )
         return self
 

@@ -30,8 +30,10 @@ from layerkit.data.augment import Augmentation, Augmenter
 from layerkit.data.base import Split
 from layerkit.data.batches import BatchIterator
 from layerkit.errors import CheckpointError, ConfigError, RunFailed
+from layerkit.network import Network
 from layerkit.optimizers.base import Optimizer
 from layerkit.training.callbacks import Callback
+from layerkit.training.checkpoint import Checkpoint
 from layerkit.training.config import TrainConfig
 from layerkit.training.schedules import learning_rate
 
@@ -66,7 +68,7 @@ class Evaluation:
 
 
 def evaluate(
-    network: Any, batches: Iterable[tuple[np.ndarray, np.ndarray]], *, num_classes: int | None = None
+    network: Network, batches: Iterable[tuple[np.ndarray, np.ndarray]], *, num_classes: int | None = None
 ) -> Evaluation:
     """Mean loss and accuracy over ``batches`` (e.g. a ``BatchIterator``), in inference mode.
 
@@ -117,7 +119,7 @@ class Trainer:
 
     def __init__(
         self,
-        network: Any,
+        network: Network,
         optimizer: Optimizer,
         config: TrainConfig,
         data: Mapping[str, Split],
@@ -310,11 +312,10 @@ class Trainer:
                 return self._layer_of(
                     key
                 ), f"parameter {key} is no longer finite (after the update of step {self.step})"
-        out = x
-        for layer in net.layers[:-1]:
-            with np.errstate(all="ignore"):
-                out = layer.forward(out, train=True)
-            if not np.isfinite(out).all():
+        with np.errstate(all="ignore"):
+            outputs = net.forward_values(x, train=True)
+        for layer in net.layers[:-1]:  # in execution order: the first non-finite one is the culprit
+            if not np.isfinite(outputs[str(layer.id)]).all():
                 return (
                     f"{layer.id} ({layer.name})",
                     f"the first non-finite output is layer {layer.id} ({layer.name})",
@@ -356,7 +357,7 @@ class Trainer:
         }
         return arrays, manifest
 
-    def restore(self, checkpoint: Any) -> None:
+    def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from a :class:`~layerkit.training.checkpoint.Checkpoint` of this run."""
         manifest = checkpoint.manifest
         net = self.network

@@ -41,7 +41,7 @@ def _swish_grad(x: np.ndarray, s: np.ndarray, beta: float, dout: np.ndarray) -> 
     return dx
 
 
-class SiLU(Layer):
+class SiLU(Layer[LayerParams]):
     """Sigmoid linear unit (Swish with beta=1): x * sigmoid(x)."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
@@ -59,7 +59,7 @@ class SwishParams(LayerParams):
     beta: float = Field(1.0, gt=0, description="slope of the gate sigmoid(beta * x)")
 
 
-class Swish(Layer):
+class Swish(Layer[SwishParams]):
     """Swish: x * sigmoid(beta * x); beta=1 is SiLU, large beta approaches ReLU."""
 
     Params: ClassVar[type[LayerParams]] = SwishParams
@@ -82,7 +82,7 @@ _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_A = 0.044715
 
 
-class GELU(Layer):
+class GELU(Layer[LayerParams]):
     """Gaussian error linear unit, tanh approximation: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))."""
 
     examples: ClassVar[tuple[dict[str, Any], ...]] = _ANY_SHAPE
@@ -121,7 +121,7 @@ class ELUParams(LayerParams):
     alpha: float = Field(1.0, gt=0, description="saturation value -alpha for x -> -inf")
 
 
-class ELU(Layer):
+class ELU(Layer[ELUParams]):
     """Exponential linear unit: x for x > 0, alpha * (exp(x) - 1) otherwise."""
 
     Params: ClassVar[type[LayerParams]] = ELUParams
@@ -150,7 +150,7 @@ class SoftplusParams(LayerParams):
     beta: float = Field(1.0, gt=0, description="sharpness: log(1 + exp(beta * x)) / beta")
 
 
-class Softplus(Layer):
+class Softplus(Layer[SoftplusParams]):
     """Softplus: log(1 + exp(beta * x)) / beta, a smooth ReLU; stable for any x."""
 
     Params: ClassVar[type[LayerParams]] = SoftplusParams
