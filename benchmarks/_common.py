@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from layerkit.data.idx import read_idx
 from layerkit.fileio import atomic_write_text
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import N_TRAIN, NetConfig, load_fashion_mnist
 
 Result = dict[str, Any]
@@ -448,10 +447,11 @@ def run_layerkit(cfg: NetConfig, epochs: int, seed: int) -> Result:
     """
     import csv
 
-    import layerkit
     import yaml
-    from layerkit.spec import load_spec
+
+    import layerkit
     from layerkit.run import train
+    from layerkit.spec import load_spec
     from layerkit.training import Callback
 
     class CPUClock(Callback):

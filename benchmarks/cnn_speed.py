@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import (
     N_TRAIN,
     add_process_arguments,
@@ -180,8 +179,9 @@ def torch_optimizer(config: dict[str, Any], params: Any) -> Any:
 
 def run_torch(args: argparse.Namespace) -> dict[str, Any]:
     import torch
-    from layerkit.spec import build_network
     from torch import nn
+
+    from layerkit.spec import build_network
 
     torch.set_num_threads(args.threads)
     spec = load(args.spec, args.epochs, args.train_size)

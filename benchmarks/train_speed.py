@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from _common import (
     CONFIGS,
     N_TRAIN,
@@ -38,9 +37,9 @@ from _common import (
     machine_metadata,
     package_versions,
     parse_config,
+    rotated,
     ru_maxrss_mib,
     run_in_child,
-    rotated,
     steady_epochs,
     summarize,
     write_report,
@@ -65,9 +64,8 @@ TARGET_RSS_MIB = 200.0
 
 def child_main(args: argparse.Namespace) -> int:
     """Run one implementation once and write its figures as JSON to ``args.result``."""
-    from threadpoolctl import threadpool_limits
-
     from _impls import run_impl
+    from threadpoolctl import threadpool_limits
 
     cfg = parse_config(args.config)
     # The env of the child already sizes every pool; this also covers pools that ignore it.

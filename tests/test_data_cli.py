@@ -17,6 +17,8 @@ DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
 @pytest.fixture
 def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Unlike conftest's ``isolated``, the system data directories stay visible: these tests
+    list the Debian package's Fashion-MNIST."""
     monkeypatch.delenv("LAYERKIT_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     return tmp_path

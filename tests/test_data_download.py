@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_support import isolate_data_dirs
 
 from layerkit.data import MNIST, FashionMNIST, sources
 from layerkit.data.idx import IDXHeader, header_bytes
@@ -91,11 +90,6 @@ class Server:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
-
-
-@pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    return isolate_data_dirs(monkeypatch, tmp_path)
 
 
 @pytest.fixture

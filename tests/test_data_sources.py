@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_support import isolate_data_dirs
 
 from layerkit.data import MNIST, FashionMNIST, sources
 from layerkit.data.idx import write_idx
@@ -36,12 +35,6 @@ def tiny_set(
     for role, array in arrays.items():
         write_idx(directory / (FILES[role] + (".gz" if gz else "")), array)
     return arrays
-
-
-@pytest.fixture
-def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """No $LAYERKIT_DATA, a cache and a 'system' directory of our own."""
-    return isolate_data_dirs(monkeypatch, tmp_path)
 
 
 def test_search_order(isolated: Path, monkeypatch: pytest.MonkeyPatch) -> None:

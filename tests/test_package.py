@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib import import_module
@@ -51,3 +52,8 @@ def test_unknown_command_exits_2() -> None:
     out = subprocess.run([sys.executable, "-m", "layerkit", "trian"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "invalid choice: 'trian'" in out.stderr
+
+
+def test_the_package_ships_its_types() -> None:
+    """py.typed: mypy checks plugin code against layerkit's annotations (no import-untyped)."""
+    assert os.path.isfile(os.path.join(os.path.dirname(layerkit.__file__), "py.typed"))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ast
-import re
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -84,14 +84,6 @@ def test_tables_print_formatted_cells_as_given() -> None:
     assert lines[0].split() == ["ID", "COUNT", "ACCURACY"]
     assert lines[2].split() == ["123e45", "60,000", "0.9900"]
     assert lines[3].endswith("0.9967") and lines[2].endswith("0.9900")  # right-aligned numbers
-
-
-@pytest.fixture(scope="module")
-def spiral_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("qa")
-    done = _layerkit("train", str(SPIRAL), "--set", "train.epochs=1", "--out", "run", "-q", cwd=cwd)
-    assert done.returncode == 0, done.stderr
-    return cwd / "run"
 
 
 def test_run_folder_files_are_readable_by_others(spiral_run: Path) -> None:

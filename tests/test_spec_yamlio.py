@@ -13,7 +13,15 @@ from hypothesis import strategies as st
 
 from layerkit.errors import SpecError
 from layerkit.spec import loads_spec
-from layerkit.spec.yamlio import LocDict, LocList, Mark, dump_yaml, mark_of, parse_document, parse_yaml
+from layerkit.spec.yamlio import (
+    LocDict,
+    LocList,
+    Mark,
+    dump_yaml,
+    mark_of,
+    parse_document,
+    parse_yaml,
+)
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 FUZZ = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

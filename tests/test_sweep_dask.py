@@ -11,7 +11,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sweep_support import SPIRAL, SPIRAL_SWEEP, layerkit, maths, raw_records, serial_metrics, start_layerkit, wait_for
+from sweep_support import (
+    SPIRAL,
+    SPIRAL_SWEEP,
+    layerkit,
+    maths,
+    raw_records,
+    serial_metrics,
+    start_layerkit,
+    wait_for,
+)
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 

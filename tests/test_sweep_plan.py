@@ -9,7 +9,13 @@ from sweep_support import SPIRAL
 
 from layerkit.errors import SpecError
 from layerkit.spec import loads_spec
-from layerkit.sweep.config import SweepConfig, format_value, parse_grid_option, parse_random_option, parse_value
+from layerkit.sweep.config import (
+    SweepConfig,
+    format_value,
+    parse_grid_option,
+    parse_random_option,
+    parse_value,
+)
 from layerkit.sweep.plan import plan_sweep
 
 

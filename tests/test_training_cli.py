@@ -254,16 +254,6 @@ def test_eval_and_predict_refuse_pickles_and_run_nothing(spiral_run: Path, tmp_p
     assert not marker.exists()
 
 
-@pytest.fixture(scope="module")
-def spiral_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("spiral_run")
-    done = layerkit(
-        "train", str(SPECS / "spiral.yaml"), "--set", "train.epochs=2", "--out", "run", "--quiet", cwd=root
-    )
-    assert done.returncode == 0, done.stderr
-    return root / "run"
-
-
 def test_predict_checks_input_shapes(spiral_run: Path, tmp_path: Path) -> None:
     np.save(tmp_path / "bad.npy", np.zeros((4, 3), np.float32))
     done = layerkit("predict", str(spiral_run), "bad.npy", cwd=tmp_path)

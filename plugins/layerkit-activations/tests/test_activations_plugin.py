@@ -9,12 +9,12 @@ import math
 
 import numpy as np
 import pytest
-from layerkit_activations.layers import ELU, GELU, LAYERS, SiLU, Softplus, Swish
 
 from layerkit import Network
 from layerkit.gradcheck import gradcheck
 from layerkit.plugins import get_registry
 from layerkit.testing import check_layer, parametrize_with_checks
+from layerkit_activations.layers import ELU, GELU, LAYERS, SiLU, Softplus, Swish
 
 
 @parametrize_with_checks(LAYERS)
