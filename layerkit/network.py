@@ -45,8 +45,8 @@ from layerkit.layer_list import (
     WireItem,
     Wiring,
     auto_ids,
-    layer_id_problem,
     duplicate_id_problems,
+    layer_id_problem,
     resolve,
 )
 from layerkit.layers.base import Layer, Loss, Merge, Shape

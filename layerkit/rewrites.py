@@ -31,9 +31,7 @@ from layerkit.layers.pooling import MaxPool2D
 __all__ = ["relu_pool_swaps"]
 
 
-def relu_pool_swaps(
-    layers: Sequence[Layer], sources: Sequence[Sequence[int]]
-) -> dict[int, Layer]:
+def relu_pool_swaps(layers: Sequence[Layer], sources: Sequence[Sequence[int]]) -> dict[int, Layer]:
     """Which layer each step should run instead, for the steps the rewrite swaps.
 
     ``layers`` are a network's layers in execution order and ``sources[k]`` the slots layer

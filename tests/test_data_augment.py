@@ -54,7 +54,9 @@ def test_random_erasing_writes_one_rectangle_per_chosen_image() -> None:
     out = x.copy()
     RandomErasing(p=0.5, scale=(0.05, 0.2), value=0.0).apply(out, np.random.default_rng(2))
     erased = out == 0.0
-    assert np.array_equal(erased, np.broadcast_to(erased[:, :1], erased.shape))  # every channel alike
+    assert np.array_equal(
+        erased, np.broadcast_to(erased[:, :1], erased.shape)
+    )  # every channel alike
     np.testing.assert_array_equal(out[~erased], x[~erased])
     touched = erased[:, 0].any(axis=(1, 2))
     assert 60 < touched.sum() < 140
@@ -81,8 +83,13 @@ def split(n: int = 50) -> Split:
 def test_training_batches_are_augmented_in_the_reused_buffer() -> None:
     data = split()
     plain = BatchIterator(data, 16, dtype=np.float32, rng=np.random.default_rng(0))
-    flipped = BatchIterator(data, 16, dtype=np.float32, rng=np.random.default_rng(0),
-                            augment=Augmenter([HorizontalFlip(p=1.0)], np.random.default_rng(1)))
+    flipped = BatchIterator(
+        data,
+        16,
+        dtype=np.float32,
+        rng=np.random.default_rng(0),
+        augment=Augmenter([HorizontalFlip(p=1.0)], np.random.default_rng(1)),
+    )
     buffers = set()
     for (xa, ya), (xb, yb) in zip(plain, flipped):
         np.testing.assert_array_equal(xb, xa[..., ::-1])
@@ -93,8 +100,12 @@ def test_training_batches_are_augmented_in_the_reused_buffer() -> None:
 
 def test_the_same_seed_draws_the_same_augmentations() -> None:
     def epoch(seed: int) -> np.ndarray:
-        augmenter = Augmenter([RandomShift(pixels=1), RandomErasing(p=0.5)], np.random.default_rng(seed))
-        it = BatchIterator(split(), 16, dtype=np.float32, rng=np.random.default_rng(0), augment=augmenter)
+        augmenter = Augmenter(
+            [RandomShift(pixels=1), RandomErasing(p=0.5)], np.random.default_rng(seed)
+        )
+        it = BatchIterator(
+            split(), 16, dtype=np.float32, rng=np.random.default_rng(0), augment=augmenter
+        )
         return np.concatenate([x.copy() for x, _ in it])
 
     assert np.array_equal(epoch(4), epoch(4))
@@ -120,7 +131,10 @@ model:
 
 def test_a_spec_runs_augmentations_on_training_batches_only() -> None:
     spec = loads_spec(AUGMENTED, filename="a.yaml")
-    assert [type(a).__name__ for a in spec.data.create_augmentations()] == ["RandomShift", "HorizontalFlip"]
+    assert [type(a).__name__ for a in spec.data.create_augmentations()] == [
+        "RandomShift",
+        "HorizontalFlip",
+    ]
     trainer = _prepare(spec)
     assert isinstance(trainer._train_batches.augment, Augmenter)
     assert all(it.augment is None for it in trainer._eval.values())
@@ -131,9 +145,15 @@ def test_a_spec_runs_augmentations_on_training_batches_only() -> None:
 def test_the_spec_round_trips_with_defaults_filled_in() -> None:
     spec = loads_spec(AUGMENTED, filename="a.yaml")
     data = spec.to_dict()["data"]
-    assert data["augment"] == [{"type": "random_shift", "pixels": 2, "fill": 0.0}, {"type": "hflip", "p": 0.5}]
+    assert data["augment"] == [
+        {"type": "random_shift", "pixels": 2, "fill": 0.0},
+        {"type": "hflip", "p": 0.5},
+    ]
     assert loads_spec(spec.to_yaml(), filename="b.yaml") == spec
-    without = loads_spec(AUGMENTED.split("  augment:")[0] + AUGMENTED.split("    - {type: hflip}\n")[1], filename="c.yaml")
+    without = loads_spec(
+        AUGMENTED.split("  augment:")[0] + AUGMENTED.split("    - {type: hflip}\n")[1],
+        filename="c.yaml",
+    )
     assert "augment" not in without.to_dict()["data"]
 
 
@@ -142,7 +162,8 @@ def test_augmentations_that_do_not_fit_the_data_are_located() -> None:
     with pytest.raises(SpecError) as info:
         build_network(loads_spec(text, filename="s.yaml"))
     assert [str(i).split(": ")[0:2] for i in info.value.issues] == [
-        ["s.yaml:6:7", "data.augment[0]"], ["s.yaml:7:7", "data.augment[1]"]
+        ["s.yaml:6:7", "data.augment[0]"],
+        ["s.yaml:7:7", "data.augment[1]"],
     ]
 
 
@@ -194,7 +215,9 @@ def noise_plugin(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
 def test_a_plugin_adds_an_augmentation_through_the_hook(noise_plugin: None) -> None:
     entry = get_registry().lookup("augmentations", "noise")
     assert entry.plugin == "lk_noise_plugin" and entry.kind == "augmentation"
-    spec = loads_spec(AUGMENTED.replace("{type: hflip}", "{type: noise, std: 0.05}"), filename="n.yaml")
+    spec = loads_spec(
+        AUGMENTED.replace("{type: hflip}", "{type: noise, std: 0.05}"), filename="n.yaml"
+    )
     assert spec.data.augment[1].to_config() == {"type": "noise", "std": 0.05}
     with pytest.raises(SpecError, match=r"data.augment\[1\].std: must be > 0"):
         loads_spec(AUGMENTED.replace("{type: hflip}", "{type: noise, std: 0}"), filename="n.yaml")

@@ -12,16 +12,25 @@ from layerkit.optimizers import Adam
 def _cnn(identity_between: bool) -> Network:
     """conv-relu-pool twice; with ``identity_between`` a rate-0 Dropout (the identity) sits between
     each Relu and its MaxPool2D, which keeps the declared order (no rewrite)."""
+
     def block(i: int, filters: int, padding: int | str) -> list:
-        layers = [Conv2D(id=f"conv{i}", filters=filters, kernel_size=3, padding=padding), Relu(id=f"relu{i}")]
+        layers = [
+            Conv2D(id=f"conv{i}", filters=filters, kernel_size=3, padding=padding),
+            Relu(id=f"relu{i}"),
+        ]
         if identity_between:
             layers.append(Dropout(id=f"keep{i}", rate=0.0))
         pool_padding = "same" if i == 2 else 0
         layers.append(MaxPool2D(id=f"pool{i}", pool_size=2, padding=pool_padding))
         return layers
 
-    layers = [*block(1, 6, 1), *block(2, 8, 1), Flatten(id="flat"), Affine(id="fc", units=10),
-              SoftmaxWithLoss(id="loss")]
+    layers = [
+        *block(1, 6, 1),
+        *block(2, 8, 1),
+        Flatten(id="flat"),
+        Affine(id="fc", units=10),
+        SoftmaxWithLoss(id="loss"),
+    ]
     return Network(layers, input_shape=(2, 10, 10), seed=3)
 
 
@@ -29,7 +38,11 @@ def test_relu_before_maxpool_runs_after_it() -> None:
     net = _cnn(identity_between=False)
     ids = [layer.id for layer in net.execution_order]
     assert ids[:6] == ["conv1", "pool1", "relu1", "conv2", "pool2", "relu2"]
-    assert [layer.id for layer in net.layers][:3] == ["conv1", "relu1", "pool1"]  # declared order kept
+    assert [layer.id for layer in net.layers][:3] == [
+        "conv1",
+        "relu1",
+        "pool1",
+    ]  # declared order kept
     kept = _cnn(identity_between=True)
     assert [layer.id for layer in kept.execution_order][:4] == ["conv1", "relu1", "keep1", "pool1"]
 

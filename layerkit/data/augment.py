@@ -108,7 +108,9 @@ class Augmenter:
 
 class RandomShiftParams(AugmentationParams):
     pixels: int = Field(
-        2, ge=1, le=64,
+        2,
+        ge=1,
+        le=64,
         description="largest shift in pixels along each axis; each image moves by a whole number "
         "drawn uniformly from [-pixels, pixels] down and, independently, across",
     )
@@ -146,7 +148,12 @@ class RandomShift(Augmentation):
         n, c, h, w = x.shape
         p = self.hp.pixels
         shape = (n, c, h + 2 * p, w + 2 * p)
-        if self._padded is None or self._padded.shape[0] < n or self._padded.shape[1:] != shape[1:] or self._padded.dtype != x.dtype:
+        if (
+            self._padded is None
+            or self._padded.shape[0] < n
+            or self._padded.shape[1:] != shape[1:]
+            or self._padded.dtype != x.dtype
+        ):
             # reused from batch to batch; the border is written once, only the middle changes
             self._padded = np.full(shape, self.hp.fill, dtype=x.dtype)
         padded = self._padded[:n]
@@ -183,13 +190,18 @@ class HorizontalFlip(Augmentation):
 
 class RandomErasingParams(AugmentationParams):
     p: Probability = Field(0.5, description="probability that an image gets a rectangle erased")
-    scale: tuple[Annotated[float, Field(gt=0.0, le=1.0)], Annotated[float, Field(gt=0.0, le=1.0)]] = Field(
+    scale: tuple[
+        Annotated[float, Field(gt=0.0, le=1.0)], Annotated[float, Field(gt=0.0, le=1.0)]
+    ] = Field(
         (0.02, 0.2), description="[min, max] area of the rectangle as a fraction of the image"
     )
     ratio: tuple[Annotated[float, Field(gt=0.0)], Annotated[float, Field(gt=0.0)]] = Field(
-        (0.3, 3.3), description="[min, max] aspect ratio (height / width) of the rectangle, drawn log-uniformly"
+        (0.3, 3.3),
+        description="[min, max] aspect ratio (height / width) of the rectangle, drawn log-uniformly",
     )
-    value: float = Field(0.0, description="value written into the rectangle, in network input units")
+    value: float = Field(
+        0.0, description="value written into the rectangle, in network input units"
+    )
 
     @field_validator("scale", "ratio")
     @classmethod

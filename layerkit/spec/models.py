@@ -511,7 +511,7 @@ def _train_class(optimizers: _Group) -> type[TrainConfig]:
 def _build(registry: Registry) -> SpecModels:
     layers = _group(registry, "layers", LayerSpec, "Layer")
     augmentations = _group(registry, "augmentations", AugmentationSpec, "Augmentation")
-    augment_field = (
+    augment_field: tuple[Any, Any] = (
         list[augmentations.union],  # type: ignore[name-defined]
         Field(
             default_factory=list,
