@@ -112,48 +112,97 @@ def run_layerkit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def torch_model(network: Any) -> Any:
-    """The built layerkit ``network`` as ``torch.nn.Sequential`` (same geometry, same semantics)."""
+    """The built layerkit ``network`` as a ``torch.nn.Module`` (same geometry, same semantics):
+    ``nn.Sequential`` for a chain, :class:`_TorchGraph` for a graph (residual blocks)."""
+    from torch import nn
+
+    if network.is_chain:
+        return nn.Sequential(*[m for layer in network.layers[:-1] for m in _torch_layer(layer)])
+    return _torch_graph(network)
+
+
+def _torch_graph(network: Any) -> Any:
+    from torch import nn
+
+    class _TorchGraph(nn.Module):
+        """Runs the layers in layerkit's order, each on the outputs of the layers it takes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            body = network.layers[:-1]
+            ids = ["input", *(str(layer.id) for layer in body)]
+            self.kinds = [layer.name for layer in body]
+            self.slots = [[ids.index(i) for i in network.inputs_of(str(layer.id))] for layer in body]
+            self.scores = ids.index(network.inputs_of(str(network.layers[-1].id))[0])
+            self.mods = nn.ModuleList(
+                nn.Identity() if layer.name in ("Add", "Mul") else nn.Sequential(*_torch_layer(layer))
+                for layer in body
+            )
+
+        def forward(self, x: Any) -> Any:
+            values = [x]
+            for kind, slots, mod in zip(self.kinds, self.slots, self.mods):
+                ins = [values[s] for s in slots]
+                if kind == "Add":
+                    y = ins[0]
+                    for other in ins[1:]:
+                        y = y + other
+                elif kind == "Mul":
+                    y = ins[0]
+                    for other in ins[1:]:  # layerkit aligns shorter shapes at the channel axis
+                        y = y * other.reshape(*other.shape, *[1] * (y.dim() - other.dim()))
+                else:
+                    y = mod(ins[0])
+                values.append(y)
+            return values[self.scores]
+
+    return _TorchGraph()
+
+
+def _torch_layer(layer: Any) -> list[Any]:
+    """The torch modules computing one layerkit layer."""
     from torch import nn
 
     modules: list[nn.Module] = []
-    for layer in network.layers[:-1]:
-        kind, hp, shape = layer.name, layer.hp, layer.input_shape
-        if kind == "Conv2D":
-            w = layer.window
-            if w.top != w.bottom or w.left != w.right:
-                modules.append(nn.ZeroPad2d((w.left, w.right, w.top, w.bottom)))
-                pad: Any = 0
-            else:
-                pad = (w.top, w.left)
-            modules.append(nn.Conv2d(shape[0], hp.filters, (w.kh, w.kw), (w.sh, w.sw), pad, bias=hp.use_bias))
-        elif kind in ("MaxPool2D", "AvgPool2D"):
-            w = layer.window
-            if w.top != w.bottom or w.left != w.right:
-                raise NotImplementedError(f"{layer.label}: asymmetric pooling padding")
-            if kind == "MaxPool2D":
-                modules.append(nn.MaxPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left)))
-            else:  # layerkit averages over the real pixels only
-                modules.append(
-                    nn.AvgPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left), count_include_pad=False)
-                )
-        elif kind == "GlobalAvgPool2D":
-            modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        elif kind == "Flatten":
-            modules.append(nn.Flatten())
-        elif kind == "Affine":
-            if len(shape) > 1:
-                modules.append(nn.Flatten())
-            modules.append(nn.Linear(int(np.prod(shape)), hp.units))
-        elif kind == "Relu":
-            modules.append(nn.ReLU())
-        elif kind == "Dropout":
-            modules.append(nn.Dropout(hp.rate))
-        elif kind == "BatchNorm":
-            norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-            modules.append(norm(shape[0], eps=hp.eps, momentum=1.0 - hp.momentum))
+    kind, hp, shape = layer.name, layer.hp, layer.input_shape
+    if kind == "Conv2D":
+        w = layer.window
+        if w.top != w.bottom or w.left != w.right:
+            modules.append(nn.ZeroPad2d((w.left, w.right, w.top, w.bottom)))
+            pad: Any = 0
         else:
-            raise NotImplementedError(f"{layer.label}: no PyTorch translation for {kind}")
-    return nn.Sequential(*modules)
+            pad = (w.top, w.left)
+        modules.append(
+            nn.Conv2d(shape[0], hp.filters, (w.kh, w.kw), (w.sh, w.sw), pad, bias=hp.use_bias)
+        )
+    elif kind in ("MaxPool2D", "AvgPool2D"):
+        w = layer.window
+        if w.top != w.bottom or w.left != w.right:
+            raise NotImplementedError(f"{layer.label}: asymmetric pooling padding")
+        if kind == "MaxPool2D":
+            modules.append(nn.MaxPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left)))
+        else:  # layerkit averages over the real pixels only
+            modules.append(
+                nn.AvgPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left), count_include_pad=False)
+            )
+    elif kind == "GlobalAvgPool2D":
+        modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    elif kind == "Flatten":
+        modules.append(nn.Flatten())
+    elif kind == "Affine":
+        if len(shape) > 1:
+            modules.append(nn.Flatten())
+        modules.append(nn.Linear(int(np.prod(shape)), hp.units))
+    elif kind == "Relu":
+        modules.append(nn.ReLU())
+    elif kind == "Dropout":
+        modules.append(nn.Dropout(hp.rate))
+    elif kind == "BatchNorm":
+        norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+        modules.append(norm(shape[0], eps=hp.eps, momentum=1.0 - hp.momentum))
+    else:
+        raise NotImplementedError(f"{layer.label}: no PyTorch translation for {kind}")
+    return modules
 
 
 def torch_optimizer(config: dict[str, Any], params: Any) -> Any:
