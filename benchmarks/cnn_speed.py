@@ -309,6 +309,21 @@ def _gemm(name: str, a: np.ndarray, b: np.ndarray) -> Gemm:
     return name, lambda: np.matmul(a, b, out=out), 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
 
 
+def _weight_grad_gemm(layer: Any, col: np.ndarray, d: np.ndarray) -> Gemm:
+    """dW as Conv2D computes it: ``col @ d.T`` in slices of ``dw_slice`` positions."""
+    out = np.empty((col.shape[0], d.shape[0]), col.dtype)
+    part = np.empty_like(out)
+    step = layer.dw_slice
+
+    def call() -> None:
+        np.matmul(col[:, :step], d[:, :step].T, out=out)
+        for lo in range(step, col.shape[1], step):
+            np.matmul(col[:, lo : lo + step], d[:, lo : lo + step].T, out=part)
+            out += part
+
+    return f"{layer.id} col@d.T", call, 2.0 * col.shape[0] * col.shape[1] * d.shape[0]
+
+
 def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
     """Every GEMM of one training step at batch ``n``: ``(name, call, flops)`` with the layouts
     layerkit uses (columns ``(C*kh*kw, N*OH*OW)`` C-ordered, transposed operands as views)."""
@@ -321,7 +336,7 @@ def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
             w2 = rng.standard_normal((f, ckk), dtype=f32)
             col = rng.random((ckk, cols), dtype=f32)
             d = rng.standard_normal((f, cols), dtype=f32)
-            ops += [_gemm(f"{layer.id} W@col", w2, col), _gemm(f"{layer.id} d@col.T", d, col.T)]
+            ops += [_gemm(f"{layer.id} W@col", w2, col), _weight_grad_gemm(layer, col, d)]
             if layer.needs_input_grad:
                 ops.append(_gemm(f"{layer.id} W.T@d", w2.T, d))
         elif layer.name == "Affine":
