@@ -435,25 +435,60 @@ class Network:
         self._loss_ready = True
         return value, scores
 
-    def backward(self) -> None:
-        """Backpropagate from the last :meth:`loss`; overwrites every array in :attr:`grads`."""
+    def backward(self, *, record: dict[tuple[str, str], np.ndarray] | None = None) -> None:
+        """Backpropagate from the last :meth:`loss`; overwrites every array in :attr:`grads`.
+
+        With ``record``, every layer's backward runs (even where no weights are upstream) and
+        the gradient flowing back along each edge is stored as ``record[(producer id, consumer
+        id)]`` (``"input"``: the data), for drawing (``layerkit graph --values``).
+        """
         if not self._loss_ready:
             raise RuntimeError("Network.backward() needs a preceding Network.loss(x, t)")
+        steps, wants = self._backward_steps, self._wants
+        if record is not None:
+            steps = tuple(
+                (layer, k + 1, self._sources[k], isinstance(layer, Merge))
+                for k, layer in reversed(list(enumerate(self._layers[:-1])))
+            )
+            wants = [True] * len(wants)
+            saved = [layer.needs_input_grad for layer in self._layers]
+            for layer in self._layers:
+                layer.needs_input_grad = True
+        try:
+            self._backward(steps, wants, record)
+        finally:
+            if record is not None:
+                for layer, flag in zip(self._layers, saved):
+                    layer.needs_input_grad = flag
+
+    def _backward(
+        self, steps: tuple[Any, ...], wants: list[bool], record: dict[tuple[str, str], np.ndarray] | None
+    ) -> None:
         douts: list[Any] = [_NO_VALUE] * (len(self._layers) + 1)
         owned = [False] * len(douts)
         douts[self._scores_slot] = self._loss_layer.backward(1.0)
-        wants = self._wants
-        for layer, slot, srcs, merge in self._backward_steps:
+        if record is not None:
+            record[(self._slot_name(self._scores_slot), str(self._loss_layer.id))] = np.array(douts[self._scores_slot])
+        for layer, slot, srcs, merge in steps:
             dout = douts[slot]
             douts[slot] = _NO_VALUE  # released: nothing upstream reads it
             if merge:
                 for s, d in zip(srcs, layer.backward(dout)):  # type: ignore[arg-type]
+                    if record is not None:
+                        record[(self._slot_name(s), str(layer.id))] = np.array(d)  # a copy: buffers are reused
                     if wants[s]:
                         self._accumulate(douts, owned, s, d)
             else:
                 d = layer.backward(dout)
-                if d is not None:  # None: needs_input_grad is false (no weights upstream)
-                    self._accumulate(douts, owned, srcs[0], d)
+                if d is None:  # needs_input_grad is false (no weights upstream)
+                    continue
+                s = srcs[0]
+                if record is not None:
+                    record[(self._slot_name(s), str(layer.id))] = np.array(d)  # a copy: buffers are reused
+                if douts[s] is _NO_VALUE:  # the only reader so far: no call, no copy (every chain step)
+                    douts[s] = d
+                else:
+                    self._accumulate(douts, owned, s, d)
 
     def _accumulate(self, douts: list[Any], owned: list[bool], slot: int, d: Any) -> None:
         """Add ``d`` to the gradient of ``slot``'s output (read by several layers: fan-out).

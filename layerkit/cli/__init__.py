@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("predict", "predict classes for inputs (.npy or IDX) with a checkpoint"),
     "validate": ("validate", "validate a spec and print the network summary"),
     "gradcheck": ("gradcheck", "check backprop against numerical gradients for a spec"),
+    "graph": ("graph", "draw a spec's computational graph (DOT, SVG, PNG; --values)"),
     "schema": ("schema", "print the JSON Schema of specs (all registered components)"),
     "layers": ("layers", "list registered layers, optimizers and datasets"),
     "plugins": ("plugins", "list loaded plugins and load failures"),

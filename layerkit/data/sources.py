@@ -37,7 +37,9 @@ from typing import IO, TYPE_CHECKING
 
 from layerkit._version import __version__
 from layerkit.data.base import Location
+from layerkit.data.idx import read_idx
 from layerkit.errors import DataError
+from layerkit.fileio import atomic_write
 
 if TYPE_CHECKING:
     from urllib.request import Request
@@ -346,11 +348,10 @@ def download_file(
     Raises:
         DataError: HTTP error, network error, truncated transfer, or checksum mismatch.
     """
+    # urllib and http.client cost start-up time; only downloads need them
     import urllib.error
     from http.client import HTTPException
     from urllib.request import urlopen
-
-    from layerkit.fileio import atomic_write
 
     destination = Path(destination)
 
@@ -375,8 +376,6 @@ def download_file(
 
     path = atomic_write(destination, write)
     if md5 is None:
-        from layerkit.data.idx import read_idx
-
         try:
             read_idx(path)
         except DataError:

@@ -20,6 +20,7 @@ import warnings
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -335,8 +336,6 @@ def check_plugins(manifest: Mapping[str, Any], *, source: str = "checkpoint") ->
 
 
 def _installed(distribution: str) -> bool:
-    from importlib import metadata
-
     try:
         metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
