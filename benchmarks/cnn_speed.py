@@ -57,6 +57,8 @@ RESULTS = HERE / "results"
 DEFAULT_SPEC = HERE.parent / "model_specs" / "cnn_fashion.yaml"
 IMPLS = ("layerkit", "torch", "profile")
 LABELS = {"layerkit": "layerkit", "torch": "PyTorch eager (oneDNN)", "profile": "layerkit, profiled"}
+#: the speed issue's goals: layerkit samples/s over PyTorch's, per BLAS thread count
+SPEEDUP_TARGETS = {1: 1.25, 2: 1.0}
 
 
 # ----------------------------------------------------------------------------- the spec
@@ -497,6 +499,9 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             note = profile.get("error") or f"{profile['step_seconds'] * 1e3:.1f} ms/step"
             print(f"threads={threads} profile: {note}", file=sys.stderr, flush=True)
         cases.append({"threads": threads, "impls": aggregate(runs), "profile": profile})
+        # rewritten after every thread count: a run cut short still leaves its complete cases
+        partial = {"meta": meta, "cases": cases}
+        write_report(args.out_dir, "cnn_speed", partial, render_markdown(partial))
     return {"meta": meta, "cases": cases}
 
 
@@ -572,21 +577,19 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{meta['train_samples'] / s['median']:,.0f} | {e['test_accuracy']:.4f} | "
                 f"{e['peak_rss_mib']:.0f} | {e['blas']} |"
             )
-    lines += [
-        "",
-        "Ratio (PyTorch samples/s over layerkit's, same run): "
-        + ", ".join(
-            f"{case['threads']} thread(s) "
-            + (
-                f"{case['impls']['layerkit']['s_per_epoch']['median'] / case['impls']['torch']['s_per_epoch']['median']:.2f}x"
-                if "s_per_epoch" in case["impls"].get("layerkit", {})
-                and "s_per_epoch" in case["impls"].get("torch", {})
-                else "-"
-            )
-            for case in report["cases"]
+    lines += ["", "layerkit's speedup over PyTorch (PyTorch s/epoch / layerkit s/epoch, same run):"]
+    for case in report["cases"]:
+        impls = case["impls"]
+        lk, pt = impls.get("layerkit", {}), impls.get("torch", {})
+        if "s_per_epoch" not in lk or "s_per_epoch" not in pt:
+            continue
+        speedup = pt["s_per_epoch"]["median"] / lk["s_per_epoch"]["median"]
+        target = SPEEDUP_TARGETS.get(case["threads"])
+        verdict = f" (target {target:.2f}x: {'ok' if speedup >= target else 'MISS'})" if target else ""
+        lines.append(
+            f"- {case['threads']} thread(s): **{speedup:.2f}x**{verdict}; peak RSS "
+            f"{lk['peak_rss_mib']:.0f} MiB against {pt['peak_rss_mib']:.0f} MiB"
         )
-        + " (above 1: PyTorch is faster).",
-    ]
     for case in report["cases"]:
         p = case.get("profile")
         if not p:
