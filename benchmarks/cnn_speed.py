@@ -321,7 +321,7 @@ def _weight_grad_gemm(layer: Any, col: np.ndarray, d: np.ndarray) -> Gemm:
         np.matmul(col[:, :step], d[:, :step].T, out=out)
         for lo in range(step, col.shape[1], step):
             np.matmul(col[:, lo : lo + step], d[:, lo : lo + step].T, out=part)
-            out += part
+            np.add(out, part, out=out)
 
     return f"{layer.id} col@d.T", call, 2.0 * col.shape[0] * col.shape[1] * d.shape[0]
 
