@@ -86,13 +86,17 @@ def network_dot(
         lines.append(f"  labelloc=t; label={_quote(title)};")
     in_shape = network.input_shape
     input_label = DATA + ("" if in_shape is None else f"\n{tuple(in_shape)}")
-    lines.append(f'  {_quote(DATA)} [label={_quote(input_label)}, shape=ellipse, fillcolor="#e3f2fd"];')
+    lines.append(
+        f'  {_quote(DATA)} [label={_quote(input_label)}, shape=ellipse, fillcolor="#e3f2fd"];'
+    )
     for layer in network.layers:
         ident = str(layer.id)
         head = f"{ident}\n{layer.name}"
         params = _params_text(layer)
         label = head + (f"\n{params}" if params else "")
-        color = "#fff3e0" if layer.kind == "loss" else "#e8f5e9" if layer.kind == "merge" else "#f5f5f5"
+        color = (
+            "#fff3e0" if layer.kind == "loss" else "#e8f5e9" if layer.kind == "merge" else "#f5f5f5"
+        )
         if layer.kind == "loss" and loss is not None:
             label += f"\nloss {loss:.4g}"
         lines.append(f"  {_quote(ident)} [label={_quote(label)}, fillcolor={_quote(color)}];")
@@ -132,7 +136,7 @@ def render(dot: str, fmt: str) -> bytes:
     if fmt == "dot":
         return dot.encode()
     try:
-        import graphviz  # optional (the 'graph' extra): imported only to render
+        import graphviz  # type: ignore[import-not-found,unused-ignore]  # optional 'graph' extra: imported only to render
     except ImportError:
         graphviz = None
     if graphviz is not None:
@@ -141,7 +145,9 @@ def render(dot: str, fmt: str) -> bytes:
         except graphviz.ExecutableNotFound:
             pass  # the package is there but not Graphviz itself: the message below says so
         except graphviz.CalledProcessError as exc:
-            raise LayerkitError(f"Graphviz could not render the graph: {exc.stderr.decode(errors='replace').strip()}") from None
+            raise LayerkitError(
+                f"Graphviz could not render the graph: {exc.stderr.decode(errors='replace').strip()}"
+            ) from None
     exe = shutil.which("dot")
     if exe is None:
         raise LayerkitError(
@@ -151,5 +157,7 @@ def render(dot: str, fmt: str) -> bytes:
         )
     proc = subprocess.run([exe, f"-T{fmt}"], input=dot.encode(), capture_output=True, check=False)
     if proc.returncode != 0:
-        raise LayerkitError(f"dot could not render the graph: {proc.stderr.decode(errors='replace').strip()}")
+        raise LayerkitError(
+            f"dot could not render the graph: {proc.stderr.decode(errors='replace').strip()}"
+        )
     return proc.stdout

@@ -31,7 +31,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 def layerkit_add_layers() -> list[type] | None:
     """Return the layer classes this plugin provides.
 
-    Each is a subclass of :class:`layerkit.layers.base.Layer` (or ``Loss`` / ``Node``) with a
+    Each is a subclass of :class:`layerkit.layers.base.Layer` (or ``Loss`` / ``Merge``) with a
     unique ``name`` (used as ``type:`` in specs) and a ``Params`` pydantic model.
     """
 

@@ -166,7 +166,7 @@ def _cycle(remaining: set[int], sources: Sequence[Sequence[int]]) -> list[int]:
         seen[node] = len(path)
         path.append(node)
         node = next(s for s in sources[node] if s in remaining)
-    loop = path[seen[node]:]
+    loop = path[seen[node] :]
     loop.reverse()  # followed the sources backwards: flip to data-flow order
     return [*loop, loop[0]]
 
@@ -193,49 +193,82 @@ def resolve(
             else:
                 known = [x for x in ids if x != item.id]
                 hint = did_you_mean(name, [*known, DATA])
-                problems.append(WiringProblem(
-                    i, "inputs", "unknown_input",
-                    f"unknown input {name!r}{hint} (layer ids: {', '.join(known) or 'none'}; "
-                    f"{DATA!r} is the data)", name, j if item.inputs is not None else None))
+                problems.append(
+                    WiringProblem(
+                        i,
+                        "inputs",
+                        "unknown_input",
+                        f"unknown input {name!r}{hint} (layer ids: {', '.join(known) or 'none'}; "
+                        f"{DATA!r} is the data)",
+                        name,
+                        j if item.inputs is not None else None,
+                    )
+                )
         sources.append(tuple(resolved))
         n = len(names)
         if item.kind == "merge" and item.arity is not None:
             why = item.arity(n)
             if why is not None:
-                problems.append(WiringProblem(i, "inputs" if item.inputs is not None else "type",
-                                              "arity", why))
+                problems.append(
+                    WiringProblem(i, "inputs" if item.inputs is not None else "type", "arity", why)
+                )
         elif item.kind in ("layer", "loss") and n != 1:
-            problems.append(WiringProblem(
-                i, "inputs", "arity",
-                f"this layer takes exactly one input (received {n}); join branches with a merge "
-                "layer such as Add, Mul or Concat first"))
+            problems.append(
+                WiringProblem(
+                    i,
+                    "inputs",
+                    "arity",
+                    f"this layer takes exactly one input (received {n}); join branches with a merge "
+                    "layer such as Add, Mul or Concat first",
+                )
+            )
     losses = [i for i, item in enumerate(items) if item.kind == "loss"]
     users: dict[int, list[int]] = {}
     for i, srcs in enumerate(sources):
         for s in srcs:
             users.setdefault(s, []).append(i)
     for i in losses[1:]:
-        problems.append(WiringProblem(
-            i, "type", "second_loss",
-            f"a network has one loss layer, and {ids[losses[0]]!r} is already one"))
+        problems.append(
+            WiringProblem(
+                i,
+                "type",
+                "second_loss",
+                f"a network has one loss layer, and {ids[losses[0]]!r} is already one",
+            )
+        )
     if items and not losses and all(item.kind is not None for item in items):
         last = len(items) - 1
-        problems.append(WiringProblem(
-            last, "type", "no_loss",
-            "a network needs a loss layer, such as SoftmaxWithLoss or MeanSquaredError, that "
-            "takes the scores"))
+        problems.append(
+            WiringProblem(
+                last,
+                "type",
+                "no_loss",
+                "a network needs a loss layer, such as SoftmaxWithLoss or MeanSquaredError, that "
+                "takes the scores",
+            )
+        )
     for i, item in enumerate(items):
         used_by = users.get(i, [])
         if item.kind == "loss" and used_by:
-            problems.append(WiringProblem(
-                i, "type", "loss_not_sink",
-                f"a loss layer must end the network, but {', '.join(repr(ids[u]) for u in used_by)} "
-                "takes its output"))
+            problems.append(
+                WiringProblem(
+                    i,
+                    "type",
+                    "loss_not_sink",
+                    f"a loss layer must end the network, but {', '.join(repr(ids[u]) for u in used_by)} "
+                    "takes its output",
+                )
+            )
         elif item.kind != "loss" and not used_by and item.kind is not None and losses:
-            problems.append(WiringProblem(
-                i, "id" if item.inputs is None else "inputs", "unused_output",
-                f"the output of {item.id!r} is not used by any layer; name it in a later layer's "
-                "inputs, or remove the layer"))
+            problems.append(
+                WiringProblem(
+                    i,
+                    "id" if item.inputs is None else "inputs",
+                    "unused_output",
+                    f"the output of {item.id!r} is not used by any layer; name it in a later layer's "
+                    "inputs, or remove the layer",
+                )
+            )
     # Kahn's algorithm, always taking the earliest ready item: a chain keeps the list's order.
     pending = [len({s for s in srcs if s >= 0}) for srcs in sources]
     ready = [i for i, n in enumerate(pending) if n == 0]
@@ -253,9 +286,14 @@ def resolve(
         text = " -> ".join(
             ids[i] + (f" ({where(i)})" if where is not None and where(i) else "") for i in loop
         )
-        problems.append(WiringProblem(
-            loop[0], "inputs" if items[loop[0]].inputs is not None else "id", "cycle",
-            f"the layers form a cycle: {text}"))
+        problems.append(
+            WiringProblem(
+                loop[0],
+                "inputs" if items[loop[0]].inputs is not None else "id",
+                "cycle",
+                f"the layers form a cycle: {text}",
+            )
+        )
     if problems:
         return None, problems
     order_t = tuple(order)
@@ -292,7 +330,9 @@ def structure_problems(
     problems = duplicate_id_problems([entry[1] for entry in layers])
     if problems:
         return problems  # the graph cannot be read with two layers of one id
-    ids = auto_ids([(entry[0] if isinstance(entry[0], str) else None, entry[1]) for entry in layers])
+    ids = auto_ids(
+        [(entry[0] if isinstance(entry[0], str) else None, entry[1]) for entry in layers]
+    )
     items = [
         WireItem(
             ids[i] or f"layers[{i}]",

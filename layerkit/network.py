@@ -383,7 +383,7 @@ class Network:
     def forward(self, x: Any, *, train: bool = False) -> np.ndarray:
         """Scores for a batch (the input of the loss layer), in training or inference mode."""
         x = self._prepare(x)
-        return self._run(x, train, self._steps)[self._scores_slot]  # type: ignore[no-any-return]
+        return self._run(x, train, self._steps)[self._scores_slot]
 
     def forward_values(self, x: Any, *, train: bool = False) -> dict[str, np.ndarray]:
         """Every layer's output for a batch, by layer id (``"input"``: the data), loss excluded.
@@ -473,7 +473,7 @@ class Network:
             dout = douts[slot]
             douts[slot] = _NO_VALUE  # released: nothing upstream reads it
             if merge:
-                for s, d in zip(srcs, layer.backward(dout)):  # type: ignore[arg-type]
+                for s, d in zip(srcs, layer.backward(dout)):
                     if record is not None:
                         record[(self._slot_name(s), str(layer.id))] = np.array(d)  # a copy: buffers are reused
                     if wants[s]:

@@ -51,9 +51,8 @@ from typing import Any, cast
 
 import numpy as np
 
-from layerkit.errors import ConfigError
+from layerkit.errors import ConfigError, ShapeError
 from layerkit.gradcheck import DEFAULT_TOL, gradcheck_layer
-from layerkit.errors import ShapeError
 from layerkit.layers.base import Layer, LayerParams, Loss, Merge
 
 __all__ = [

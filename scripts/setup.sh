@@ -4,7 +4,7 @@
 #   bash scripts/setup.sh            # install everything, then train model_specs/two_layer_net.yaml
 #   bash scripts/setup.sh --no-train # install only (what .ci/run uses)
 #
-# Installs: Debian's Fashion-MNIST package (when apt is available and the data is missing),
+# Installs: Debian's Fashion-MNIST and Graphviz packages (when apt is available and they are missing),
 # layerkit in editable mode with its plot and dev extras, and the example plugin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,15 +20,21 @@ done
 PYTHON=${PYTHON:-python3}
 DATA=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-if [ ! -e "$DATA" ]; then
+# Debian packages: the Fashion-MNIST data, and Graphviz (`dot`, which `layerkit graph --format
+# svg/png` and its tests use).
+APT_PACKAGES=()
+[ -e "$DATA" ] || APT_PACKAGES+=(dataset-fashion-mnist)
+command -v dot >/dev/null 2>&1 || APT_PACKAGES+=(graphviz)
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
     if command -v apt-get >/dev/null 2>&1; then
         SUDO=""
         [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-        echo "setup: installing Debian's dataset-fashion-mnist"
+        echo "setup: installing Debian packages: ${APT_PACKAGES[*]}"
         $SUDO apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq dataset-fashion-mnist
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${APT_PACKAGES[@]}"
     else
-        echo "setup: no apt-get here; layerkit will download Fashion-MNIST on first use" >&2
+        echo "setup: no apt-get here; layerkit will download Fashion-MNIST on first use, and" \
+            "'layerkit graph' renders SVG/PNG only once Graphviz is installed" >&2
     fi
 fi
 

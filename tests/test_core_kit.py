@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 
-from layerkit import Affine, Layer, LayerParams, Relu, Sigmoid, SoftmaxWithLoss
+from layerkit import Add, Affine, Layer, LayerParams, Relu, Sigmoid, SoftmaxWithLoss
 from layerkit.testing import CHECKS, check_layer, checks_for, layer_checks
 
 
@@ -79,7 +79,8 @@ def test_kinds_get_their_checks():
         SoftmaxWithLoss
     )
     assert "train-inference" in checks_for(Relu) and "labels" not in checks_for(Relu)
-    assert set(checks_for(Relu)) | {"labels"} == set(CHECKS)
+    assert set(checks_for(Relu)) | {"labels", "arity"} == set(CHECKS)
+    assert "arity" in checks_for(Add) and "train-inference" not in checks_for(Add)
 
 
 def test_textbook_sigmoid_fails_the_gradient_check():

@@ -74,7 +74,9 @@ def test_channel_gate_broadcasts_over_maps_and_checks() -> None:
 
 
 def test_a_chain_is_the_same_network_as_before() -> None:
-    net = Network([Affine(units=4), Relu(), Affine(units=3), SoftmaxWithLoss()], input_shape=(5,), seed=0)
+    net = Network(
+        [Affine(units=4), Relu(), Affine(units=3), SoftmaxWithLoss()], input_shape=(5,), seed=0
+    )
     assert net.is_chain and net.wiring() == {}
     assert all("inputs" not in entry for entry in net.config()["layers"])
     # backward skips the first layer's dx and everything before the first weights
@@ -146,7 +148,9 @@ class _Tag(Layer):
 def test_activations_are_released_after_their_last_reader() -> None:
     _Probe.watched = []
     # tag's output is read only by relu (which keeps a mask, not its input): gone before probe
-    net = Network([Affine(units=4), _Tag(), Relu(), _Probe(), SoftmaxWithLoss()], input_shape=(3,), seed=0)
+    net = Network(
+        [Affine(units=4), _Tag(), Relu(), _Probe(), SoftmaxWithLoss()], input_shape=(3,), seed=0
+    )
     net.loss(RNG.standard_normal((2, 3)), np.array([0, 1]))
     assert _Probe.alive == [False]
 
@@ -182,7 +186,9 @@ def test_merge_shape_error_names_both_inputs() -> None:
     x = Input()
     a, b = Affine(units=4, id="a")(x), Affine(units=3, id="b")(x)
     loss = SoftmaxWithLoss()(Add()(a, b))
-    with pytest.raises(ShapeError, match=r"input 1 \(4,\), input 2 \(3,\) \(input 1 from a, input 2 from b\)"):
+    with pytest.raises(
+        ShapeError, match=r"input 1 \(4,\), input 2 \(3,\) \(input 1 from a, input 2 from b\)"
+    ):
         Network(inputs=x, outputs=loss, input_shape=(2,))
 
 

@@ -47,7 +47,11 @@ train: {epochs: 2, batch_size: 30, optimizer: {type: Adam, lr: 0.01}}
 
 def layerkit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args], cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "layerkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -69,7 +73,9 @@ def test_blocks_expand_with_qualified_ids_and_named_inputs(graph_spec: Path) -> 
 
 
 def test_set_by_qualified_id_and_by_use(graph_spec: Path) -> None:
-    spec = load_spec(graph_spec, overrides=["model.layers.res2.fc1.units=5", "model.layers.res1.with.act=Tanh"])
+    spec = load_spec(
+        graph_spec, overrides=["model.layers.res2.fc1.units=5", "model.layers.res1.with.act=Tanh"]
+    )
     net = build_network(spec)
     assert net["res2.fc1"].output_shape == (5,) and net["res1.fc1"].output_shape == (8,)
     assert net["res1.tanh1"].name == "Tanh" and net["res2.tanh1"].name == "Tanh"
@@ -138,16 +144,27 @@ def test_graph_command_dot_renders_with_real_dot(graph_spec: Path, tmp_path: Pat
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("digraph network {")
     assert '"res1.out" -> "gated"' not in result.stdout and '"res2.out" -> "gated"' in result.stdout
-    svg = subprocess.run(["dot", "-Tsvg"], input=result.stdout, capture_output=True, text=True, check=True).stdout
+    svg = subprocess.run(
+        ["dot", "-Tsvg"], input=result.stdout, capture_output=True, text=True, check=True
+    ).stdout
     titles = {t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}title")}
-    assert {"input", "stem", "res1.add", "loss", "stem&#45;&gt;res1.add", "res2.out&#45;&gt;gated"} & titles
+    assert {
+        "input",
+        "stem",
+        "res1.add",
+        "loss",
+        "stem&#45;&gt;res1.add",
+        "res2.out&#45;&gt;gated",
+    } & titles
     assert "stem->res1.add" in titles and "gate->gated" in titles
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 def test_graph_values_png(tmp_path: Path) -> None:
     out = tmp_path / "g.png"
-    result = layerkit("graph", "model_specs/spiral.yaml", "--values", "--batch", "2", "-o", str(out))
+    result = layerkit(
+        "graph", "model_specs/spiral.yaml", "--values", "--batch", "2", "-o", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     dot = layerkit("graph", "model_specs/spiral.yaml", "--values", "--format", "dot").stdout
@@ -160,7 +177,10 @@ def test_graph_without_graphviz_is_a_clear_error(tmp_path: Path) -> None:
     env_path.mkdir()
     result = subprocess.run(
         [sys.executable, "-m", "layerkit", "graph", "model_specs/spiral.yaml", "--format", "svg"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={"PATH": str(env_path), "HOME": str(tmp_path), "PYTHONNOUSERSITE": "1"},
     )
     assert result.returncode == 2
@@ -170,7 +190,15 @@ def test_graph_without_graphviz_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_resnet_fashion_reaches_093(tmp_path: Path) -> None:
     """The shipped residual CNN: >= 0.93 Fashion-MNIST test accuracy (long: hours on 2 loaded cores)."""
-    result = layerkit("train", "model_specs/resnet_fashion.yaml", "--out", str(tmp_path / "r"), "--json",
-                      "--threads", "1", "--no-plot")
+    result = layerkit(
+        "train",
+        "model_specs/resnet_fashion.yaml",
+        "--out",
+        str(tmp_path / "r"),
+        "--json",
+        "--threads",
+        "1",
+        "--no-plot",
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["metrics"]["test_accuracy"] >= 0.93

@@ -21,17 +21,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="the YAML spec whose network to draw")
     add_spec_options(parser)
     parser.add_argument(
-        "--format", choices=("dot", "svg", "png"), default=None,
+        "--format",
+        choices=("dot", "svg", "png"),
+        default=None,
         help="output format (default: from -o's suffix, else dot)",
     )
-    parser.add_argument("-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     parser.add_argument(
-        "--values", action="store_true",
+        "-o", "--output", metavar="FILE", help="write to FILE (atomically) instead of stdout"
+    )
+    parser.add_argument(
+        "--values",
+        action="store_true",
         help="run one small batch and label the edges with forward values and backward gradients",
     )
-    parser.add_argument("--batch", type=int, default=1, metavar="N", help="samples for --values (default 1)")
-    parser.add_argument("--random", action="store_true", help="--values on random inputs instead of the spec's data")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the --values batch (default 0)")
+    parser.add_argument(
+        "--batch", type=int, default=1, metavar="N", help="samples for --values (default 1)"
+    )
+    parser.add_argument(
+        "--random", action="store_true", help="--values on random inputs instead of the spec's data"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the --values batch (default 0)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +68,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch: must be > 0 (received {args.batch})")
     spec = load_spec(args.spec, overrides=tuple(args.overrides), set_files=tuple(args.set_files))
     network = build_network(spec)
-    values = grads = loss = None
+    values: dict[str, np.ndarray] | None = None
+    grads: dict[tuple[str, str], np.ndarray] | None = None
+    loss: float | None = None
     if args.values:
         net = network.with_dtype(np.float64)
         x, t, _ = _batch(spec, net, args)

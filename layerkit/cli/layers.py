@@ -6,8 +6,8 @@ import argparse
 
 __all__ = ["KINDS", "configure", "run"]
 
-#: listing order; a layer's kind is ``layer``, ``loss`` or ``node``
-KINDS = ("layer", "loss", "node", "optimizer", "dataset", "augmentation")
+#: listing order; a layer's kind is ``layer``, ``loss`` or ``merge``
+KINDS = ("layer", "loss", "merge", "optimizer", "dataset", "augmentation")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -6,13 +6,13 @@ from layerkit.layers.activations import LeakyRelu, Relu, Sigmoid, Tanh
 from layerkit.layers.affine import Affine
 from layerkit.layers.arithmetic import Add, Concat, Mul
 from layerkit.layers.base import Layer, LayerParams, Loss, Merge, Node
-from layerkit.layers.symbolic import Input, Tensor
 from layerkit.layers.conv import Conv2D
 from layerkit.layers.dropout import Dropout
 from layerkit.layers.losses import MeanSquaredError, SoftmaxWithLoss
 from layerkit.layers.normalization import BatchNorm
 from layerkit.layers.pooling import AvgPool2D, GlobalAvgPool2D, MaxPool2D
 from layerkit.layers.reshape import Flatten, Reshape
+from layerkit.layers.symbolic import Input, Tensor
 
 __all__ = [
     "BUILTIN_LAYERS",

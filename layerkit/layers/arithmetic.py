@@ -98,7 +98,7 @@ class Mul(Merge[MergeParams]):
         # reshape gives views: a (N, C) gate becomes (N, C, 1, 1) without a copy
         return [x if x.shape[1:] == p else x.reshape(x.shape[0], *p) for x, p in zip(xs, padded)]
 
-    def forward(self, *xs: Operand, train: bool = False) -> Operand:  # type: ignore[override]
+    def forward(self, *xs: Operand, train: bool = False) -> Operand:
         self._shapes = [np.shape(x) for x in xs]
         self._xs = aligned = self._align(xs)
         out = aligned[0] * aligned[1]
@@ -134,7 +134,7 @@ class Add(Merge[MergeParams]):
             raise ShapeError(f"inputs must have one shape: {_listing(input_shapes)}")
         return first
 
-    def forward(self, *xs: Operand, train: bool = False) -> Operand:  # type: ignore[override]
+    def forward(self, *xs: Operand, train: bool = False) -> Operand:
         self._shapes = [np.shape(x) for x in xs]
         out = xs[0] + xs[1]
         for x in xs[2:]:
@@ -186,7 +186,7 @@ class Concat(Merge[ConcatParams]):
         out[axis] = sum(s[axis] for s in input_shapes)
         return tuple(out)
 
-    def forward(self, *xs: Operand, train: bool = False) -> Operand:  # type: ignore[override]
+    def forward(self, *xs: Operand, train: bool = False) -> Operand:
         arrays = [np.asarray(x) for x in xs]
         axis = self._axis(arrays[0].ndim - 1) + 1  # +1: the batch axis
         self._axis_sizes = [a.shape[axis] for a in arrays]

@@ -138,16 +138,20 @@ class Layer(Component[LayerParamsT]):
         if any(d <= 0 for d in shape):
             raise ShapeError(f"{self.label}: input shape must be positive (received {shape})")
         out = tuple(int(d) for d in self.compute_output_shape(shape))
+        self._allocate(shape, out, rng, dtype)
+        return out
+
+    def _allocate(
+        self, input_shape: Shape, output_shape: Shape, rng: np.random.Generator | None, dtype: Any
+    ) -> None:
+        """The end of ``build``: check the dtype, create weights and zeroed grads, record shapes."""
         self.dtype = np.dtype(dtype)
         if self.dtype.kind != "f":
             raise ShapeError(f"{self.label}: dtype must be a float type (received {self.dtype})")
-        if rng is None:
-            rng = np.random.default_rng()
-        self.params = self.create_params(shape, rng, self.dtype)
+        self.params = self.create_params(input_shape, rng or np.random.default_rng(), self.dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        self.input_shape, self.output_shape = shape, out
+        self.input_shape, self.output_shape = input_shape, output_shape
         self.built = True
-        return out
 
     # -- maths -------------------------------------------------------------------------------
 
@@ -270,17 +274,11 @@ class Merge(Layer[LayerParamsT]):
             if any(d <= 0 for d in s):
                 raise ShapeError(f"{self.label}: input shapes must be positive (received {list(shapes)})")
         out = tuple(int(d) for d in self.compute_output_shape(shapes))
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind != "f":
-            raise ShapeError(f"{self.label}: dtype must be a float type (received {self.dtype})")
-        self.params = self.create_params(shapes[0], rng or np.random.default_rng(), self.dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._allocate(shapes[0], out, rng, dtype)
         self.input_shapes = shapes
-        self.input_shape, self.output_shape = shapes[0], out
-        self.built = True
         return out
 
-    def forward(self, *xs: Any, train: bool = False) -> Any:  # type: ignore[override]
+    def forward(self, *xs: Any, train: bool = False) -> Any:
         raise NotImplementedError
 
     def backward(self, dout: Any) -> tuple[Any, ...]:  # type: ignore[override]

@@ -33,7 +33,9 @@ class Tensor:
 
     __slots__ = ("layer", "inputs", "shape")
 
-    def __init__(self, layer: Any, inputs: tuple[Tensor, ...], shape: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self, layer: Any, inputs: tuple[Tensor, ...], shape: tuple[int, ...] | None = None
+    ) -> None:
         self.layer = layer
         self.inputs = inputs
         #: per-sample shape, given to :func:`Input` (``None``: from the network's ``input_shape``)
@@ -74,7 +76,9 @@ def apply_layer(layer: Any, inputs: Sequence[Any]) -> Tensor:
         if problem is not None:
             raise ConfigError(f"{layer.label}: {problem}")
     elif n != 1:
-        raise ConfigError(f"{layer.label}: a {layer.name} layer takes exactly one input (received {n})")
+        raise ConfigError(
+            f"{layer.label}: a {layer.name} layer takes exactly one input (received {n})"
+        )
     for x in inputs:
         if x.layer is not None and x.layer.kind == "loss":
             raise ConfigError(

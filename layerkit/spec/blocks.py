@@ -32,7 +32,7 @@ use it came from.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +41,16 @@ from layerkit.errors import SpecIssue
 from layerkit.layer_list import DATA, auto_ids
 from layerkit.spec.yamlio import LocDict, LocList, Mark, copy_tree
 
-__all__ = ["BLOCK_TYPE", "USE_KEYS", "BLOCK_KEYS", "Origin", "Expansion", "expand_blocks", "use_ids", "relabel"]
+__all__ = [
+    "BLOCK_TYPE",
+    "USE_KEYS",
+    "BLOCK_KEYS",
+    "Origin",
+    "Expansion",
+    "expand_blocks",
+    "use_ids",
+    "relabel",
+]
 
 #: The ``type`` of a layer entry that uses a block.
 BLOCK_TYPE = "block"
@@ -95,7 +104,9 @@ def use_ids(entries: Sequence[Any]) -> list[list[str]]:
     without is ``<block><n>``, ``n`` counting the copies of that block so far in the list.
     """
     counts: dict[str, int] = {}
-    taken = {e.get("id") for e in entries if isinstance(e, Mapping) and isinstance(e.get("id"), str)}
+    taken = {
+        e.get("id") for e in entries if isinstance(e, Mapping) and isinstance(e.get("id"), str)
+    }
     out: list[list[str]] = []
     for entry in entries:
         if not (isinstance(entry, Mapping) and entry.get("type") == BLOCK_TYPE):
@@ -130,14 +141,20 @@ class _Expander:
 
     # -- values ------------------------------------------------------------------------------
 
-    def substitute(self, value: Any, env: Mapping[str, Any], where: str, block: str, mark: Mark | None) -> Any:
+    def substitute(
+        self, value: Any, env: Mapping[str, Any], where: str, block: str, mark: Mark | None
+    ) -> Any:
         """A copy of ``value`` with each ``$name`` replaced by the parameter's value."""
         if isinstance(value, LocDict):
             out = LocDict(mark=value.mark)
             for k, v in value.items():
                 vmark = value.value_marks.get(k)
-                out.set(k, self.substitute(v, env, f"{where}.{k}", block, vmark),
-                        key_mark=value.key_marks.get(k), value_mark=vmark)
+                out.set(
+                    k,
+                    self.substitute(v, env, f"{where}.{k}", block, vmark),
+                    key_mark=value.key_marks.get(k),
+                    value_mark=vmark,
+                )
             return out
         if isinstance(value, LocList):
             out_list = LocList(mark=value.mark)
@@ -149,8 +166,12 @@ class _Expander:
             name = m.group(1)
             if name in env:
                 return copy_tree(env[name])
-            self.issue(mark, where, f"unknown parameter ${name} of block {block!r}"
-                       f"{did_you_mean(name, env)} (parameters: {', '.join(env) or 'none'})")
+            self.issue(
+                mark,
+                where,
+                f"unknown parameter ${name} of block {block!r}"
+                f"{did_you_mean(name, env)} (parameters: {', '.join(env) or 'none'})",
+            )
         return copy_tree(value)
 
     # -- blocks ------------------------------------------------------------------------------
@@ -164,58 +185,94 @@ class _Expander:
             return {k: (v is None, v) for k, v in params.items()}
         return {}
 
-    def bind(self, use: LocDict, name: str, definition: LocDict, where: str) -> dict[str, Any] | None:
+    def bind(
+        self, use: LocDict, name: str, definition: LocDict, where: str
+    ) -> dict[str, Any] | None:
         declared = self.params_of(name, definition)
         given = use.get("with")
         if given is None:
             given = LocDict(mark=use.mark)
         if not isinstance(given, LocDict):
-            self.issue(use.value_marks.get("with"), f"{where}.with",
-                       f"must be a mapping of block {name!r}'s parameters (received {short_repr(given)})")
+            self.issue(
+                use.value_marks.get("with"),
+                f"{where}.with",
+                f"must be a mapping of block {name!r}'s parameters (received {short_repr(given)})",
+            )
             return None
-        ok = True
-        for key in given:
-            if key not in declared:
-                ok = False
-                self.issue(given.key_marks.get(key), f"{where}.with.{key}",
-                           f"unknown parameter of block {name!r}{did_you_mean(key, declared)} "
-                           f"(parameters: {', '.join(declared) or 'none'})")
+        ok = self.known_keys(
+            given,
+            declared,
+            f"{where}.with",
+            lambda key: (
+                f"unknown parameter of block {name!r}{did_you_mean(key, declared)} "
+                f"(parameters: {', '.join(declared) or 'none'})"
+            ),
+        )
         missing = [k for k, (required, _) in declared.items() if required and k not in given]
         if missing:
             ok = False
-            self.issue(use.key_marks.get("with") or use.mark, f"{where}.with",
-                       f"block {name!r} needs parameter(s) {', '.join(missing)}")
+            self.issue(
+                use.key_marks.get("with") or use.mark,
+                f"{where}.with",
+                f"block {name!r} needs parameter(s) {', '.join(missing)}",
+            )
         if not ok:
             return None
         return {k: given[k] if k in given else default for k, (_, default) in declared.items()}
 
-    def check_use(self, use: LocDict, where: str, stack: tuple[str, ...]) -> tuple[str, LocDict] | None:
-        ok = True
-        for key in use:
-            if key not in USE_KEYS:
-                ok = False
-                self.issue(use.key_marks.get(key), f"{where}.{key}",
-                           f"unknown key of a block use{did_you_mean(key, USE_KEYS)} (valid keys: {', '.join(USE_KEYS)})")
+    def known_keys(
+        self, mapping: LocDict, allowed: Collection[str], where: str, message: Callable[[str], str]
+    ) -> bool:
+        """Report each key of ``mapping`` not in ``allowed`` (at the key); True if there is none."""
+        unknown = [key for key in mapping if key not in allowed]
+        for key in unknown:
+            self.issue(mapping.key_marks.get(key), f"{where}.{key}", message(key))
+        return not unknown
+
+    def check_use(
+        self, use: LocDict, where: str, stack: tuple[str, ...]
+    ) -> tuple[str, LocDict] | None:
+        ok = self.known_keys(
+            use,
+            USE_KEYS,
+            where,
+            lambda key: (
+                f"unknown key of a block use{did_you_mean(key, USE_KEYS)} "
+                f"(valid keys: {', '.join(USE_KEYS)})"
+            ),
+        )
         name = use.get("block")
         if not isinstance(name, str):
-            self.issue(use.value_marks.get("block") or use.mark, f"{where}.block",
-                       f"required: the name of a block in model.blocks (blocks: {', '.join(self.blocks) or 'none'})")
+            self.issue(
+                use.value_marks.get("block") or use.mark,
+                f"{where}.block",
+                f"required: the name of a block in model.blocks (blocks: {', '.join(self.blocks) or 'none'})",
+            )
             return None
         if name not in self.blocks:
-            self.issue(use.value_marks.get("block"), f"{where}.block",
-                       f"unknown block {name!r}{did_you_mean(name, self.blocks)} "
-                       f"(blocks: {', '.join(self.blocks) or 'none'}; define them under model.blocks)")
+            self.issue(
+                use.value_marks.get("block"),
+                f"{where}.block",
+                f"unknown block {name!r}{did_you_mean(name, self.blocks)} "
+                f"(blocks: {', '.join(self.blocks) or 'none'}; define them under model.blocks)",
+            )
             return None
         if name in stack:
-            cycle = " -> ".join([*stack[stack.index(name):], name])
-            self.issue(use.value_marks.get("block"), f"{where}.block",
-                       f"blocks use each other recursively: {cycle}")
+            cycle = " -> ".join([*stack[stack.index(name) :], name])
+            self.issue(
+                use.value_marks.get("block"),
+                f"{where}.block",
+                f"blocks use each other recursively: {cycle}",
+            )
             return None
         repeat = use.get("repeat", 1)
         if not (isinstance(repeat, int) and not isinstance(repeat, bool) and 1 <= repeat <= 1000):
             ok = False
-            self.issue(use.value_marks.get("repeat"), f"{where}.repeat",
-                       f"must be an integer from 1 to 1000 (received {short_repr(repeat)})")
+            self.issue(
+                use.value_marks.get("repeat"),
+                f"{where}.repeat",
+                f"must be an integer from 1 to 1000 (received {short_repr(repeat)})",
+            )
         definition = self.blocks[name]
         if not isinstance(definition, LocDict) or not isinstance(definition.get("layers"), LocList):
             return None  # reported where the block is defined
@@ -243,22 +300,37 @@ class _Expander:
         block = uses[-1][1] if uses else ""
         marks = [entries.marks[i] if i < len(entries.marks) else None for i in range(len(entries))]
         substituted = [
-            self.substitute(raw, env, f"{path}[{i}]", block, marks[i]) if env is not None and isinstance(raw, LocDict)
+            self.substitute(raw, env, f"{path}[{i}]", block, marks[i])
+            if env is not None and isinstance(raw, LocDict)
             else copy_tree(raw)
             for i, raw in enumerate(entries)
         ]
-        plain_ids = auto_ids([
-            (e.get("type") if isinstance(e, Mapping) and isinstance(e.get("type"), str) and e.get("type") != BLOCK_TYPE else None,
-             e.get("id") if isinstance(e, Mapping) and isinstance(e.get("id"), str) else None)
-            for e in substituted
-        ])
+        plain_ids = auto_ids(
+            [
+                (
+                    e.get("type")
+                    if isinstance(e, Mapping)
+                    and isinstance(e.get("type"), str)
+                    and e.get("type") != BLOCK_TYPE
+                    else None,
+                    e.get("id")
+                    if isinstance(e, Mapping) and isinstance(e.get("id"), str)
+                    else None,
+                )
+                for e in substituted
+            ]
+        )
         names: dict[str, Any] = {}  # a local id -> reference to its output
         for i, entry in enumerate(substituted):
             where = f"{path}[{i}]"
             mark = marks[i]
             if not isinstance(entry, LocDict):
                 if prefix:
-                    self.issue(mark, where, f"must be a layer entry such as {{type: Relu}} (received {short_repr(entry)})")
+                    self.issue(
+                        mark,
+                        where,
+                        f"must be a layer entry such as {{type: Relu}} (received {short_repr(entry)})",
+                    )
                 else:
                     self.flat.append(entry)
                     self.origins.append(None)
@@ -276,17 +348,25 @@ class _Expander:
                     continue
                 takes = self.inputs_of(entry, names, default, where, prefix, entry_ref)
                 if takes is not None and len(takes) != 1:
-                    self.issue(entry.value_marks.get("inputs"), f"{where}.inputs",
-                               f"a block takes one input (received {len(takes)})")
+                    self.issue(
+                        entry.value_marks.get("inputs"),
+                        f"{where}.inputs",
+                        f"a block takes one input (received {len(takes)})",
+                    )
                     continue
                 take = takes[0] if takes else None
                 for copy_id in local[i]:
                     qualified = prefix + copy_id
                     start = len(self.flat)
                     self.expand(
-                        definition["layers"], env=params, prefix=qualified + ".",
-                        entry_ref=take if take is not None else (_Prev(start - 1) if start else None),
-                        uses=(*uses, (qualified, name, mark)), path=f"model.blocks.{name}.layers",
+                        definition["layers"],
+                        env=params,
+                        prefix=qualified + ".",
+                        entry_ref=take
+                        if take is not None
+                        else (_Prev(start - 1) if start else None),
+                        uses=(*uses, (qualified, name, mark)),
+                        path=f"model.blocks.{name}.layers",
                         stack=(*stack, name),
                     )
                     if len(self.flat) == start:
@@ -297,13 +377,20 @@ class _Expander:
                 continue
             ident = plain_ids[i]
             if prefix:
-                entry.set("id", prefix + str(ident), key_mark=entry.key_marks.get("id", mark),
-                          value_mark=entry.value_marks.get("id", mark))
+                entry.set(
+                    "id",
+                    prefix + str(ident),
+                    key_mark=entry.key_marks.get("id", mark),
+                    value_mark=entry.value_marks.get("id", mark),
+                )
             refs = self.inputs_of(entry, names, default, where, prefix, entry_ref)
             if refs is not None:
-                entry.set("inputs", LocList(refs, mark=entry.value_marks.get("inputs", mark)),
-                          key_mark=entry.key_marks.get("inputs", mark),
-                          value_mark=entry.value_marks.get("inputs", mark))
+                entry.set(
+                    "inputs",
+                    LocList(refs, mark=entry.value_marks.get("inputs", mark)),
+                    key_mark=entry.key_marks.get("inputs", mark),
+                    value_mark=entry.value_marks.get("inputs", mark),
+                )
                 lst = entry["inputs"]
                 lst.marks = [entry.value_marks.get("inputs", mark)] * len(lst)
             if ident is not None:
@@ -312,7 +399,13 @@ class _Expander:
             self.origins.append(Origin(str(entry.get("id")), uses) if prefix else None)
 
     def inputs_of(
-        self, entry: LocDict, names: Mapping[str, Any], default: Any, where: str, prefix: str, entry_ref: Any = None
+        self,
+        entry: LocDict,
+        names: Mapping[str, Any],
+        default: Any,
+        where: str,
+        prefix: str,
+        entry_ref: Any = None,
     ) -> Any:
         """The references an entry takes: its ``inputs`` (mapped to the block's layers inside a
         block), else ``[default]``; ``None`` to keep the entry as written."""
@@ -330,10 +423,13 @@ class _Expander:
             elif isinstance(name, str) and name in names:
                 out.append(names[name])
             else:
-                self.issue(marks[j] if j < len(marks) else None, f"{where}.inputs[{j}]",
-                           f"unknown input {short_repr(name)}{did_you_mean(name, [*block_ids, DATA])} "
-                           f"(layers of this block before it: {', '.join(block_ids) or 'none'}; "
-                           f"{DATA!r} is what the use takes)")
+                self.issue(
+                    marks[j] if j < len(marks) else None,
+                    f"{where}.inputs[{j}]",
+                    f"unknown input {short_repr(name)}{did_you_mean(name, [*block_ids, DATA])} "
+                    f"(layers of this block before it: {', '.join(block_ids) or 'none'}; "
+                    f"{DATA!r} is what the use takes)",
+                )
                 out.append(name)
         return out
 
@@ -358,8 +454,12 @@ def expand_blocks(data: LocDict) -> Expansion:
     if blocks is None:
         blocks = LocDict()
     if not isinstance(blocks, LocDict):
-        result.issues.append((model.value_marks.get("blocks") or Mark()).issue(
-            "model.blocks", f"must be a mapping of block names to definitions (received {short_repr(blocks)})"))
+        result.issues.append(
+            (model.value_marks.get("blocks") or Mark()).issue(
+                "model.blocks",
+                f"must be a mapping of block names to definitions (received {short_repr(blocks)})",
+            )
+        )
         return result
     for name, definition in blocks.items():
         _check_definition(name, definition, blocks, result.issues)
@@ -367,12 +467,20 @@ def expand_blocks(data: LocDict) -> Expansion:
         model.remove("blocks")
         return result
     expander = _Expander(blocks, result.issues)
-    expander.expand(layers, env=None, prefix="", entry_ref=None, uses=(), path="model.layers", stack=())
-    ids = auto_ids([
-        (e.get("type") if isinstance(e, Mapping) and isinstance(e.get("type"), str) else None,
-         e.get("id") if isinstance(e, Mapping) and isinstance(e.get("id"), str) else None)
-        for e in expander.flat
-    ])
+    expander.expand(
+        layers, env=None, prefix="", entry_ref=None, uses=(), path="model.layers", stack=()
+    )
+    ids = auto_ids(
+        [
+            (
+                e.get("type")
+                if isinstance(e, Mapping) and isinstance(e.get("type"), str)
+                else None,
+                e.get("id") if isinstance(e, Mapping) and isinstance(e.get("id"), str) else None,
+            )
+            for e in expander.flat
+        ]
+    )
     for entry in expander.flat:
         inputs = entry.get("inputs") if isinstance(entry, Mapping) else None
         if isinstance(inputs, list):
@@ -383,8 +491,13 @@ def expand_blocks(data: LocDict) -> Expansion:
                     ref = ids[ref.index] or DATA
                 inputs[j] = ref
     flat = LocList(expander.flat, mark=layers.mark)
-    flat.marks = [getattr(e, "mark", None) or layers.mark for e in expander.flat]  # type: ignore[misc]
-    model.set("layers", flat, key_mark=model.key_marks.get("layers"), value_mark=model.value_marks.get("layers"))
+    flat.marks = [getattr(e, "mark", None) or layers.mark for e in expander.flat]
+    model.set(
+        "layers",
+        flat,
+        key_mark=model.key_marks.get("layers"),
+        value_mark=model.value_marks.get("layers"),
+    )
     if "blocks" in model:
         model.remove("blocks")
     result.origins = expander.origins
@@ -395,23 +508,38 @@ def _check_definition(name: Any, definition: Any, blocks: LocDict, issues: list[
     where = f"model.blocks.{name}"
     mark = blocks.value_marks.get(name)
     if not isinstance(name, str) or not _NAME.match(name):
-        issues.append((blocks.key_marks.get(name) or Mark()).issue(
-            where, "a block name starts with a letter or '_' and holds letters, digits, '_' and '-'"))
+        issues.append(
+            (blocks.key_marks.get(name) or Mark()).issue(
+                where,
+                "a block name starts with a letter or '_' and holds letters, digits, '_' and '-'",
+            )
+        )
     if not isinstance(definition, LocDict):
         issues.append((mark or Mark()).issue(where, "must be a mapping with layers (and params)"))
         return
     for key in definition:
         if key not in BLOCK_KEYS:
-            issues.append((definition.key_marks.get(key) or Mark()).issue(
-                f"{where}.{key}", f"unknown key{did_you_mean(key, BLOCK_KEYS)} (valid keys: {', '.join(BLOCK_KEYS)})"))
+            issues.append(
+                (definition.key_marks.get(key) or Mark()).issue(
+                    f"{where}.{key}",
+                    f"unknown key{did_you_mean(key, BLOCK_KEYS)} (valid keys: {', '.join(BLOCK_KEYS)})",
+                )
+            )
     layers = definition.get("layers")
     if not isinstance(layers, LocList) or not layers:
-        issues.append((definition.value_marks.get("layers") or definition.mark or Mark()).issue(
-            f"{where}.layers", "required: the block's layers, a non-empty list"))
+        issues.append(
+            (definition.value_marks.get("layers") or definition.mark or Mark()).issue(
+                f"{where}.layers", "required: the block's layers, a non-empty list"
+            )
+        )
     params = definition.get("params")
     if params is not None and not isinstance(params, (LocDict, LocList)):
-        issues.append((definition.value_marks.get("params") or Mark()).issue(
-            f"{where}.params", "must map parameter names to defaults (null: required) or list required names"))
+        issues.append(
+            (definition.value_marks.get("params") or Mark()).issue(
+                f"{where}.params",
+                "must map parameter names to defaults (null: required) or list required names",
+            )
+        )
 
 
 _LAYER_PATH = re.compile(r"model\.layers\[(\d+)\]")
@@ -428,7 +556,11 @@ def relabel(issues: Sequence[SpecIssue], origins: Sequence[Origin | None]) -> li
         if origin is None:
             out.append(issue)
             continue
-        path = format_loc(("model", "layers", origin.id)) + issue.path[m.end():]  # type: ignore[union-attr]
-        chain = "; ".join(f"in block {b!r} of use {u!r} at {mk or '?'}" for u, b, mk in reversed(origin.uses))
-        out.append(SpecIssue(path, f"{issue.message} ({chain})", issue.file, issue.line, issue.column))
+        path = format_loc(("model", "layers", origin.id)) + issue.path[m.end() :]  # type: ignore[union-attr]
+        chain = "; ".join(
+            f"in block {b!r} of use {u!r} at {mk or '?'}" for u, b, mk in reversed(origin.uses)
+        )
+        out.append(
+            SpecIssue(path, f"{issue.message} ({chain})", issue.file, issue.line, issue.column)
+        )
     return out

@@ -12,12 +12,12 @@ from pydantic import ValidationError
 
 from layerkit.errors import SpecError
 from layerkit.plugins import Registry
+from layerkit.spec.blocks import expand_blocks, relabel
 from layerkit.spec.locate import (
     issues_from_validation,
     raw_structure_issues,
     sort_issues,
 )
-from layerkit.spec.blocks import expand_blocks, relabel
 from layerkit.spec.models import Spec, spec_models
 from layerkit.spec.overrides import apply_overrides_partially
 from layerkit.spec.yamlio import parse_document, read_spec_text

@@ -544,13 +544,14 @@ def _build(registry: Registry) -> SpecModels:
         optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
     )
     # in the JSON Schema, an entry of model.layers may also be a block use (expanded before validation)
-    with_uses = Annotated[Union[(*layers.models.values(), BlockUse)], Field(discriminator="type")]  # noqa: UP007
+    members: Any = (*layers.models.values(), BlockUse)
+    with_uses: Any = Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
     schema_model = create_model(
         "ModelSpec",
         __base__=model_cls,
         __module__=__name__,
         layers=(
-            Annotated[list[with_uses], Field(min_length=1)],  # type: ignore[valid-type]
+            Annotated[list[with_uses], Field(min_length=1)],
             Field(description="layers in order (a graph: each takes the one before it unless it names inputs), a loss layer last; an entry may use a block"),
         ),
     )
