@@ -44,8 +44,9 @@ class _Init(StrictModel):
 class NormalInit(_Init):
     """Gaussian with a fixed standard deviation (the textbook's ``weight_init_std = 0.01``)."""
 
-    type: Literal["normal"] = "normal"
-    std: float = Field(0.01, gt=0, description="standard deviation")
+    # (Annotated, so that type checkers keep the Literal type of the default)
+    type: Annotated[Literal["normal"], Field(description="normal: N(0, std^2) with a fixed std")] = "normal"
+    std: float = Field(0.01, gt=0, description="standard deviation of the weights (the textbook uses 0.01)")
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         return self.std
@@ -54,7 +55,7 @@ class NormalInit(_Init):
 class HeInit(_Init):
     """He et al. (2015) for ReLU networks: std = sqrt(2 / fan_in)."""
 
-    type: Literal["he"] = "he"
+    type: Annotated[Literal["he"], Field(description="he: N(0, 2 / fan_in), for ReLU networks")] = "he"
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         return math.sqrt(2.0 / fan_in)
@@ -67,8 +68,14 @@ class XavierInit(_Init):
     textbook's simplification): std = sqrt(1 / fan_in).
     """
 
-    type: Literal["xavier"] = "xavier"
-    mode: Literal["fan_avg", "fan_in"] = "fan_avg"
+    type: Annotated[
+        Literal["xavier"],
+        Field(description="xavier: Glorot's N(0, 2 / (fan_in + fan_out)), for sigmoid/tanh"),
+    ] = "xavier"
+    mode: Literal["fan_avg", "fan_in"] = Field(
+        "fan_avg",
+        description="fan_avg: std = sqrt(2 / (fan_in + fan_out)) (the paper); fan_in: std = sqrt(1 / fan_in) (the textbook)",
+    )
 
     def stddev(self, fan_in: int, fan_out: int) -> float:
         if self.mode == "fan_in":
@@ -83,12 +90,15 @@ def _expand_shorthand(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+# Keyed on type in the JSON Schema too (type is required there, as the loader requires it).
+_KEYED_INPUT: Any = (
+    Annotated[NormalInit | HeInit | XavierInit, Field(discriminator="type")]
+    | Literal["normal", "he", "xavier"]
+)
+
 #: A field type for layer hyperparameters: one of the initialisers, chosen by ``type``.
 Initializer = Annotated[
     NormalInit | HeInit | XavierInit,
     Field(discriminator="type"),
-    BeforeValidator(
-        _expand_shorthand,
-        json_schema_input_type=NormalInit | HeInit | XavierInit | Literal["normal", "he", "xavier"],
-    ),
+    BeforeValidator(_expand_shorthand, json_schema_input_type=_KEYED_INPUT),
 ]

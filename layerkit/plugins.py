@@ -229,6 +229,14 @@ class Registry:
         """The name a user types for ``entry``: qualified only when its bare name is shared."""
         return entry.qualified_name if self.is_ambiguous(entry.group, entry.name) else entry.name
 
+    def spellings(self, entry: Entry) -> list[str]:
+        """Every name :meth:`lookup` resolves to ``entry``, its display name first.
+
+        The qualified ``plugin:Name`` always works; the bare name only while no other plugin
+        provides it. Names are case-sensitive, as Python class names are.
+        """
+        return list(dict.fromkeys((self.display_name(entry), entry.qualified_name)))
+
     def usable_names(self, group: str) -> list[str]:
         """Names that resolve to exactly one component: unique bare names, qualified otherwise."""
         return sorted({self.display_name(e) for e in self._group(group)}, key=str.lower)

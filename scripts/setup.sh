@@ -4,8 +4,14 @@
 #   bash scripts/setup.sh            # install everything, then train model_specs/two_layer_net.yaml
 #   bash scripts/setup.sh --no-train # install only (what .ci/run uses)
 #
+<<<<<<< HEAD
 # Installs: Debian's Fashion-MNIST and Graphviz packages (when apt is available and they are missing),
 # layerkit in editable mode with its plot and dev extras, and the example plugin.
+=======
+# Installs: Debian's Fashion-MNIST package (when apt is available and the data is missing),
+# layerkit in editable mode with its plot and dev extras, the example plugin, and (with npm)
+# yaml-language-server for the editor tests.
+>>>>>>> main
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +49,22 @@ echo "setup: installing layerkit[plot,dev] and the example plugin"
 # editable `.[extras]` named in the same command ("No matching distribution found for layerkit").
 "$PYTHON" -m pip install -q --disable-pip-version-check -e '.[plot,dev]'
 "$PYTHON" -m pip install -q --disable-pip-version-check ./plugins/layerkit-activations
+
+# The editor tests drive the real yaml-language-server (an npm package) over LSP; without npm
+# they are skipped, except in CI (CI set), where they must run.
+YAML_LS_VERSION=1.25.0
+if command -v npm >/dev/null 2>&1; then
+    if [ ! -x .cache/npm/node_modules/.bin/yaml-language-server ] \
+        || ! grep -q "\"version\": \"$YAML_LS_VERSION\"" .cache/npm/node_modules/yaml-language-server/package.json; then
+        echo "setup: installing yaml-language-server $YAML_LS_VERSION (npm) into .cache/npm for the editor tests"
+        npm install --prefix .cache/npm --no-audit --no-fund --loglevel=error "yaml-language-server@$YAML_LS_VERSION"
+    fi
+elif [ -n "${CI:-}" ]; then
+    echo "setup: npm is required in CI (the editor tests run yaml-language-server)" >&2
+    exit 1
+else
+    echo "setup: no npm here; the editor tests (yaml-language-server) will be skipped" >&2
+fi
 
 if [ "$train" -eq 1 ]; then
     echo "setup: training model_specs/two_layer_net.yaml"

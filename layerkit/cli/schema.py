@@ -1,6 +1,7 @@
 """``layerkit schema``: the JSON Schema of specs, every registered component included.
 
-Save it and point editors at it from a spec's first line::
+Save it and point editors at it from a spec's first line (rerun after installing, upgrading or
+removing a plugin; the file is replaced atomically)::
 
     layerkit schema -o layerkit-spec.schema.json
     # yaml-language-server: $schema=layerkit-spec.schema.json
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from layerkit.plugins import get_registry
+    from layerkit.plugins import GROUPS, get_registry
     from layerkit.spec.schema import spec_schema
 
     registry = get_registry()
@@ -39,5 +40,8 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_text(args.output, text)
     except OSError as exc:
         raise LayerkitError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
-    print(f"wrote {args.output}", file=sys.stderr)
+    # Say what the file covers, so a user who just installed a plugin sees it is in.
+    counts = ", ".join(f"{len(registry.entries(group))} {group}" for group in GROUPS)
+    plugins = ", ".join(p.name for p in registry.plugins)
+    print(f"wrote {args.output}: {counts} (plugins: {plugins})", file=sys.stderr)
     return 0

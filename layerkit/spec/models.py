@@ -231,8 +231,12 @@ def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
 
 
 def _entry_model(
+<<<<<<< HEAD
     entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str, ambiguous: bool,
     extra: dict[str, Any] | None = None,
+=======
+    entry: Entry, tag: str, spellings: list[str], mixin: type[ComponentSpec], suffix: str, ambiguous: bool
+>>>>>>> main
 ) -> type[BaseModel]:
     params = entry.component.Params  # type: ignore[attr-defined]
     reserved = set(mixin.reserved) & set(params.model_fields)
@@ -242,8 +246,15 @@ def _entry_model(
             f"its Params may not define {', '.join(sorted(reserved))}, which specs use to name it"
         )
     what = mixin.discriminator
+    origin = entry.distribution or entry.plugin
+    # The JSON Schema names every spelling the registry resolves to this entry (Affine,
+    # builtins:Affine); the loader's BeforeValidator turns them all into ``tag`` first.
+    name_schema = {"type": "string", "enum": spellings} if len(spellings) > 1 else {"type": "string", "const": tag}
+    described = f"{entry.kind} {entry.name} from {origin}" + (
+        f" (also written {', '.join(s for s in spellings if s != tag)})" if len(spellings) > 1 else ""
+    )
     fields: dict[str, Any] = {
-        what: (Literal[tag], Field(description=f"{entry.kind} {entry.name} from {entry.distribution or entry.plugin}")),
+        what: (Annotated[Literal[tag], WithJsonSchema(name_schema)], Field(description=described)),
     }
     if mixin is LayerSpec:
         fields["id"] = (
@@ -293,7 +304,11 @@ def _group(
     for entry in entries:
         # A name two plugins provide is only accepted qualified, so nothing silently wins.
         tag = registry.display_name(entry)
+<<<<<<< HEAD
         models[tag] = _entry_model(entry, tag, mixin, suffix, tag != entry.name, extra)
+=======
+        models[tag] = _entry_model(entry, tag, registry.spellings(entry), mixin, suffix, tag != entry.name)
+>>>>>>> main
     disc = mixin.discriminator
     members = tuple(models.values())
     if not members:
@@ -388,6 +403,10 @@ class ModelSpec(StrictModel):
         return self
 
 
+_MODEL_DOC = "the network: {layers: [{type: NAME, id: ID?, ...options}, ..., a loss last], input_shape: [...]?}"
+_TRAIN_DOC = "how to train: epochs, batch_size, optimizer, schedule, early_stopping, checkpoint, ...; all optional"
+
+
 class Spec(StrictModel):
     """A validated spec. Build one with :func:`layerkit.spec.load_spec` or :meth:`Spec.model_validate`.
 
@@ -403,8 +422,8 @@ class Spec(StrictModel):
     dtype: Literal["float32", "float64"] = Field("float32", description="floating-point type of weights and batches")
     #: a :class:`DataSpec` (typed by the registry-built subclass)
     data: Any = Field(description="{dataset: NAME, ...that dataset's options}")
-    model: ModelSpec
-    train: TrainConfig = Field(default_factory=TrainConfig)  # type: ignore[arg-type]
+    model: ModelSpec = Field(description=_MODEL_DOC)
+    train: TrainConfig = Field(default_factory=TrainConfig, description=_TRAIN_DOC)  # type: ignore[arg-type]
 
     #: the raw data this spec was validated from, with the YAML marks of every value
     _source: Any = PrivateAttr(None)
@@ -533,8 +552,8 @@ def _build(registry: Registry) -> SpecModels:
         __base__=Spec,
         __module__=__name__,
         data=(datasets.union, Field(description="{dataset: NAME, ...that dataset's options}")),
-        model=(model_cls, ...),
-        train=(train_cls, Field(default_factory=train_cls)),
+        model=(model_cls, Field(description=_MODEL_DOC)),
+        train=(train_cls, Field(default_factory=train_cls, description=_TRAIN_DOC)),
     )
     default_optimizer = TrainConfig.model_fields["optimizer"].get_default(call_default_factory=True)
     schema_train = create_model(
@@ -543,6 +562,7 @@ def _build(registry: Registry) -> SpecModels:
         __module__=__name__,
         optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
     )
+<<<<<<< HEAD
     # in the JSON Schema, an entry of model.layers may also be a block use (expanded before validation)
     members: Any = (*layers.models.values(), BlockUse)
     with_uses: Any = Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
@@ -559,6 +579,12 @@ def _build(registry: Registry) -> SpecModels:
         "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None), model=(schema_model, ...)
     )
     return SpecModels(registry, spec_cls, layers, datasets, optimizers, augmentations, schema_spec)
+=======
+    schema_spec = create_model(
+        "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, Field(None, description=_TRAIN_DOC))
+    )
+    return SpecModels(registry, spec_cls, layers, datasets, optimizers, schema_spec)
+>>>>>>> main
 
 
 _CACHE: list[SpecModels] = []

@@ -36,15 +36,15 @@ EVAL_BATCH_SIZE = 1000
 class StepSchedule(StrictModel):
     """Multiply the learning rate by ``gamma`` every ``step_size`` epochs (PyTorch's StepLR)."""
 
-    type: Literal["step"]
-    step_size: int = Field(ge=1, description="epochs between two decays")
-    gamma: float = Field(0.1, gt=0, le=1, description="decay factor")
+    type: Literal["step"] = Field(description="step decay: lr times gamma every step_size epochs")
+    step_size: int = Field(ge=1, description="epochs between two decays of the learning rate")
+    gamma: float = Field(0.1, gt=0, le=1, description="factor the learning rate is multiplied by at each decay")
 
 
 class CosineSchedule(StrictModel):
     """Cosine annealing from the optimizer's ``lr`` down to ``min_lr`` over the run's epochs."""
 
-    type: Literal["cosine"]
+    type: Literal["cosine"] = Field(description="cosine annealing from lr to min_lr over the run's epochs")
     min_lr: float = Field(0.0, ge=0, description="the learning rate the cosine decays towards over the run")
 
 
@@ -54,12 +54,17 @@ Schedule = Annotated[StepSchedule | CosineSchedule, Field(discriminator="type")]
 class EarlyStopping(StrictModel):
     """Stop when ``metric`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
-    metric: Metric = "val_loss"
-    patience: int = Field(5, ge=1, description="epochs without improvement before stopping")
-    mode: Literal["auto", "min", "max"] = Field(
-        "auto", description="'auto': min for losses, max for accuracies"
+    metric: Metric = Field(
+        "val_loss",
+        description="the per-epoch metric to watch; a val_ metric needs validation_split > 0",
     )
-    min_delta: float = Field(0.0, ge=0, description="smallest change that counts as improvement")
+    patience: int = Field(5, ge=1, description="epochs without improvement before training stops")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="whether lower (min) or higher (max) is better; auto: min for losses, max for accuracies"
+    )
+    min_delta: float = Field(
+        0.0, ge=0, description="smallest change of the metric that counts as an improvement, in the metric's units"
+    )
 
     @property
     def direction(self) -> Literal["min", "max"]:
@@ -72,27 +77,41 @@ _SCHEDULES: dict[str, type[StrictModel]] = {"step": StepSchedule, "cosine": Cosi
 
 
 class CheckpointConfig(StrictModel):
-    every: int = Field(1, ge=1, description="write a checkpoint every N epochs (and at the end)")
-    keep: int = Field(3, ge=1, description="number of most recent checkpoints kept")
+    every: int = Field(1, ge=1, description="write a checkpoint every N epochs (and always after the last one)")
+    keep: int = Field(3, ge=1, description="how many of the most recent checkpoints are kept; older ones are deleted")
 
 
 class TrainConfig(StrictModel):
     """How to train: epochs, batches, optimizer, schedule, early stopping, checkpoints."""
 
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(100, ge=1)
+    epochs: int = Field(10, ge=1, description="passes over the training set")
+    batch_size: int = Field(100, ge=1, description="samples per gradient step (the last batch of an epoch may be smaller)")
     optimizer: dict[str, Any] = Field(
         default_factory=lambda: {"type": "SGD", "lr": 0.01},
         description="{type: NAME, **hyperparameters of that optimizer}",
     )
-    schedule: Schedule | None = None
-    early_stopping: EarlyStopping | None = None
-    shuffle: bool = True
+    schedule: Schedule | None = Field(
+        None,
+        description="learning-rate schedule, {type: step, step_size: N, gamma: 0.1} or {type: cosine, min_lr: 0}; "
+        "null: the optimizer's lr throughout",
+    )
+    early_stopping: EarlyStopping | None = Field(
+        None,
+        description="stop when a metric stops improving, {metric: val_loss, patience: 5, ...}; null: run every epoch",
+    )
+    shuffle: bool = Field(True, description="reshuffle the training set at the start of every epoch (seeded)")
     validation_split: float = Field(
         0.0, ge=0, lt=1, description="fraction of the training set held out for validation"
     )
-    eval_batch_size: int = Field(EVAL_BATCH_SIZE, ge=1, description="batch size for evaluation passes")
-    checkpoint: CheckpointConfig = Field(default_factory=CheckpointConfig)  # type: ignore[arg-type]
+    eval_batch_size: int = Field(
+        EVAL_BATCH_SIZE,
+        ge=1,
+        description="samples per batch in evaluation passes (memory only: results do not depend on it)",
+    )
+    checkpoint: CheckpointConfig = Field(
+        default_factory=CheckpointConfig,  # type: ignore[arg-type]
+        description="when checkpoints are written into the run folder and how many are kept, {every: 1, keep: 3}",
+    )
 
     @field_validator("optimizer")
     @classmethod
