@@ -231,12 +231,8 @@ def _model_name(entry: Entry, suffix: str, ambiguous: bool) -> str:
 
 
 def _entry_model(
-<<<<<<< HEAD
-    entry: Entry, tag: str, mixin: type[ComponentSpec], suffix: str, ambiguous: bool,
-    extra: dict[str, Any] | None = None,
-=======
-    entry: Entry, tag: str, spellings: list[str], mixin: type[ComponentSpec], suffix: str, ambiguous: bool
->>>>>>> main
+    entry: Entry, tag: str, spellings: list[str], mixin: type[ComponentSpec], suffix: str,
+    ambiguous: bool, extra: dict[str, Any] | None = None,
 ) -> type[BaseModel]:
     params = entry.component.Params  # type: ignore[attr-defined]
     reserved = set(mixin.reserved) & set(params.model_fields)
@@ -304,11 +300,9 @@ def _group(
     for entry in entries:
         # A name two plugins provide is only accepted qualified, so nothing silently wins.
         tag = registry.display_name(entry)
-<<<<<<< HEAD
-        models[tag] = _entry_model(entry, tag, mixin, suffix, tag != entry.name, extra)
-=======
-        models[tag] = _entry_model(entry, tag, registry.spellings(entry), mixin, suffix, tag != entry.name)
->>>>>>> main
+        models[tag] = _entry_model(
+            entry, tag, registry.spellings(entry), mixin, suffix, tag != entry.name, extra
+        )
     disc = mixin.discriminator
     members = tuple(models.values())
     if not members:
@@ -562,7 +556,6 @@ def _build(registry: Registry) -> SpecModels:
         __module__=__name__,
         optimizer=(optimizers.union, Field(default=default_optimizer, description="{type: NAME, ...that optimizer's hyperparameters}")),
     )
-<<<<<<< HEAD
     # in the JSON Schema, an entry of model.layers may also be a block use (expanded before validation)
     members: Any = (*layers.models.values(), BlockUse)
     with_uses: Any = Annotated[Union[members], Field(discriminator="type")]  # noqa: UP007
@@ -576,15 +569,10 @@ def _build(registry: Registry) -> SpecModels:
         ),
     )
     schema_spec = create_model(
-        "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, None), model=(schema_model, ...)
+        "Spec", __base__=spec_cls, __module__=__name__,
+        train=(schema_train, Field(None, description=_TRAIN_DOC)), model=(schema_model, ...),
     )
     return SpecModels(registry, spec_cls, layers, datasets, optimizers, augmentations, schema_spec)
-=======
-    schema_spec = create_model(
-        "Spec", __base__=spec_cls, __module__=__name__, train=(schema_train, Field(None, description=_TRAIN_DOC))
-    )
-    return SpecModels(registry, spec_cls, layers, datasets, optimizers, schema_spec)
->>>>>>> main
 
 
 _CACHE: list[SpecModels] = []
