@@ -570,7 +570,8 @@ def _build(registry: Registry) -> SpecModels:
     )
     schema_spec = create_model(
         "Spec", __base__=spec_cls, __module__=__name__,
-        train=(schema_train, Field(None, description=_TRAIN_DOC)), model=(schema_model, ...),
+        train=(schema_train, Field(None, description=_TRAIN_DOC)),
+        model=(schema_model, Field(description=spec_cls.model_fields["model"].description)),
     )
     return SpecModels(registry, spec_cls, layers, datasets, optimizers, augmentations, schema_spec)
 
