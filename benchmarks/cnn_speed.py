@@ -61,15 +61,22 @@ LABELS = {
     "torch": "PyTorch eager (oneDNN)",
     "profile": "layerkit, profiled",
 }
+#: the speed issue's goals: layerkit samples/s over PyTorch's, per BLAS thread count
+SPEEDUP_TARGETS = {1: 1.25, 2: 1.0}
 
 
 # ----------------------------------------------------------------------------- the spec
 
 
-def load(spec_path: Path, epochs: int, train_size: int | None) -> Any:
+def load(spec_path: Path, epochs: int, train_size: int | None, *, augment: bool = False) -> Any:
+    """The spec with ``epochs``; without its augmentations unless ``augment`` (the speed runs
+    compare the same network and batches as PyTorch, which does not augment; the profile
+    measures what the augmentations cost separately)."""
     from layerkit.spec import load_spec
 
     overrides = [f"train.epochs={epochs}", "train.early_stopping=null"]
+    if not augment:
+        overrides.append("data.augment=[]")
     if train_size is not None:
         overrides.append(f"data.train_size={train_size}")
     return load_spec(spec_path, overrides=overrides)
@@ -111,52 +118,101 @@ def run_layerkit(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def torch_model(network: Any) -> Any:
-    """The built layerkit ``network`` as ``torch.nn.Sequential`` (same geometry, same semantics)."""
+    """The built layerkit ``network`` as a ``torch.nn.Module`` (same geometry, same semantics):
+    ``nn.Sequential`` for a chain, :class:`_TorchGraph` for a graph (residual blocks)."""
+    from torch import nn
+
+    if network.is_chain:
+        return nn.Sequential(*[m for layer in network.layers[:-1] for m in _torch_layer(layer)])
+    return _torch_graph(network)
+
+
+def _torch_graph(network: Any) -> Any:
+    from torch import nn
+
+    class _TorchGraph(nn.Module):
+        """Runs the layers in layerkit's order, each on the outputs of the layers it takes."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            body = network.layers[:-1]
+            ids = ["input", *(str(layer.id) for layer in body)]
+            self.kinds = [layer.name for layer in body]
+            self.slots = [
+                [ids.index(i) for i in network.inputs_of(str(layer.id))] for layer in body
+            ]
+            self.scores = ids.index(network.inputs_of(str(network.layers[-1].id))[0])
+            self.mods = nn.ModuleList(
+                nn.Identity()
+                if layer.name in ("Add", "Mul")
+                else nn.Sequential(*_torch_layer(layer))
+                for layer in body
+            )
+
+        def forward(self, x: Any) -> Any:
+            values = [x]
+            for kind, slots, mod in zip(self.kinds, self.slots, self.mods):
+                ins = [values[s] for s in slots]
+                if kind == "Add":
+                    y = ins[0]
+                    for other in ins[1:]:
+                        y = y + other
+                elif kind == "Mul":
+                    y = ins[0]
+                    for other in ins[1:]:  # layerkit aligns shorter shapes at the channel axis
+                        y = y * other.reshape(*other.shape, *[1] * (y.dim() - other.dim()))
+                else:
+                    y = mod(ins[0])
+                values.append(y)
+            return values[self.scores]
+
+    return _TorchGraph()
+
+
+def _torch_layer(layer: Any) -> list[Any]:
+    """The torch modules computing one layerkit layer."""
     from torch import nn
 
     modules: list[nn.Module] = []
-    for layer in network.layers[:-1]:
-        kind, hp, shape = layer.name, layer.hp, layer.input_shape
-        if kind == "Conv2D":
-            w = layer.window
-            if w.top != w.bottom or w.left != w.right:
-                modules.append(nn.ZeroPad2d((w.left, w.right, w.top, w.bottom)))
-                pad: Any = 0
-            else:
-                pad = (w.top, w.left)
-            modules.append(
-                nn.Conv2d(shape[0], hp.filters, (w.kh, w.kw), (w.sh, w.sw), pad, bias=hp.use_bias)
-            )
-        elif kind in ("MaxPool2D", "AvgPool2D"):
-            w = layer.window
-            if w.top != w.bottom or w.left != w.right:
-                raise NotImplementedError(f"{layer.label}: asymmetric pooling padding")
-            if kind == "MaxPool2D":
-                modules.append(nn.MaxPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left)))
-            else:  # layerkit averages over the real pixels only
-                modules.append(
-                    nn.AvgPool2d(
-                        (w.kh, w.kw), (w.sh, w.sw), (w.top, w.left), count_include_pad=False
-                    )
-                )
-        elif kind == "GlobalAvgPool2D":
-            modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        elif kind == "Flatten":
-            modules.append(nn.Flatten())
-        elif kind == "Affine":
-            if len(shape) > 1:
-                modules.append(nn.Flatten())
-            modules.append(nn.Linear(int(np.prod(shape)), hp.units))
-        elif kind == "Relu":
-            modules.append(nn.ReLU())
-        elif kind == "Dropout":
-            modules.append(nn.Dropout(hp.rate))
-        elif kind == "BatchNorm":
-            norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-            modules.append(norm(shape[0], eps=hp.eps, momentum=1.0 - hp.momentum))
+    kind, hp, shape = layer.name, layer.hp, layer.input_shape
+    if kind == "Conv2D":
+        w = layer.window
+        if w.top != w.bottom or w.left != w.right:
+            modules.append(nn.ZeroPad2d((w.left, w.right, w.top, w.bottom)))
+            pad: Any = 0
         else:
-            raise NotImplementedError(f"{layer.label}: no PyTorch translation for {kind}")
-    return nn.Sequential(*modules)
+            pad = (w.top, w.left)
+        modules.append(
+            nn.Conv2d(shape[0], hp.filters, (w.kh, w.kw), (w.sh, w.sw), pad, bias=hp.use_bias)
+        )
+    elif kind in ("MaxPool2D", "AvgPool2D"):
+        w = layer.window
+        if w.top != w.bottom or w.left != w.right:
+            raise NotImplementedError(f"{layer.label}: asymmetric pooling padding")
+        if kind == "MaxPool2D":
+            modules.append(nn.MaxPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left)))
+        else:  # layerkit averages over the real pixels only
+            modules.append(
+                nn.AvgPool2d((w.kh, w.kw), (w.sh, w.sw), (w.top, w.left), count_include_pad=False)
+            )
+    elif kind == "GlobalAvgPool2D":
+        modules += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    elif kind == "Flatten":
+        modules.append(nn.Flatten())
+    elif kind == "Affine":
+        if len(shape) > 1:
+            modules.append(nn.Flatten())
+        modules.append(nn.Linear(int(np.prod(shape)), hp.units))
+    elif kind == "Relu":
+        modules.append(nn.ReLU())
+    elif kind == "Dropout":
+        modules.append(nn.Dropout(hp.rate))
+    elif kind == "BatchNorm":
+        norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+        modules.append(norm(shape[0], eps=hp.eps, momentum=1.0 - hp.momentum))
+    else:
+        raise NotImplementedError(f"{layer.label}: no PyTorch translation for {kind}")
+    return modules
 
 
 def torch_optimizer(config: dict[str, Any], params: Any) -> Any:
@@ -265,6 +321,21 @@ def _gemm(name: str, a: np.ndarray, b: np.ndarray) -> Gemm:
     return name, lambda: np.matmul(a, b, out=out), 2.0 * a.shape[0] * a.shape[1] * b.shape[1]
 
 
+def _weight_grad_gemm(layer: Any, col: np.ndarray, d: np.ndarray) -> Gemm:
+    """dW as Conv2D computes it: ``col @ d.T`` in slices of ``dw_slice`` positions."""
+    out = np.empty((col.shape[0], d.shape[0]), col.dtype)
+    part = np.empty_like(out)
+    step = layer.dw_slice
+
+    def call() -> None:
+        np.matmul(col[:, :step], d[:, :step].T, out=out)
+        for lo in range(step, col.shape[1], step):
+            np.matmul(col[:, lo : lo + step], d[:, lo : lo + step].T, out=part)
+            np.add(out, part, out=out)
+
+    return f"{layer.id} col@d.T", call, 2.0 * col.shape[0] * col.shape[1] * d.shape[0]
+
+
 def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
     """Every GEMM of one training step at batch ``n``: ``(name, call, flops)`` with the layouts
     layerkit uses (columns ``(C*kh*kw, N*OH*OW)`` C-ordered, transposed operands as views)."""
@@ -281,7 +352,7 @@ def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
             w2 = rng.standard_normal((f, ckk), dtype=f32)
             col = rng.random((ckk, cols), dtype=f32)
             d = rng.standard_normal((f, cols), dtype=f32)
-            ops += [_gemm(f"{layer.id} W@col", w2, col), _gemm(f"{layer.id} d@col.T", d, col.T)]
+            ops += [_gemm(f"{layer.id} W@col", w2, col), _weight_grad_gemm(layer, col, d)]
             if layer.needs_input_grad:
                 ops.append(_gemm(f"{layer.id} W.T@d", w2.T, d))
         elif layer.name == "Affine":
@@ -296,6 +367,7 @@ def step_gemms(network: Any, n: int, rng: np.random.Generator) -> list[Gemm]:
 
 
 def run_profile(args: argparse.Namespace) -> dict[str, Any]:
+    from layerkit.data.augment import Augmenter
     from layerkit.data.batches import BatchIterator
     from layerkit.plugins import get_registry
     from layerkit.spec import build_network
@@ -314,7 +386,12 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
     for conv in convs:  # instance attributes shadow the methods: only these layers are timed
         conv._im2col = clock.wrap("im2col", conv._im2col)
         conv._col2im = clock.wrap("col2im", conv._col2im)
-    body, loss_layer = network.layers[:-1], network.layers[-1]
+    # the order Network runs its layers in (layerkit.rewrites: ReLU after max pooling)
+    body, loss_layer = network.execution_order, network.layers[-1]
+    augmenter = Augmenter(
+        load(args.spec, 1, args.train_size, augment=True).data.create_augmentations(),
+        np.random.default_rng(0),
+    )
 
     def step(x: np.ndarray, t: np.ndarray, timed: bool) -> None:
         for layer in body:
@@ -345,12 +422,19 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
         step(*next(it), timed=False)
     clock.seconds.clear()
     t_start = time.perf_counter()
+    augment_seconds = 0.0
     for x, t in it:
         if steps == args.profile_steps:
             break
         step(x, t, timed=True)
         steps += 1
     step_seconds = (time.perf_counter() - t_start) / steps
+    if augmenter:  # on the same batches again, timed on its own (the step above did not augment)
+        for x, _ in batches:
+            t0 = time.perf_counter()
+            augmenter(x)
+            augment_seconds += time.perf_counter() - t0
+        augment_seconds /= len(batches)
 
     gemm: dict[str, float] = {}
     flops = 0.0
@@ -386,6 +470,8 @@ def run_profile(args: argparse.Namespace) -> dict[str, Any]:
         "columns_of_the_whole_training_set_bytes": whole_set_columns,
         "train_samples": len(split),
         "params": int(sum(p.size for p in network.params.values())),
+        "augmentations": [a.config() for a in augmenter.augmentations],
+        "augment_seconds_per_step": augment_seconds,
     }
 
 
@@ -452,6 +538,9 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             note = profile.get("error") or f"{profile['step_seconds'] * 1e3:.1f} ms/step"
             print(f"threads={threads} profile: {note}", file=sys.stderr, flush=True)
         cases.append({"threads": threads, "impls": aggregate(runs), "profile": profile})
+        # rewritten after every thread count: a run cut short still leaves its complete cases
+        partial = {"meta": meta, "cases": cases}
+        write_report(args.out_dir, "cnn_speed", partial, render_markdown(partial))
     return {"meta": meta, "cases": cases}
 
 
@@ -529,21 +618,21 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"{meta['train_samples'] / s['median']:,.0f} | {e['test_accuracy']:.4f} | "
                 f"{e['peak_rss_mib']:.0f} | {e['blas']} |"
             )
-    lines += [
-        "",
-        "Ratio (PyTorch samples/s over layerkit's, same run): "
-        + ", ".join(
-            f"{case['threads']} thread(s) "
-            + (
-                f"{case['impls']['layerkit']['s_per_epoch']['median'] / case['impls']['torch']['s_per_epoch']['median']:.2f}x"
-                if "s_per_epoch" in case["impls"].get("layerkit", {})
-                and "s_per_epoch" in case["impls"].get("torch", {})
-                else "-"
-            )
-            for case in report["cases"]
+    lines += ["", "layerkit's speedup over PyTorch (PyTorch s/epoch / layerkit s/epoch, same run):"]
+    for case in report["cases"]:
+        impls = case["impls"]
+        lk, pt = impls.get("layerkit", {}), impls.get("torch", {})
+        if "s_per_epoch" not in lk or "s_per_epoch" not in pt:
+            continue
+        speedup = pt["s_per_epoch"]["median"] / lk["s_per_epoch"]["median"]
+        target = SPEEDUP_TARGETS.get(case["threads"])
+        verdict = (
+            f" (target {target:.2f}x: {'ok' if speedup >= target else 'MISS'})" if target else ""
         )
-        + " (above 1: PyTorch is faster).",
-    ]
+        lines.append(
+            f"- {case['threads']} thread(s): **{speedup:.2f}x**{verdict}; peak RSS "
+            f"{lk['peak_rss_mib']:.0f} MiB against {pt['peak_rss_mib']:.0f} MiB"
+        )
     for case in report["cases"]:
         p = case.get("profile")
         if not p:
@@ -584,6 +673,15 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"| {lid} | {'-' if fwd is None else f'{fwd * 1e3:.2f}'} | "
                 f"{'-' if bwd is None else f'{bwd * 1e3:.2f}'} | {total / step:.0%} |"
             )
+        if p.get("augmentations"):
+            names = ", ".join(a["type"] for a in p["augmentations"])
+            aug = p["augment_seconds_per_step"]
+            lines += [
+                "",
+                f"The spec's augmentations ({names}), timed on their own over one epoch of batches: "
+                f"{aug * 1e3:.2f} ms/step = **{aug / step:.1%}** of a training step "
+                "(not included in the timed runs above, which PyTorch does not augment either).",
+            ]
         lines += [
             "",
             "GEMMs per step: "

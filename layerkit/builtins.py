@@ -1,9 +1,11 @@
-"""layerkit's own components, callbacks and ONNX converters, registered through the same hooks
+"""layerkit's own components, augmentations, callbacks and ONNX
+converters, registered through the same hooks
 as any plugin's."""
 
 from __future__ import annotations
 
 from layerkit.data import BUILTIN_DATASETS
+from layerkit.data.augment import BUILTIN_AUGMENTATIONS
 from layerkit.export.converters import BUILTIN_CONVERTERS
 from layerkit.hookspecs import hookimpl
 from layerkit.layers import BUILTIN_LAYERS
@@ -34,3 +36,8 @@ def layerkit_add_onnx_converters() -> dict[type, object]:
 @hookimpl
 def layerkit_add_callbacks() -> list[type]:
     return [TensorBoard]
+
+
+@hookimpl
+def layerkit_add_augmentations() -> list[type]:
+    return list(BUILTIN_AUGMENTATIONS)

@@ -6,7 +6,7 @@ below, registered under the ``layerkit`` entry-point group of its distribution::
     [project.entry-points.layerkit]
     activations = "layerkit_activations"
 
-layerkit's own layers, optimizers, datasets and callbacks are registered through these same hooks by the
+layerkit's own layers, optimizers, datasets, augmentations and callbacks are registered through these same hooks by the
 built-in plugin :mod:`layerkit.builtins`.
 
 The component hooks take no arguments and return a list of component classes (or ``None``
@@ -87,4 +87,14 @@ def layerkit_add_callbacks() -> list[type] | None:
     layerkit runs it behind a guard: if one of its methods raises, the failure is reported once,
     naming the callback and its distribution, and the run goes on without it (``--strict-plugins``
     makes the failure end the run).
+    """
+
+
+@hookspec
+def layerkit_add_augmentations() -> list[type] | None:
+    """Return the augmentation classes this plugin provides.
+
+    Each is a subclass of :class:`layerkit.data.augment.Augmentation` with a unique ``name``
+    (used as ``type:`` in a spec's ``data.augment`` list), a ``Params`` pydantic model and an
+    ``apply(x, rng)`` that changes a training batch in place, vectorised over the batch.
     """

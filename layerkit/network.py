@@ -61,6 +61,7 @@ from layerkit.layer_list import (
 )
 from layerkit.layers.base import Layer, Loss, Merge, Shape
 from layerkit.layers.symbolic import Tensor
+from layerkit.rewrites import relu_pool_swaps
 
 if TYPE_CHECKING:  # annotations only: the core network does not load plugins
     from layerkit.plugins import Registry
@@ -400,6 +401,14 @@ class Network:
             for k, layer in enumerate(self._layers[:-1])
         )
         self._keep_steps = tuple((layer, srcs, out, ()) for layer, srcs, out, _ in self._steps)
+        # Relu -> MaxPool2D runs as MaxPool2D -> Relu in the same slots (layerkit.rewrites): the
+        # same values bit for bit, with ReLU on the pooled, 4x smaller tensor. _keep_steps (for
+        # inspecting every layer's output) keeps the declared order.
+        self._swaps = relu_pool_swaps(self._layers, self._sources)
+        self._steps = tuple(
+            (self._swaps.get(id(layer), layer), srcs, out, free)
+            for layer, srcs, out, free in self._steps
+        )
         self._backward_steps: tuple[tuple[Layer, int, tuple[int, ...], bool], ...] = ()
 
     # -- building ----------------------------------------------------------------------------
@@ -489,7 +498,7 @@ class Network:
             wants[k + 1] = upstream or bool(layer.params)
         self._wants = wants
         self._backward_steps = tuple(
-            (layer, k + 1, self._sources[k], isinstance(layer, Merge))
+            (self._swaps.get(id(layer), layer), k + 1, self._sources[k], isinstance(layer, Merge))
             for k, layer in reversed(list(enumerate(self._layers[:-1])))
             if wants[k + 1]
         )
@@ -790,6 +799,15 @@ class Network:
     def layers(self) -> tuple[Layer, ...]:
         """All layers in order, the loss layer last."""
         return self._layers
+
+    @property
+    def execution_order(self) -> tuple[Layer, ...]:
+        """The layers before the loss in the order forward runs them (backward: reversed).
+
+        :attr:`layers` except where :mod:`layerkit.rewrites` exchanges calls without changing
+        results (``Relu -> MaxPool2D`` runs as ``MaxPool2D -> Relu``).
+        """
+        return tuple(step[0] for step in self._steps)
 
     @property
     def loss_layer(self) -> Loss:

@@ -1,6 +1,6 @@
 """Plugin manager and component registry.
 
-Every layer, loss, optimizer, dataset and training callback reaches layerkit through the hooks of
+Every layer, loss, optimizer, dataset, augmentation and training callback reaches layerkit through the hooks of
 :mod:`layerkit.hookspecs`, answered by plugins registered with one pluggy ``PluginManager``:
 
 * the built-in plugin :mod:`layerkit.builtins` (plugin ``builtins``, distribution ``layerkit``);
@@ -22,10 +22,12 @@ the other: the bare name is then an error and ``<plugin>:<Name>`` picks one.
 Public interface used across layerkit:
 
 * :func:`get_registry` -> :class:`Registry` (cached per process; ``reload=True`` rebuilds).
-* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)``, ``.callback(name)`` -> component class, or
+* ``Registry.layer(name)``, ``.optimizer(name)``, ``.dataset(name)``, ``.augmentation(name)``,
+  ``.callback(name)`` -> component class, or
   :class:`~layerkit.errors.PluginError` with did-you-mean and the names available.
 * ``Registry.entries(group)`` -> list of :class:`Entry` with provenance, for CLI listings and
-  the spec schema. ``group`` is ``"layers"``, ``"optimizers"``, ``"datasets"`` or ``"callbacks"``.
+  the spec schema. ``group`` is ``"layers"``, ``"optimizers"``, ``"datasets"``,
+  ``"augmentations"`` or ``"callbacks"``.
 * :func:`configure` applies the command line's ``-p`` and ``--strict-plugins``.
 """
 
@@ -79,6 +81,7 @@ GROUPS = {
     "layers": "layerkit_add_layers",
     "optimizers": "layerkit_add_optimizers",
     "datasets": "layerkit_add_datasets",
+    "augmentations": "layerkit_add_augmentations",
     "callbacks": "layerkit_add_callbacks",
 }
 #: group -> what one of its components is called in messages
@@ -86,6 +89,7 @@ SINGULAR = {
     "layers": "layer",
     "optimizers": "optimizer",
     "datasets": "dataset",
+    "augmentations": "augmentation",
     "callbacks": "callback",
 }
 #: group -> (module, class) every component of the group must subclass
@@ -94,6 +98,7 @@ _BASES = {
     "optimizers": ("layerkit.optimizers.base", "Optimizer"),
     "datasets": ("layerkit.data.base", "Dataset"),
     "callbacks": ("layerkit.training.callbacks", "RegisteredCallback"),
+    "augmentations": ("layerkit.data.augment", "Augmentation"),
 }
 
 ENV_DISABLE = "LAYERKIT_DISABLE_PLUGINS"
@@ -229,6 +234,11 @@ class Registry:
     #: the plugin manager, for hooks beyond the component hooks
     manager: pluggy.PluginManager | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        # a registry assembled by hand may leave groups out: they hold no components
+        for group in GROUPS:
+            self.by_group.setdefault(group, [])
+
     def entries(self, group: str) -> list[Entry]:
         return list(self._group(group))
 
@@ -296,6 +306,9 @@ class Registry:
 
     def callback(self, name: str) -> type:
         return self.lookup("callbacks", name).component
+
+    def augmentation(self, name: str) -> type:
+        return self.lookup("augmentations", name).component
 
     # -- messages ----------------------------------------------------------------------------
 

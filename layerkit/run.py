@@ -122,6 +122,7 @@ def _components(spec: Spec) -> list[tuple[str, str]]:
     """``(group, name)`` of every registered component the spec uses."""
     used = [("datasets", spec.data.dataset), ("optimizers", spec.train.optimizer["type"])]
     used += [("layers", entry.type) for entry in spec.model.layers]
+    used += [("augmentations", entry.type) for entry in spec.data.augment]
     used += [("callbacks", entry["type"]) for entry in spec.train.callbacks]
     return used
 
@@ -439,7 +440,15 @@ def _prepare(spec: Spec) -> tuple[Trainer, list[GuardedCallback]]:
             "stored_dtype": data["train"].x.dtype.str,
         },
     }
-    trainer = Trainer(network, optimizer, config, data, seed=spec.seed, manifest=manifest)
+    trainer = Trainer(
+        network,
+        optimizer,
+        config,
+        data,
+        seed=spec.seed,
+        manifest=manifest,
+        augment=spec.data.create_augmentations(),
+    )
     return trainer, _spec_callbacks(spec)
 
 

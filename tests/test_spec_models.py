@@ -9,7 +9,7 @@ from pydantic import Field
 
 from layerkit.errors import PluginError, SpecError
 from layerkit.layers.base import Layer, LayerParams
-from layerkit.plugins import Entry, Registry, get_registry
+from layerkit.plugins import GROUPS, Entry, Registry, get_registry
 from layerkit.spec import LayerSpec, Spec, loads_spec, spec_models, validate_spec
 
 SPEC = """\
@@ -195,7 +195,7 @@ class _OtherWave(Layer):
 
 def _registry(*extra: Entry) -> Registry:
     base = get_registry()
-    groups = {g: list(base.entries(g)) for g in ("layers", "optimizers", "datasets")}
+    groups = {g: list(base.entries(g)) for g in GROUPS}
     for entry in extra:
         groups[entry.group].append(entry)
     return Registry(by_group=groups)

@@ -33,6 +33,31 @@ train:
   early_stopping: {metric: val_loss, patience: 50}
 """
 
+# Every augmentation draws from the run's augmentation generator: resuming must restore it too.
+AUGMENTED_SPEC = """\
+name: resume_augmented
+seed: 11
+data:
+  dataset: fashion_mnist
+  train_size: 320
+  test_size: 100
+  augment:
+    - {type: random_shift, pixels: 2}
+    - {type: hflip, p: 0.5}
+    - {type: random_erasing, p: 0.5}
+model:
+  layers:
+    - {type: Conv2D, id: conv, filters: 4, kernel_size: 3, padding: 1}
+    - {type: Relu}
+    - {type: MaxPool2D, pool_size: 2}
+    - {type: Affine, id: fc, units: 10}
+    - {type: SoftmaxWithLoss}
+train:
+  epochs: 5
+  batch_size: 32
+  optimizer: {type: Adam, lr: 0.01}
+"""
+
 # A real SIGKILL from inside the run: at batch 3 of the third epoch, after two checkpoints.
 KILLED_RUN = """\
 import os, signal, sys
@@ -76,20 +101,37 @@ def assert_same_final_state(a: Path, b: Path) -> None:
     assert untimed_rows(a) == untimed_rows(b)
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The uninterrupted run, trained once for the module."""
-    root = tmp_path_factory.mktemp("reference")
-    (root / "spec.yaml").write_text(SPEC)
+def train_reference(root: Path, spec: str) -> Path:
+    """The uninterrupted run of ``spec``."""
+    (root / "spec.yaml").write_text(spec)
     done = layerkit("train", "spec.yaml", "--out", "ref", "--quiet", cwd=root)
     assert done.returncode == 0, done.stderr
     return root / "ref"
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run, trained once for the module."""
+    return train_reference(tmp_path_factory.mktemp("reference"), SPEC)
+
+
 def test_sigkill_mid_epoch_then_resume_is_bitwise_identical(
     reference: Path, tmp_path: Path
 ) -> None:
-    (tmp_path / "spec.yaml").write_text(SPEC)
+    kill_and_resume(SPEC, reference, tmp_path)
+
+
+def test_an_augmented_run_resumes_bitwise_identical(tmp_path: Path) -> None:
+    reference = train_reference(tmp_path, AUGMENTED_SPEC)
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    kill_and_resume(AUGMENTED_SPEC, reference, killed)
+    manifest = load_checkpoint(reference).manifest
+    assert manifest["rng"]["augment"] is not None  # the augmentation stream is checkpointed
+
+
+def kill_and_resume(spec: str, reference: Path, tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(spec)
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_RUN, "spec.yaml", "run"],
         cwd=tmp_path,

@@ -1,5 +1,5 @@
-"""``layerkit layers``: every registered layer, loss, optimizer, dataset and callback, with
-provenance.
+"""``layerkit layers``: every registered layer, loss, optimizer, dataset, augmentation and
+callback, with provenance.
 
 The ``onnx`` column says whether a layer can be exported (``layerkit export``): ``yes`` when a
 converter is registered for it (``yes (plugin P)`` when it comes from another plugin than the
@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["KINDS", "configure", "run"]
 
 #: listing order; a layer's kind is ``layer``, ``loss`` or ``merge``
-KINDS = ("layer", "loss", "merge", "optimizer", "dataset", "callback")
+KINDS = ("layer", "loss", "merge", "optimizer", "dataset", "augmentation", "callback")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ per epoch. Indices are validated once, so clipping never changes a result.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,8 @@ class BatchIterator:
         indices: the samples to iterate over (e.g. the training part of a validation split);
             default all.
         drop_last: skip the last batch of an epoch when it is smaller than ``batch_size``.
+        augment: called with each batch's ``x`` (already scaled, in the reused buffer) to change
+            it in place, e.g. a :class:`~layerkit.data.augment.Augmenter`; for training batches.
 
     Each epoch draws ``rng.permutation`` once, so an epoch's order depends only on the
     generator's state when the epoch starts: restore that state and call :meth:`epoch` with
@@ -55,6 +57,7 @@ class BatchIterator:
         rng: np.random.Generator | int | None = None,
         indices: np.ndarray | None = None,
         drop_last: bool = False,
+        augment: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         if (
             isinstance(batch_size, bool)
@@ -68,6 +71,7 @@ class BatchIterator:
         self.split = split
         self.batch_size = int(batch_size)
         self.drop_last = drop_last
+        self.augment = augment
         self.rng = np.random.default_rng(rng) if isinstance(rng, (int, np.integer)) else rng
         self.indices = None if indices is None else self._check_indices(indices, len(split))
         # a float dtype (checked above); numpy's stubs cannot tell, and offer np.void
@@ -132,7 +136,7 @@ class BatchIterator:
     def _batches(
         self, order: np.ndarray | None, start: int
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        x, y, scale = self.split.x, self.split.y, self.scale
+        x, y, scale, augment = self.split.x, self.split.y, self.scale, self.augment
         total, size = self.num_samples, self.batch_size
         stop = total - total % size if self.drop_last else total
         for begin in range(start * size, stop, size):
@@ -154,4 +158,6 @@ class BatchIterator:
                     np.copyto(yb, y[idx], casting="unsafe")
             if scale != 1:
                 np.multiply(xb, scale, out=xb)
+            if augment is not None:
+                augment(xb)
             yield xb, yb

@@ -10,10 +10,12 @@ How :class:`Conv2D` computes (one matrix product per pass, so BLAS does the work
   transposition.
 * im2col: ``col[c, i, j, n, oh, ow] = x_pad[c, n, i + oh*sh, j + ow*sw]``, one strided copy per
   kernel offset ``(i, j)`` (``kh*kw`` NumPy calls, each over the whole batch).
-* forward: ``W (F, C*kh*kw) @ col (C*kh*kw, N*OH*OW)``, then one copy transposes ``(F, N, ...)``
-  to ``(N, F, ...)`` and adds the bias on the way.
-* backward: ``dW = dout2 @ col.T``, ``dcol = W.T @ dout2`` and col2im adds ``dcol`` back per
-  kernel offset; ``dx`` is skipped entirely when ``needs_input_grad`` is ``False``.
+* forward: ``W (F, C*kh*kw) @ col (C*kh*kw, N*OH*OW)`` written straight into the output, stored
+  ``(F, N, OH, OW)`` and returned as an ``(N, F, OH, OW)`` view (see
+  :func:`~layerkit.layers.windows.batch_second`), plus the bias in place.
+* backward: ``dW = dout2 @ col.T`` (computed as its transpose in cache-sized slices, see
+  ``_weight_grad``), ``dcol = W.T @ dout2`` and col2im adds ``dcol`` back per kernel offset;
+  ``dx`` is skipped entirely when ``needs_input_grad`` is ``False``.
 
 Scratch arrays (padded input, columns, GEMM output, gradients) are reused from batch to batch;
 the arrays a layer returns are always fresh. The column matrix is ``C*kh*kw`` times the size of
@@ -44,6 +46,7 @@ from layerkit.layers.windows import (
     Window,
     Workspace,
     check_batch,
+    empty_batch,
     pad_into,
     pair,
     window_geometry,
@@ -109,6 +112,8 @@ class Conv2D(Layer[Conv2DParams]):
 
     #: Columns plus GEMM output larger than this are computed per chunk of samples (bytes).
     max_workspace_bytes: int = 32 * 2**20
+    #: Positions per slice of the weight-gradient product (see ``_weight_grad``).
+    dw_slice: int = 4096
     #: The geometry of the kernel over the input, set by ``build``.
     window: Window
 
@@ -177,23 +182,28 @@ class Conv2D(Layer[Conv2DParams]):
         w2 = self.params["W"].reshape(f, -1)
         b = self.params.get("b")
         p = win.oh * win.ow
-        y = np.empty((n, f, win.oh, win.ow), dtype=self.dtype)
+        # The output is stored (F, N, OH*OW), the layout of the GEMM's result, and returned as an
+        # (N, F, OH, OW) view: the GEMM writes straight into it and the bias is added in place.
+        # Before, a scratch product was copied across the transposition into an NCHW array:
+        # one transposing pass over the output less per forward, and the layers after a
+        # convolution keep this layout (batch_second), so the next Conv2D's padding copy, the
+        # dout of backward and the dx of pooling are straight copies instead of transposes.
+        y = np.empty((f, n, p), dtype=self.dtype)
         chunks = self._chunks(n)
         col = None
         for sl in chunks:
             col = self._im2col(xp[:, sl])
-            m = sl.stop - sl.start
-            prod = self._ws.get("prod", (f, m * p), self.dtype)
-            np.matmul(w2, col, out=prod)
-            # (F, m, P) -> (m, F, P): one pass that also adds the bias
-            src = prod.reshape(f, m, p).transpose(1, 0, 2)
-            dst = y[sl].reshape(m, f, p)
-            if b is None:
-                np.copyto(dst, src)
-            else:
-                np.add(src, b[:, None], out=dst)
+            if len(chunks) == 1:
+                np.matmul(w2, col, out=y.reshape(f, n * p))
+            else:  # a chunk's samples are not contiguous in y: through the scratch product
+                m = sl.stop - sl.start
+                prod = self._ws.get("prod", (f, m * p), self.dtype)
+                np.matmul(w2, col, out=prod)
+                y[:, sl] = prod.reshape(f, m, p)
+        if b is not None:
+            y += b[:, None, None]
         self._cache = (xp, col if len(chunks) == 1 else None)
-        return y
+        return y.reshape(f, n, win.oh, win.ow).transpose(1, 0, 2, 3)
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         if self._cache is None:
@@ -206,13 +216,16 @@ class Conv2D(Layer[Conv2DParams]):
             raise ShapeError(
                 f"{self.label}: expected dout of shape {(n, f, win.oh, win.ow)}, received {dout.shape}"
             )
-        # (N, F, P) -> (F, N, P), the layout of the GEMM's output
-        d = self._ws.get("dout", (f, n, p), self.dtype)
-        np.copyto(d, dout.reshape(n, f, p).transpose(1, 0, 2))
+        # (N, F, P) -> (F, N, P), the layout of the GEMM's output: a view (no copy) when dout is
+        # stored channel-major as this layer's output is; read only, dout is never written.
+        d = dout.reshape(n, f, p).transpose(1, 0, 2)
+        if not d.flags.c_contiguous:
+            d = self._ws.get("dout", (f, n, p), self.dtype)
+            np.copyto(d, dout.reshape(n, f, p).transpose(1, 0, 2))
         if "b" in self.grads:
             np.sum(d, axis=(1, 2), out=self.grads["b"])
         w2 = self.params["W"].reshape(f, -1)
-        gw2 = self.grads["W"].reshape(f, -1)
+        gw_t = self._ws.get("gw_t", (w2.shape[1], f), self.dtype)  # dW transposed, (C*kh*kw, F)
         dxp = None
         if self.needs_input_grad:
             dxp = self._ws.get("dxpad", xp.shape, self.dtype)
@@ -221,23 +234,43 @@ class Conv2D(Layer[Conv2DParams]):
         for k, sl in enumerate(chunks):
             cols = col if col is not None else self._im2col(xp[:, sl])
             d2 = d[:, sl].reshape(f, -1)
-            if k == 0:
-                np.matmul(d2, cols.T, out=gw2)
-            else:
-                gw2 += d2 @ cols.T
+            self._weight_grad(gw_t, cols, d2, accumulate=k > 0)
             if dxp is not None:
                 # the columns are spent once dW has them: dcol takes their place
                 np.matmul(w2.T, d2, out=cols)
                 self._col2im(cols, dxp[:, sl])
+        np.copyto(self.grads["W"].reshape(f, -1), gw_t.T)
         if dxp is None:
             return None
         self._cache = (xp, None)
         h, w = self.input_shape[1:]  # type: ignore[index]
-        dx = np.empty((n, c, h, w), dtype=self.dtype)
+        # channel-major like the padded gradient: a straight copy of the unpadded middle
+        dx = empty_batch((n, c, h, w), self.dtype, channel_major=True)
         np.copyto(
             dx, dxp[:, :, win.top : win.top + h, win.left : win.left + w].transpose(1, 0, 2, 3)
         )
         return dx
+
+    def _weight_grad(
+        self, gw_t: np.ndarray, cols: np.ndarray, d2: np.ndarray, *, accumulate: bool
+    ) -> None:
+        """``gw_t (C*kh*kw, F)`` (+)= ``cols @ d2.T``: the transpose of ``dW = d2 @ cols.T``.
+
+        dW is a product with a small result (F x C*kh*kw) and a long inner axis (the batch's
+        N*OH*OW positions, 20,000-80,000 here). Computed as its transpose, with the columns as
+        the left operand, in slices of :attr:`dw_slice` positions whose operands fit in cache,
+        it measured 1.3x faster for conv2 of cnn_fashion (32 x 144 over 19,600 positions) and
+        2.7x for conv1 (16 x 9 over 78,400) than one ``d2 @ cols.T``, one OpenBLAS thread.
+        """
+        step = self.dw_slice
+        part = self._ws.get("gw_part", gw_t.shape, self.dtype)
+        for lo in range(0, cols.shape[1], step):
+            hi = lo + step
+            if lo == 0 and not accumulate:
+                np.matmul(cols[:, lo:hi], d2[:, lo:hi].T, out=gw_t)
+            else:
+                np.matmul(cols[:, lo:hi], d2[:, lo:hi].T, out=part)
+                gw_t += part
 
     def _col2im(self, dcol: np.ndarray, dxp: np.ndarray) -> None:
         """Add the column gradients back onto the padded input gradient ``(C, n, Hp, Wp)``."""

@@ -27,7 +27,9 @@ from layerkit.layers.windows import (
     Stride,
     Window,
     Workspace,
+    batch_second,
     check_batch,
+    empty_batch,
     pad_into,
     window_geometry,
 )
@@ -62,6 +64,9 @@ class _Pool2D(Layer[Pool2DParams]):
         super().__init__(id=id, **hyperparameters)
         self._ws = Workspace()
         self._x_shape: tuple[int, ...] | None = None
+        #: whether the last input was stored channel-major (batch_second): outputs, gradients
+        #: and scratch follow the input's layout, so no pass transposes
+        self._cm = False
 
     def _geometry(self, input_shape: Shape) -> Window:
         hp = self.hp
@@ -97,13 +102,13 @@ class _Pool2D(Layer[Pool2DParams]):
         """``x`` as ``self.dtype``, padded with ``fill`` into a scratch array when needed."""
         check_batch(self.label, x, self.input_shape)
         self._x_shape = x.shape
+        self._cm = batch_second(x)
         win = self.window
         if not win.padded:
             return np.asarray(x, dtype=self.dtype)
         n, c, h, w = x.shape
-        return pad_into(
-            x, win, self._ws.get("xpad", (n, c, *win.padded_size(h, w)), self.dtype), fill
-        )
+        xpad = self._ws.get("xpad", (n, c, *win.padded_size(h, w)), self.dtype, self._cm)
+        return pad_into(x, win, xpad, fill)
 
     def _input_grad(self, parts: Callable[[int, np.ndarray | None], np.ndarray]) -> np.ndarray:
         """Scatter per-offset gradients ``parts(k, out)`` onto the input: ``dx`` ``(N, C, H, W)``.
@@ -118,15 +123,13 @@ class _Pool2D(Layer[Pool2DParams]):
         win = self.window
         exact_cover = win.sh == win.kh and win.sw == win.kw
         if win.padded:
-            dxp = self._ws.get("dxpad", (n, c, *win.padded_size(h, w)), self.dtype)
+            dxp = self._ws.get("dxpad", (n, c, *win.padded_size(h, w)), self.dtype, self._cm)
             if not exact_cover:
                 dxp.fill(0)
         else:
-            dxp = (
-                np.empty((n, c, h, w), self.dtype)
-                if exact_cover
-                else np.zeros((n, c, h, w), self.dtype)
-            )
+            dxp = empty_batch((n, c, h, w), self.dtype, self._cm)
+            if not exact_cover:
+                dxp.fill(0)
         for k, (_, _, (rows, cols)) in enumerate(win.offsets()):
             target = dxp[:, :, rows, cols]
             if win.overlapping:
@@ -135,7 +138,9 @@ class _Pool2D(Layer[Pool2DParams]):
                 parts(k, target)
         if not win.padded:
             return dxp
-        return dxp[:, :, win.top : win.top + h, win.left : win.left + w].copy()
+        dx = empty_batch((n, c, h, w), self.dtype, self._cm)
+        np.copyto(dx, dxp[:, :, win.top : win.top + h, win.left : win.left + w])
+        return dx
 
 
 class MaxPool2D(_Pool2D):
@@ -157,11 +162,12 @@ class MaxPool2D(_Pool2D):
         win = self.window
         n, c = xs.shape[:2]
         shape = (n, c, win.oh, win.ow)
-        out = np.empty(shape, dtype=self.dtype)
+        cm = self._cm
+        out = empty_batch(shape, self.dtype, cm)
         # arg[k] = index of the first maximum within each window, kept for backward
-        arg = self._ws.get("arg", shape, np.min_scalar_type(win.kh * win.kw - 1))
-        greater = self._ws.get("greater", shape, np.dtype(bool))
-        tagged = self._ws.get("tagged", shape, arg.dtype)
+        arg = self._ws.get("arg", shape, np.min_scalar_type(win.kh * win.kw - 1), cm)
+        greater = self._ws.get("greater", shape, np.dtype(bool), cm)
+        tagged = self._ws.get("tagged", shape, arg.dtype, cm)
         for k, (_, _, (rows, cols)) in enumerate(win.offsets()):
             v = xs[:, :, rows, cols]
             if k == 0:
@@ -179,7 +185,7 @@ class MaxPool2D(_Pool2D):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         arg = self._arg
-        hit = self._ws.get("hit", arg.shape, np.dtype(bool))
+        hit = self._ws.get("hit", arg.shape, np.dtype(bool), self._cm)
         dout = np.asarray(dout, dtype=self.dtype)
 
         def part(k: int, out: np.ndarray | None) -> np.ndarray:
@@ -225,7 +231,7 @@ class AvgPool2D(_Pool2D):
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         xs = self._padded(x, 0.0)
         win = self.window
-        out = np.empty((xs.shape[0], xs.shape[1], win.oh, win.ow), dtype=self.dtype)
+        out = empty_batch((xs.shape[0], xs.shape[1], win.oh, win.ow), self.dtype, self._cm)
         for k, (_, _, (rows, cols)) in enumerate(win.offsets()):
             if k == 0:
                 np.copyto(out, xs[:, :, rows, cols])
@@ -270,11 +276,12 @@ class GlobalAvgPool2D(Layer[GlobalAvgPool2DParams]):
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         check_batch(self.label, x, self.input_shape)
         self._x_shape = x.shape
+        self._cm = batch_second(x)
         n, c = x.shape[:2]
         return np.asarray(x, dtype=self.dtype).reshape(n, c, -1).mean(axis=2)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         n, c, h, w = self._x_shape
-        dx = np.empty(self._x_shape, dtype=self.dtype)
+        dx = empty_batch(self._x_shape, self.dtype, self._cm)
         dx[...] = (dout * (1.0 / (h * w))).reshape(n, c, 1, 1)
         return dx

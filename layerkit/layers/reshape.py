@@ -10,21 +10,33 @@ from pydantic import Field, field_validator
 
 from layerkit.errors import ShapeError
 from layerkit.layers.base import Layer, LayerParams, LayerParamsT, Shape
-from layerkit.layers.windows import check_batch
+from layerkit.layers.windows import batch_second, check_batch, empty_batch
 
 __all__ = ["Flatten", "Reshape"]
 
 
 class _ReshapeBase(Layer[LayerParamsT]):
-    """Forward reshapes each sample to ``output_shape``; backward restores ``input_shape``."""
+    """Forward reshapes each sample to ``output_shape``; backward restores ``input_shape``.
+
+    An input stored channel-major (a convolution's output, see
+    :func:`~layerkit.layers.windows.batch_second`) is copied by the reshape; backward then returns
+    ``dx`` in that same layout, so the convolution layers below get their gradients without a
+    transposing copy (one small copy here instead of one per layer below).
+    """
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         check_batch(self.label, x, self.input_shape)
+        self._cm = batch_second(x)
         return x.reshape(x.shape[0], *self.output_shape)  # type: ignore[misc]
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         check_batch(self.label, dout, self.output_shape, "dout")
-        return dout.reshape(dout.shape[0], *self.input_shape)  # type: ignore[misc]
+        dx = dout.reshape(dout.shape[0], *self.input_shape)  # type: ignore[misc]
+        if getattr(self, "_cm", False):
+            out = empty_batch(dx.shape, dx.dtype, channel_major=True)
+            np.copyto(out, dx)
+            return out
+        return dx
 
 
 class FlattenParams(LayerParams):

@@ -5,7 +5,9 @@ and pooling share.
   ``[height, width]``; padding also ``'valid'`` or ``'same'``), with layerkit's error wording;
 * :func:`window_geometry` -> :class:`Window`: output size and padding per side of one layer;
 * :func:`check_batch`: a batch of the shape the layer was built for;
-* :class:`Workspace` and :func:`pad_into`: scratch arrays reused from batch to batch.
+* :class:`Workspace` and :func:`pad_into`: scratch arrays reused from batch to batch;
+* :func:`batch_second` and :func:`empty_batch`: the channel-major memory layout convolution
+  outputs use, which the layers after them keep.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ __all__ = [
     "Stride",
     "Window",
     "Workspace",
+    "batch_second",
     "check_batch",
+    "empty_batch",
     "pad_into",
     "pair",
     "window_geometry",
@@ -200,20 +204,46 @@ def check_batch(label: str, x: np.ndarray, shape: Shape | None, what: str = "a b
 # -- scratch memory ------------------------------------------------------------------------------
 
 
+def batch_second(x: np.ndarray) -> bool:
+    """Whether a 4-D batch ``(N, C, H, W)`` is stored channel-major, as ``(C, N, H, W)`` in memory.
+
+    :class:`~layerkit.layers.conv.Conv2D` returns its output in that layout (the layout of its
+    GEMM's result, so no transposing copy is needed), and the layers that usually follow a
+    convolution (Relu, pooling, Flatten, the next Conv2D) keep it: see :func:`empty_batch`.
+    """
+    return x.ndim == 4 and not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous
+
+
+def empty_batch(shape: tuple[int, ...], dtype: Any, channel_major: bool) -> np.ndarray:
+    """A new ``(N, C, H, W)`` array, stored ``(C, N, H, W)`` in memory when ``channel_major``.
+
+    Values and shapes are the same either way; the layout only decides which copies are
+    straight (fast) and which transpose (2-2.5x slower).
+    """
+    if channel_major:
+        return np.empty((shape[1], shape[0], *shape[2:]), dtype=dtype).transpose(1, 0, 2, 3)
+    return np.empty(shape, dtype=dtype)
+
+
 class Workspace:
     """Named scratch arrays reused from batch to batch (grown when a larger batch needs it).
 
     ``get`` returns a view with undefined contents; callers write every element they read.
+    ``channel_major=True`` returns a 4-D ``(N, C, H, W)`` view stored ``(C, N, H, W)``.
     """
 
     def __init__(self) -> None:
         self._flat: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    def get(
+        self, name: str, shape: tuple[int, ...], dtype: np.dtype, channel_major: bool = False
+    ) -> np.ndarray:
         size = math.prod(shape)
         buf = self._flat.get(name)
         if buf is None or buf.size < size or buf.dtype != dtype:
             buf = self._flat[name] = np.empty(size, dtype=dtype)
+        if channel_major:
+            return buf[:size].reshape((shape[1], shape[0], *shape[2:])).transpose(1, 0, 2, 3)
         return buf[:size].reshape(shape)
 
     def clear(self) -> None:

@@ -90,6 +90,18 @@ def _classes_issue(
     return _issue(spec, ("model", "layers", loss_at), _strip_label(str(exc), ordered[-1].label))
 
 
+def _check_augmentations(spec: Spec, info: DatasetInfo) -> None:
+    """Each ``data.augment`` entry must fit the dataset's samples (flips need images)."""
+    issues = []
+    for i, entry in enumerate(spec.data.augment):
+        try:
+            entry.create().check(tuple(info.input_shape))
+        except LayerkitError as exc:
+            issues.append(_issue(spec, ("data", "augment", i), str(exc)))
+    if issues:
+        raise SpecError(issues)
+
+
 def build_network(spec: Spec, info: DatasetInfo | None = None, *, allocate: bool = True) -> Network:
     """The built :class:`~layerkit.network.Network` of ``spec`` (weights initialised from its seed).
 
@@ -104,6 +116,7 @@ def build_network(spec: Spec, info: DatasetInfo | None = None, *, allocate: bool
     if info is None:
         info = dataset_info(spec)
     shape = _input_shape(spec, info)
+    _check_augmentations(spec, info)
     layers = [entry.create() for entry in spec.model.layers]
     # the ids the network will give them, so that inputs can name the automatic ones (relu1)
     for layer, ident in zip(

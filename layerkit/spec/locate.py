@@ -198,6 +198,8 @@ def _group_at(loc: tuple[str | int, ...]) -> str | None:
         return "optimizers"
     if len(loc) == 3 and loc[:2] == ("train", "callbacks") and isinstance(loc[2], int):
         return "callbacks"
+    if len(loc) == 3 and loc[:2] == ("data", "augment") and isinstance(loc[2], int):
+        return "augmentations"
     return None
 
 

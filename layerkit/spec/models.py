@@ -5,14 +5,14 @@ A spec has six sections::
     name: two_layer_net            # names the run folder
     seed: 42                       # weights, dropout, shuffling
     dtype: float32                 # or float64
-    data: {dataset: fashion_mnist, ...that dataset's options}
+    data: {dataset: fashion_mnist, augment: [{type: hflip}], ...that dataset's options}
     model:
       input_shape: [784]           # optional: the dataset says
       layers: [{type: Affine, id: fc1, units: 50}, ..., {type: SoftmaxWithLoss}]
     train: {epochs: 10, batch_size: 100, optimizer: {type: SGD, lr: 0.1}, ...}
 
-Each layer entry, the ``data`` section, ``train.optimizer`` and each ``train.callbacks`` entry
-are validated by the ``Params``
+Each layer entry, the ``data`` section, each ``data.augment`` entry, ``train.optimizer`` and each
+``train.callbacks`` entry are validated by the ``Params``
 model of the component they name: the registry is turned into a pydantic union discriminated by
 ``type`` (``dataset`` for data), so a plugin's layers get exactly the checks, errors and JSON
 Schema of the built-ins. The classes are built once per registry by :func:`spec_models`;
@@ -63,6 +63,7 @@ __all__ = [
     "ComponentSpec",
     "LayerSpec",
     "DataSpec",
+    "AugmentationSpec",
     "OptimizerSpec",
     "CallbackSpec",
     "SpecModels",
@@ -172,17 +173,40 @@ class LayerSpec(ComponentSpec):
 
 
 class DataSpec(ComponentSpec):
-    """The ``data`` section: ``{dataset, **that dataset's options}``."""
+    """The ``data`` section: ``{dataset, augment?, **that dataset's options}``."""
 
     discriminator = "dataset"
-    reserved = ("dataset",)
+    reserved = ("dataset", "augment")
     dataset: str
+    #: :class:`AugmentationSpec` entries (typed by the registry-built subclass)
+    augment: list[Any]
 
     component: ClassVar[_DatasetClass]
 
     def create(self) -> Dataset:
         """The dataset object (nothing is loaded until its ``load()``)."""
         return self.component.from_params(self.params())
+
+    def create_augmentations(self) -> list[Any]:
+        """The ``augment`` list as :class:`~layerkit.data.augment.Augmentation` objects, in order."""
+        return [entry.create() for entry in self.augment]
+
+    def to_config(self) -> dict[str, Any]:
+        out = super().to_config()
+        if self.augment:  # an empty list is the default, left out like a missing key
+            out["augment"] = [entry.to_config() for entry in self.augment]
+        else:
+            out.pop("augment", None)
+        return out
+
+
+class AugmentationSpec(ComponentSpec):
+    """An entry of ``data.augment``: ``{type, **that augmentation's options}``."""
+
+    type: str
+
+    def create(self) -> Any:
+        return self.component(**self.options())
 
 
 class OptimizerSpec(ComponentSpec):
@@ -230,6 +254,7 @@ def _entry_model(
     mixin: type[ComponentSpec],
     suffix: str,
     ambiguous: bool,
+    extra: dict[str, Any] | None = None,
 ) -> type[BaseModel]:
     params = entry.component.Params  # type: ignore[attr-defined]
     reserved = set(mixin.reserved) & set(params.model_fields)
@@ -281,6 +306,7 @@ def _entry_model(
                 "default: the layer before it. Merge layers (Add, Mul, Concat) take several",
             ),
         )
+    fields.update(extra or {})
     model = create_model(
         _model_name(entry, suffix, ambiguous),
         __base__=(params, mixin),
@@ -306,14 +332,20 @@ class _Group:
         return sorted(self.models)
 
 
-def _group(registry: Registry, group: str, mixin: type[ComponentSpec], suffix: str) -> _Group:
+def _group(
+    registry: Registry,
+    group: str,
+    mixin: type[ComponentSpec],
+    suffix: str,
+    extra: dict[str, Any] | None = None,
+) -> _Group:
     entries = registry.entries(group)
     models: dict[str, type[BaseModel]] = {}
     for entry in entries:
         # A name two plugins provide is only accepted qualified, so nothing silently wins.
         tag = registry.display_name(entry)
         models[tag] = _entry_model(
-            entry, tag, registry.spellings(entry), mixin, suffix, tag != entry.name
+            entry, tag, registry.spellings(entry), mixin, suffix, tag != entry.name, extra
         )
     disc = mixin.discriminator
     members = tuple(models.values())
@@ -518,6 +550,7 @@ class SpecModels:
     layers: _Group
     datasets: _Group
     optimizers: _Group
+    augmentations: _Group
     callbacks: _Group
     #: like ``spec`` but with ``train.optimizer`` and ``train.callbacks`` typed as the unions of
     #: registered components, for JSON Schema
@@ -528,6 +561,7 @@ class SpecModels:
             "layers": self.layers,
             "datasets": self.datasets,
             "optimizers": self.optimizers,
+            "augmentations": self.augmentations,
             "callbacks": self.callbacks,
         }[name]
 
@@ -569,7 +603,16 @@ def _train_class(optimizers: _Group, callbacks: _Group) -> type[TrainConfig]:
 
 def _build(registry: Registry) -> SpecModels:
     layers = _group(registry, "layers", LayerSpec, "Layer")
-    datasets = _group(registry, "datasets", DataSpec, "Data")
+    augmentations = _group(registry, "augmentations", AugmentationSpec, "Augmentation")
+    augment_field: tuple[Any, Any] = (
+        list[augmentations.union],  # type: ignore[name-defined]
+        Field(
+            default_factory=list,
+            description="augmentations of training batches, applied in order: "
+            "[{type: NAME, ...that augmentation's options}]",
+        ),
+    )
+    datasets = _group(registry, "datasets", DataSpec, "Data", {"augment": augment_field})
     optimizers = _group(registry, "optimizers", OptimizerSpec, "Optimizer")
     callbacks = _group(registry, "callbacks", CallbackSpec, "Callback")
     model_cls = create_model(
@@ -630,7 +673,9 @@ def _build(registry: Registry) -> SpecModels:
         train=(schema_train, Field(None, description=_TRAIN_DOC)),
         model=(schema_model, Field(description=_MODEL_DOC)),
     )
-    return SpecModels(registry, spec_cls, layers, datasets, optimizers, callbacks, schema_spec)
+    return SpecModels(
+        registry, spec_cls, layers, datasets, optimizers, augmentations, callbacks, schema_spec
+    )
 
 
 _CACHE: list[SpecModels] = []

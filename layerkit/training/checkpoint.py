@@ -85,7 +85,7 @@ class ArrayRecord(_Part):
 
 
 class ComponentRecord(_Part):
-    group: Literal["layers", "optimizers", "datasets", "callbacks"]
+    group: Literal["layers", "optimizers", "datasets", "augmentations", "callbacks"]
     name: Name
     plugin: Name | None = None
     distribution: str | None = None
@@ -456,6 +456,8 @@ def qualified_spec(manifest: Mapping[str, Any], skip: Iterable[str] = ()) -> dic
     data = spec.get("data")
     if isinstance(data, dict) and isinstance(data.get("dataset"), str):
         data["dataset"] = names.get(("datasets", data["dataset"]), data["dataset"])
+    if isinstance(data, dict):
+        _qualify(data.get("augment"), "augmentations", names)
     train = spec.get("train") if isinstance(spec.get("train"), dict) else {}
     _qualify(train.get("optimizer"), "optimizers", names)
     _qualify(train.get("callbacks"), "callbacks", names)

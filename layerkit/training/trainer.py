@@ -6,7 +6,8 @@ those up); it takes a built network, an optimizer, a :class:`TrainConfig` and th
     trainer = Trainer(net, SGD(lr=0.1), TrainConfig(epochs=10), data, seed=0)
     history = trainer.fit()          # one metrics dict per epoch
 
-Per step it does exactly: forward in training mode, loss, a finiteness check of the loss and the
+Per step it does exactly: (the batch iterator gathers the batch and applies the augmentations,
+if any) forward in training mode, loss, a finiteness check of the loss and the
 gradients, backward, the optimizer update, and the per-batch callbacks that asked for it. Train
 accuracy is counted from that same forward pass (a running figure, like Keras's), never from an
 extra pass. Everything random draws from generators derived from ``seed``, and their states are
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from layerkit.data.augment import Augmentation, Augmenter
 from layerkit.data.base import Split
 from layerkit.data.batches import BatchIterator
 from layerkit.errors import CheckpointError, ConfigError, LayerkitWarning, RunFailed
@@ -40,7 +42,7 @@ __all__ = ["Trainer", "Diverged", "Evaluation", "evaluate", "seeded_rng"]
 
 # Independent generator streams derived from the spec's seed; the network spawns its layers'
 # generators from SeedSequence(seed) itself, and these add a purpose word so they never collide.
-_SHUFFLE, _VALIDATION = 1, 2
+_SHUFFLE, _VALIDATION, _AUGMENT = 1, 2, 3
 
 
 def seeded_rng(seed: int, purpose: int) -> np.random.Generator:
@@ -131,6 +133,7 @@ class Trainer:
         seed: int,
         callbacks: Iterable[Callback] = (),
         manifest: Mapping[str, Any] | None = None,
+        augment: Sequence[Augmentation] = (),
     ) -> None:
         if "train" not in data:
             raise ConfigError("data: a 'train' split is required")
@@ -152,8 +155,17 @@ class Trainer:
         dtype = network.dtype
         train_idx, val_idx = self._split_indices(len(train))
         self._shuffle_rng = seeded_rng(self.seed, _SHUFFLE) if config.shuffle else None
+        # Training batches only; the evaluation iterators below never get it.
+        self._augmenter = Augmenter(augment, seeded_rng(self.seed, _AUGMENT)) if augment else None
+        if self._augmenter is not None:
+            self._augmenter.check(tuple(train.x.shape[1:]))
         self._train_batches = BatchIterator(
-            train, config.batch_size, dtype=dtype, rng=self._shuffle_rng, indices=train_idx
+            train,
+            config.batch_size,
+            dtype=dtype,
+            rng=self._shuffle_rng,
+            indices=train_idx,
+            augment=self._augmenter,
         )
         self.train_size = self._train_batches.num_samples
         if config.batch_size > self.train_size:
@@ -368,6 +380,9 @@ class Trainer:
                 if self._shuffle_rng is None
                 else self._shuffle_rng.bit_generator.state,
                 "layers": net.rng_state(),
+                "augment": None
+                if self._augmenter is None
+                else self._augmenter.rng.bit_generator.state,
             },
             "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks if cb.state_key},
             "stop_reason": self.stop_reason if self.stop_training else None,
@@ -408,6 +423,8 @@ class Trainer:
             rng = manifest["rng"]
             if self._shuffle_rng is not None:
                 self._shuffle_rng.bit_generator.state = rng["shuffle"]
+            if self._augmenter is not None:
+                self._augmenter.rng.bit_generator.state = rng["augment"]
             net.set_rng_state(rng.get("layers", {}))
             states = manifest.get("callbacks", {})
             for cb in self.callbacks:
