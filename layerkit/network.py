@@ -203,10 +203,6 @@ def _check_budget(
     )
 
 
-def _shape(shape: Shape | None) -> Shape:
-    return () if shape is None else shape
-
-
 def _layer_name(layer: Layer) -> str:
     return f"layer {layer.id} ({layer.name} from {layer.origin()})"
 
@@ -474,6 +470,14 @@ class Network:
         self.input_shape = shape
         self.output_shape = scores
         self._shapes = tuple(shapes)
+        # The shape each slot holds as the steps run: the declared shapes, except where the
+        # ReLU/pooling rewrite exchanged two layers (the pooling then writes its pooled shape
+        # into the ReLU's slot, and the ReLU keeps that shape in the pooling's slot).
+        run_shapes = list(shapes)
+        for runner, srcs, slot, _ in self._steps:
+            if runner is not self._layers[slot - 1]:
+                run_shapes[slot] = tuple(runner.compute_output_shape(run_shapes[srcs[0]]))
+        self._run_shapes = tuple(run_shapes)
         self._params = {
             f"{layer.id}.{k}": v for layer in self._layers for k, v in layer.params.items()
         }
@@ -563,7 +567,10 @@ class Network:
 
     # -- running -----------------------------------------------------------------------------
 
-    def _run(self, x: np.ndarray, train: bool, steps: tuple[Any, ...]) -> list[Any]:
+    def _run(
+        self, x: np.ndarray, train: bool, steps: tuple[Any, ...], shapes: tuple[Shape, ...]
+    ) -> list[Any]:
+        """Run ``steps`` on ``x``; ``shapes[slot]`` is the per-sample shape each step must write."""
         values: list[Any] = [_NO_VALUE] * (len(self._layers) + 1)
         values[0] = x
         n = x.shape[0]
@@ -576,12 +583,8 @@ class Network:
                     y = layer.forward(*[values[s] for s in srcs], train=train)
                 # One tuple comparison per layer: a layer returning the wrong shape (a plugin's
                 # bug) is named here instead of failing three layers later inside NumPy.
-                if (
-                    not isinstance(y, np.ndarray)
-                    or y.shape[1:] != layer.output_shape
-                    or len(y) != n
-                ):
-                    raise _wrong_output(layer, "forward", y, (n, *_shape(layer.output_shape)))
+                if not isinstance(y, np.ndarray) or y.shape[1:] != shapes[out] or len(y) != n:
+                    raise _wrong_output(layer, "forward", y, (n, *shapes[out]))
                 for s in free:
                     values[s] = _NO_VALUE
                 values[out] = y
@@ -594,7 +597,7 @@ class Network:
     def forward(self, x: Any, *, train: bool = False) -> np.ndarray:
         """Scores for a batch (the input of the loss layer), in training or inference mode."""
         x = self._prepare(x)
-        return self._run(x, train, self._steps)[self._scores_slot]
+        return self._run(x, train, self._steps, self._run_shapes)[self._scores_slot]
 
     def forward_values(self, x: Any, *, train: bool = False) -> dict[str, np.ndarray]:
         """Every layer's output for a batch, by layer id (``"input"``: the data), loss excluded.
@@ -603,7 +606,7 @@ class Network:
         inspection (``layerkit graph --values``, finding the first non-finite layer).
         """
         x = self._prepare(x)
-        values = self._run(x, train, self._keep_steps)
+        values = self._run(x, train, self._keep_steps, self._shapes)
         return {self._slot_name(slot): v for slot, v in enumerate(values[:-1])}
 
     def predict(self, x: Any, *, batch_size: int | None = 1000) -> np.ndarray:
@@ -662,8 +665,9 @@ class Network:
         """
         if not self._loss_ready:
             raise RuntimeError("Network.backward() needs a preceding Network.loss(x, t)")
-        steps, wants = self._backward_steps, self._wants
+        steps, wants, shapes = self._backward_steps, self._wants, self._run_shapes
         if record is not None:
+            shapes = self._shapes
             steps = tuple(
                 (layer, k + 1, self._sources[k], isinstance(layer, Merge))
                 for k, layer in reversed(list(enumerate(self._layers[:-1])))
@@ -673,7 +677,7 @@ class Network:
             for layer in self._layers:
                 layer.needs_input_grad = True
         try:
-            self._backward(steps, wants, record)
+            self._backward(steps, wants, shapes, record)
         finally:
             if record is not None:
                 for layer, flag in zip(self._layers, saved):
@@ -683,6 +687,7 @@ class Network:
         self,
         steps: tuple[Any, ...],
         wants: list[bool],
+        shapes: tuple[Shape, ...],
         record: dict[tuple[str, str], np.ndarray] | None,
     ) -> None:
         douts: list[Any] = [_NO_VALUE] * (len(self._layers) + 1)
@@ -713,10 +718,10 @@ class Network:
                     n = len(dout)
                     if (
                         not isinstance(d, np.ndarray)
-                        or d.shape[1:] != layer.input_shape
+                        or d.shape[1:] != shapes[srcs[0]]
                         or len(d) != n
                     ):
-                        raise _wrong_output(layer, "backward", d, (n, *_shape(layer.input_shape)))
+                        raise _wrong_output(layer, "backward", d, (n, *shapes[srcs[0]]))
                     s = srcs[0]
                     if record is not None:
                         record[(self._slot_name(s), str(layer.id))] = np.array(
