@@ -30,19 +30,6 @@ SPIRAL_SWEEP = [
 TIMING = ("seconds", "samples_per_s")
 
 
-def layerkit(
-    *args: str, cwd: Path | None = None, timeout: float = 240, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-        env=None if env is None else {**os.environ, **env},
-    )
-
-
 def start_layerkit(*args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "layerkit", *args],

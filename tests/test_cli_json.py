@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import layerkit
 
 from layerkit import plugins
 from layerkit.cli import full_parser, leaf_parsers, main
@@ -119,6 +118,18 @@ def _cases(w: Path) -> dict[tuple[str, ...], tuple[list[str], list[str]]]:
         ),
         ("new-plugin",): (["layerkit-demo", "-o", str(w / "demo"), "--force"], ["not a name"]),
         ("completion",): (["bash"], ["tcsh"]),
+        ("graph",): ([SPIRAL, "-o", str(w / "net.dot")], [str(w / "missing.yaml")]),
+        ("export",): (
+            [run, "-o", str(w / "net.onnx"), "--samples", "8"],
+            [str(w / "nothing-here"), "-o", str(w / "x.onnx")],
+        ),
+        ("report",): ([run, "--out", str(w / "report.html"), "--force"], [str(w / "nothing")]),
+        ("tune",): (
+            [SPIRAL, *QUICK, "--set", "train.validation_split=0.2", "--trials", "2"]
+            + ["--param", "train.optimizer.lr=loguniform(0.01,0.1)", "--pruner", "none"]
+            + ["--workers", "1", "--out", str(w / "tune")],
+            [SPIRAL, "--param", "train.optimizer.lr=nonsense(1)", "--trials", "2"],
+        ),
     }
 
 
@@ -165,17 +176,6 @@ def test_an_os_error_is_a_json_error(tmp_path: Path, capfd: pytest.CaptureFixtur
         target.write_text("")
     code, doc, err = run_json(capfd, "init", "x", "-o", str(target / "x.yaml"))
     assert code in (1, 2) and str(target) in doc["error"] and "Traceback" not in err
-
-
-def layerkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
 
 
 def test_a_real_pipe_gets_only_the_document(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import layerkit
 
 from layerkit.errors import SpecError
 from layerkit.spec import build_network, load_spec, loads_spec, spec_from_network
@@ -43,16 +44,6 @@ model:
     - {type: SoftmaxWithLoss, id: loss}
 train: {epochs: 2, batch_size: 30, optimizer: {type: Adam, lr: 0.01}}
 """
-
-
-def layerkit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ The example plugin ``plugins/layerkit-activations`` is installed by the project'
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from importlib import metadata
 
 import numpy as np
 import pytest
+from cli_support import layerkit as run_cli
 
 import layerkit
 from layerkit import hookspecs, plugins
@@ -187,18 +186,6 @@ def test_hookimpl_marker_is_exported() -> None:
 
 
 # -- CLI -------------------------------------------------------------------------------------
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("LAYERKIT_")}
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
 
 
 def test_layers_command_lists_plugin_layers_with_provenance() -> None:

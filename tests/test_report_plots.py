@@ -4,8 +4,6 @@ the two-value sweep heatmap."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,8 @@ import numpy as np
 import pytest
 
 pytest.importorskip("matplotlib")
+
+from cli_support import layerkit
 
 from layerkit.sweep.report import sweep_figure  # noqa: E402
 from layerkit.sweep.runner import SweepPlan, SweepResult, Trial  # noqa: E402
@@ -96,17 +96,6 @@ def test_two_swept_values_get_a_heatmap_with_the_best_cell_outlined() -> None:
     assert "0.91" in texts
     (outline,) = heat.patches
     assert outline.get_xy() == (0.5, 0.5)
-
-
-def layerkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def fake_run(folder: Path, accuracy: float) -> Path:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_support import layerkit
 
 ROOT = Path(__file__).parent.parent
 TWO_LAYER = ROOT / "model_specs" / "two_layer_net.yaml"
-
-
-def layerkit(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def _where(text: str, token: str, offset: int = 0) -> str:

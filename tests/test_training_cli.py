@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import pickle
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import layerkit
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "model_specs"
@@ -19,21 +18,6 @@ needs_fashion = pytest.mark.skipif(
     not (FASHION / "t10k-images-idx3-ubyte.gz").exists(),
     reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
 )
-
-
-def layerkit(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def last_json(stdout: str) -> dict:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import layerkit
 
 from layerkit.training.checkpoint import load_checkpoint
 
@@ -73,16 +74,6 @@ train(sys.argv[1], out=sys.argv[2], quiet=True, callbacks=[KillMidEpoch()])
 """
 
 TIMING = {"seconds", "samples_per_s"}
-
-
-def layerkit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def untimed_rows(run_dir: Path) -> list[dict[str, str]]:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 #: 784 features, like a flattened Fashion-MNIST image; 3 classes of 20 points: trains in a blink.
 SPEC = """\
 name: tiny
@@ -23,28 +18,6 @@ train:
   batch_size: 20
   optimizer: {type: SGD, lr: 0.05}
 """
-
-
-def layerkit(
-    *args: object,
-    cwd: Path | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 300,
-    **popen: object,
-) -> subprocess.CompletedProcess[str]:
-    """The real command in a child process (for races, kills and installed plugins)."""
-    full = {k: v for k, v in os.environ.items() if not k.startswith("LAYERKIT_")}
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "layerkit", *map(str, args)],
-        cwd=cwd,
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        **popen,  # type: ignore[arg-type]
-    )
 
 
 def one_line_error(stderr: str) -> str:
