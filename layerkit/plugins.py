@@ -28,6 +28,9 @@ Public interface used across layerkit:
 * ``Registry.entries(group)`` -> list of :class:`Entry` with provenance, for CLI listings and
   the spec schema. ``group`` is ``"layers"``, ``"optimizers"``, ``"datasets"``,
   ``"augmentations"`` or ``"callbacks"``.
+* ``Registry.extension(hook, read, what)`` -> what the plugins answer to a hook beyond the
+  component groups (``layerkit_add_onnx_converters``), with each answer's :class:`Provenance`;
+  a broken answer costs its plugin only that hook's items, with one warning.
 * :func:`configure` applies the command line's ``-p`` and ``--strict-plugins``.
 """
 
@@ -44,7 +47,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import import_module, metadata
-from typing import Any
+from typing import Any, TypeVar
 
 import pluggy
 from pydantic import BaseModel
@@ -64,7 +67,9 @@ __all__ = [
     "Entry",
     "LoadFailure",
     "PluginInfo",
+    "PluginRejected",
     "PluginSettings",
+    "Provenance",
     "Registry",
     "configure",
     "describe_exception",
@@ -101,6 +106,8 @@ _BASES = {
     "augmentations": ("layerkit.data.augment", "Augmentation"),
 }
 
+T = TypeVar("T")
+
 ENV_DISABLE = "LAYERKIT_DISABLE_PLUGINS"
 ENV_NO_AUTOLOAD = "LAYERKIT_DISABLE_PLUGIN_AUTOLOAD"
 ENV_PLUGINS = "LAYERKIT_PLUGINS"
@@ -109,6 +116,29 @@ _FALSE = {"", "0", "false", "no", "off"}
 
 
 # -- what the registry holds ---------------------------------------------------------------
+
+
+class PluginRejected(Exception):
+    """What a plugin answered cannot be used (or the plugin cannot load); the message says why.
+
+    Raised while a plugin loads (it is then quarantined) and by the ``read`` function given to
+    :meth:`Registry.extension` (the plugin then loses that hook's answer only).
+    """
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The plugin something came from: its name, distribution and version."""
+
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``plugin 'activations' (layerkit-activations 0.1.0)``."""
+        dist = self.distribution or "no distribution"
+        return f"plugin {self.plugin!r} ({dist}{' ' + self.version if self.version else ''})"
 
 
 @dataclass(frozen=True)
@@ -130,6 +160,10 @@ class Entry:
     @property
     def module(self) -> str:
         return self.component.__module__
+
+    @property
+    def provenance(self) -> Provenance:
+        return Provenance(self.plugin, self.distribution, self.version)
 
     @property
     def origin(self) -> str:
@@ -233,6 +267,10 @@ class Registry:
     settings: PluginSettings | None = None
     #: the plugin manager, for hooks beyond the component hooks
     manager: pluggy.PluginManager | None = field(default=None, repr=False)
+    #: the answers of extension hooks, read once per registry (see :meth:`extension`)
+    _extensions: dict[str, list[Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # a registry assembled by hand may leave groups out: they hold no components
@@ -267,6 +305,50 @@ class Registry:
 
     def plugin(self, name: str) -> PluginInfo | None:
         return next((p for p in self.plugins if p.name == name), None)
+
+    def entry_of(self, group: str, component: type) -> Entry | None:
+        """The entry registering exactly ``component`` in ``group``, if any plugin does."""
+        return next((e for e in self._group(group) if e.component is component), None)
+
+    def extension(
+        self, hook_name: str, read: Callable[[Any, Provenance], Iterable[T]], what: str
+    ) -> list[T]:
+        """What the loaded plugins answer to ``hook_name``, a hook beyond the component groups.
+
+        Each plugin's answer is read by ``read(answer, provenance)`` into items (``None``
+        answers nothing). The hook is called once per registry, after every plugin has loaded
+        (so ``read`` may look up any plugin's components), in the order the plugins loaded;
+        later calls return the same items. A plugin whose hook raises, or whose answer ``read``
+        rejects with :class:`PluginRejected`, loses only its ``what`` (one
+        :class:`~layerkit.errors.PluginWarning` says so); its components stay registered. In
+        layerkit's own plugin that is a bug, raised as :class:`~layerkit.errors.PluginError`.
+        """
+        if hook_name in self._extensions:
+            return list(self._extensions[hook_name])
+        items: list[T] = []
+        impls = getattr(self.manager.hook, hook_name).get_hookimpls() if self.manager else []
+        for impl in impls:
+            info = self.plugin(impl.plugin_name)
+            source = Provenance(
+                impl.plugin_name,
+                info.distribution if info else None,
+                info.version if info else None,
+            )
+            try:
+                answer = _answer(hook_name, impl)
+                # pluggy's convention: None means "nothing from me"; all of an answer or none
+                items += [] if answer is None else list(read(answer, source))
+            except PluginRejected as exc:
+                if impl.plugin_name == BUILTIN_PLUGIN:
+                    raise PluginError(f"layerkit's built-in {what} are broken: {exc}") from None
+                where = f" from {info.origin}" if info else ""
+                warnings.warn(
+                    f"plugin {impl.plugin_name!r}{where}: {exc}; its {what} are unavailable",
+                    PluginWarning,
+                    stacklevel=3,  # the caller of the function that asked for the answers
+                )
+        self._extensions[hook_name] = items
+        return list(items)
 
     def lookup(self, group: str, name: str) -> Entry:
         """The entry called ``name`` (bare or ``plugin:Name``) in ``group``, or :class:`PluginError`."""
@@ -491,10 +573,6 @@ class _Candidate:
         return LoadFailure(self.name, self.module, self.distribution, self.version, cause)
 
 
-class _Rejected(Exception):
-    """A plugin is quarantined; the message is the cause."""
-
-
 class _Loader:
     def __init__(self, settings: PluginSettings) -> None:
         self.settings = settings
@@ -580,7 +658,7 @@ class _Loader:
             try:
                 self._register(candidate, plugin)
                 self._add(candidate, plugin, self._collect(candidate, reraise=True))
-            except _Rejected as exc:
+            except PluginRejected as exc:
                 raise PluginError(f"layerkit's built-in plugin is broken: {exc}") from None
             return
         try:
@@ -606,10 +684,10 @@ class _Loader:
                     entries = self._collect(candidate)
                 except (SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
                     _reraise_if_real(exc, ctrl_c)
-                    raise _Rejected(
+                    raise PluginRejected(
                         f"raised {describe_exception(exc)} while its hooks were called"
                     ) from None
-        except _Rejected as exc:
+        except PluginRejected as exc:
             if self.pm.get_name(plugin) == candidate.name:
                 self.pm.unregister(name=candidate.name)
             self.registry.failures.append(candidate.failure(str(exc)))
@@ -638,15 +716,15 @@ class _Loader:
         if owner is not None:
             other = next((p for p in self.registry.plugins if p.name == candidate.name), None)
             by = f" by {other.origin}" if other else ""
-            raise _Rejected(f"plugin name {candidate.name!r} is already taken{by}")
+            raise PluginRejected(f"plugin name {candidate.name!r} is already taken{by}")
         if pm.is_registered(plugin):
-            raise _Rejected(
+            raise PluginRejected(
                 f"{candidate.module} is already registered as plugin {pm.get_name(plugin)!r}"
             )
         try:
             pm.register(plugin, name=candidate.name)
         except pluggy.PluginValidationError as exc:
-            raise _Rejected(f"hookimpl rejected: {_one_line(str(exc))}") from None
+            raise PluginRejected(f"hookimpl rejected: {_one_line(str(exc))}") from None
         try:
             pm.check_pending()
         except pluggy.PluginValidationError:
@@ -655,7 +733,7 @@ class _Loader:
             )
             known = list(GROUPS.values())
             hints = "".join(did_you_mean(name, known) for name in unknown[:1])
-            raise _Rejected(
+            raise PluginRejected(
                 f"hookimpl for unknown hook{'s' if len(unknown) > 1 else ''} "
                 f"{', '.join(repr(n) for n in unknown)}{hints} "
                 f"(layerkit's hooks: {', '.join(known)})"
@@ -669,22 +747,18 @@ class _Loader:
                 if impl.plugin_name != candidate.name:
                     continue
                 if impl.hookwrapper or impl.wrapper:
-                    raise _Rejected(
+                    raise PluginRejected(
                         f"{hook_name}: hook wrappers are not supported for component hooks"
                     )
-                try:
-                    result = impl.function()
-                except Exception as exc:
-                    if reraise:
-                        raise
-                    raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
+                # layerkit's own hook raising is a bug: its traceback, not a quarantine
+                result = impl.function() if reraise else _answer(hook_name, impl)
                 for component in _components(hook_name, result):
                     problem = _check_component(group, component)
                     if problem:
-                        raise _Rejected(f"{hook_name}() returned {problem}")
+                        raise PluginRejected(f"{hook_name}() returned {problem}")
                     name = component.name
                     if name in seen and seen[name] is not component:
-                        raise _Rejected(
+                        raise PluginRejected(
                             f"{hook_name}() returned two {group} named {name!r}: "
                             f"{_qualname(seen[name])} and {_qualname(component)}"
                         )
@@ -703,15 +777,25 @@ class _Loader:
         return entries
 
 
+def _answer(hook_name: str, impl: pluggy.HookImpl) -> object:
+    """What one plugin's hook returns; its exception becomes :class:`PluginRejected` naming it."""
+    try:
+        return impl.function()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
+        raise PluginRejected(f"{hook_name}() raised {describe_exception(exc)}") from None
+
+
 def _components(hook_name: str, result: object) -> list[Any]:
     if result is None:  # pluggy's convention: None means "nothing from me"
         return []
     if isinstance(result, (str, bytes, Mapping, type)) or not isinstance(result, Iterable):
-        raise _Rejected(f"{hook_name}() must return a list of classes (received {_short(result)})")
+        raise PluginRejected(
+            f"{hook_name}() must return a list of classes (received {_short(result)})"
+        )
     try:
         return list(result)
     except Exception as exc:  # noqa: BLE001 - a generator failing part-way is the hook failing
-        raise _Rejected(f"{hook_name}() raised {describe_exception(exc)}") from None
+        raise PluginRejected(f"{hook_name}() raised {describe_exception(exc)}") from None
 
 
 def _check_component(group: str, component: object) -> str | None:

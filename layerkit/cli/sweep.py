@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 #: Rows of the summary table printed at the end (all of them are in summary.csv).
 TABLE_ROWS = 20
+
+PlanT = TypeVar("PlanT")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -101,56 +104,79 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _plan(args: argparse.Namespace) -> Any:
+#: ``(dest, flag)`` of the options that shape a sweep's plan, in the order a refusal names them.
+OPTIONS = (
+    ("grid", "--grid"),
+    ("random", "--random"),
+    ("samples", "--samples"),
+    ("seed", "--seed"),
+    ("overrides", "--set"),
+    ("metric", "--metric"),
+    ("mode", "--mode"),
+    ("name", "--name"),
+    ("out", "--out"),
+)
+
+
+def _given(value: Any) -> bool:
+    """Whether the user gave an option: anything but its default (``None`` or no values)."""
+    return value is not None and value != []
+
+
+def plan_or_resume(
+    args: argparse.Namespace,
+    kind: str,
+    options: Sequence[tuple[str, str]],
+    *,
+    load: Callable[[str], PlanT],
+    plan: Callable[..., PlanT],
+    given: Callable[[Any], bool] = _given,
+) -> PlanT:
+    """The plan ``layerkit sweep`` or ``layerkit tune`` (``kind``) runs.
+
+    With ``--resume DIR`` it is the plan stored in DIR (``load``), continued as planned, so the
+    file or spec and every option of ``options`` that is ``given`` is refused, all named in one
+    error. Otherwise ``plan(source, **{dest: value})`` makes it from the file or spec and the
+    options, each passed as the keyword its ``dest`` names, except ``out`` (the folder, which
+    :func:`output_dir` picks, not the plan).
+    """
     from layerkit.errors import LayerkitError
-    from layerkit.sweep.plan import plan_sweep
-    from layerkit.sweep.runner import load_plan
 
+    source = f"{kind.upper()}_OR_SPEC"
     if args.resume:
-        given = [
+        named = [
             flag
-            for flag, value in (
-                ("SWEEP_OR_SPEC", args.source),
-                ("--grid", args.grid),
-                ("--random", args.random),
-                ("--samples", args.samples),
-                ("--seed", args.seed),
-                ("--set", args.overrides),
-                ("--metric", args.metric),
-                ("--mode", args.mode),
-                ("--name", args.name),
-                ("--out", args.out),
-            )
-            if value
+            for flag, value in ((source, args.source), *((f, getattr(args, d)) for d, f in options))
+            if given(value)
         ]
-        if given:
+        if named:
             raise LayerkitError(
-                f"--resume continues the sweep stored in {args.resume} as planned; drop {', '.join(given)}"
+                f"--resume continues the {kind} stored in {args.resume} as planned; drop {', '.join(named)}"
             )
-        return load_plan(args.resume)
+        return load(args.resume)
     if not args.source:
-        raise LayerkitError("give a sweep file or a spec (SWEEP_OR_SPEC), or --resume DIR")
-    return plan_sweep(
-        args.source,
-        grid=args.grid,
-        random=args.random,
-        samples=args.samples,
-        seed=args.seed,
-        metric=args.metric,
-        mode=args.mode,
-        overrides=args.overrides,
-        name=args.name,
-    )
+        raise LayerkitError(f"give a {kind} file or a spec ({source}), or --resume DIR")
+    return plan(args.source, **{d: getattr(args, d) for d, _ in options if d != "out"})
 
 
-def _sweep_dir(args: argparse.Namespace, name: str) -> Path:
+def output_dir(args: argparse.Namespace, root: str, name: str) -> Path:
+    """The folder of a sweep or tune: ``--resume DIR``, ``--out DIR`` or ``ROOT/<name>/<timestamp>``."""
     if args.resume:
         return Path(args.resume)
     if args.out:
         return Path(args.out)
     from layerkit.run import _new_run_dir
 
-    return _new_run_dir(Path("sweeps"), name)
+    return _new_run_dir(Path(root), name)
+
+
+def _plan(args: argparse.Namespace) -> Any:
+    from layerkit.sweep.plan import plan_sweep
+    from layerkit.sweep.runner import load_plan
+
+    # A sweep counts only true values as given: --seed 0 or --samples 0 pass unnoticed with
+    # --resume (tune refuses them).
+    return plan_or_resume(args, "sweep", OPTIONS, load=load_plan, plan=plan_sweep, given=bool)
 
 
 def _trial_rows(plan: Any) -> tuple[list[str], list[list[Any]]]:
@@ -219,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     with make_executor(args.executor, workers=args.workers, scheduler=args.scheduler) as executor:
         where = executor.describe()  # connects first: a wrong address leaves no folder behind
-        sweep_dir = _sweep_dir(args, plan.name)
+        sweep_dir = output_dir(args, "sweeps", plan.name)
         committed = len(collect(plan, sweep_dir).records) if args.resume else 0
         todo = len(plan.trials) - committed
         merged = f", {plan.merged} duplicate draws merged" if plan.merged else ""

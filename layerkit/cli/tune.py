@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 
@@ -91,52 +90,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: ``(dest, flag)`` of the options that shape a tune's plan, in the order a refusal names them.
+OPTIONS = (
+    ("params", "--param"),
+    ("trials", "--trials"),
+    ("metric", "--metric"),
+    ("direction", "--direction"),
+    ("pruner", "--pruner"),
+    ("seed", "--seed"),
+    ("overrides", "--set"),
+    ("name", "--name"),
+    ("out", "--out"),
+    ("storage", "--storage"),
+)
+
+
 def _plan(args: argparse.Namespace) -> Any:
-    from layerkit.errors import LayerkitError
+    from layerkit.cli.sweep import plan_or_resume
     from layerkit.sweep.tune import load_tune, plan_tune
 
-    if args.resume:
-        given = [
-            flag
-            for flag, value in (
-                ("TUNE_OR_SPEC", args.source),
-                ("--param", args.params),
-                ("--trials", args.trials),
-                ("--metric", args.metric),
-                ("--direction", args.direction),
-                ("--pruner", args.pruner),
-                ("--seed", args.seed),
-                ("--set", args.overrides),
-                ("--name", args.name),
-                ("--out", args.out),
-                ("--storage", args.storage),
-            )
-            if value is not None and value != []
-        ]
-        if given:
-            raise LayerkitError(
-                f"--resume continues the tune stored in {args.resume} as planned; drop {', '.join(given)}"
-            )
-        return load_tune(args.resume)
-    if not args.source:
-        raise LayerkitError("give a tune file or a spec (TUNE_OR_SPEC), or --resume DIR")
-    return plan_tune(
-        args.source,
-        params=args.params,
-        trials=args.trials,
-        metric=args.metric,
-        direction=args.direction,
-        pruner=args.pruner,
-        seed=args.seed,
-        storage=args.storage,
-        overrides=args.overrides,
-        name=args.name,
-    )
+    return plan_or_resume(args, "tune", OPTIONS, load=load_tune, plan=plan_tune)
 
 
 def run(args: argparse.Namespace) -> int:
     # Optuna, SQLAlchemy and the sweep machinery load only when a tune runs.
-    from layerkit.cli.sweep import summary_table
+    from layerkit.cli.sweep import output_dir, summary_table
     from layerkit.errors import RunFailed
     from layerkit.sweep.executor import make_executor
     from layerkit.sweep.report import best_summary, print_progress
@@ -149,14 +127,7 @@ def run(args: argparse.Namespace) -> int:
     kind = "dask" if args.scheduler else args.executor
     with make_executor(kind, workers=args.workers, scheduler=args.scheduler) as executor:
         where = executor.describe()  # connects first: a wrong address leaves no folder behind
-        if args.resume:
-            tune_dir = Path(args.resume)
-        elif args.out:
-            tune_dir = Path(args.out)
-        else:
-            from layerkit.run import _new_run_dir
-
-            tune_dir = _new_run_dir(Path("tunes"), plan.name)
+        tune_dir = output_dir(args, "tunes", plan.name)
         committed = len(tune_result(plan, tune_dir).records) if args.resume else 0
         resumed = f", {committed} already committed" if committed else ""
         print(

@@ -2,9 +2,12 @@
 
 Converters reach layerkit through the hook ``layerkit_add_onnx_converters`` (see
 :mod:`layerkit.hookspecs`), answered by the built-in plugin and by any installed plugin, as
-scikit-learn-onnx lets third parties register a converter per estimator. Collecting them imports
-no ``onnx``: converters only call the :class:`~layerkit.export.context.ConversionContext` they
-are handed, so ``layerkit layers`` can say what exports without the extra installed.
+scikit-learn-onnx lets third parties register a converter per estimator. The registry collects
+the answers (:meth:`~layerkit.plugins.Registry.extension`: once per registry, with each
+plugin's provenance and its failure rule); this module reads them into converters and applies
+the rule for a layer several plugins convert. Collecting them imports no ``onnx``: converters
+only call the :class:`~layerkit.export.context.ConversionContext` they are handed, so
+``layerkit layers`` can say what exports without the extra installed.
 
 Rules:
 
@@ -19,14 +22,20 @@ Rules:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from layerkit.errors import ExportError, PluginError, PluginWarning
+from layerkit.errors import ExportError, PluginError
 from layerkit.layers.base import Layer
-from layerkit.plugins import Registry, describe_exception, distribution_of, get_registry
+from layerkit.plugins import (
+    PluginRejected,
+    Provenance,
+    Registry,
+    distribution_of,
+    get_registry,
+)
 
 __all__ = [
     "HOOK",
@@ -51,19 +60,15 @@ class ConverterEntry:
 
     layer: type
     converter: Converter
-    plugin: str
-    distribution: str | None = None
-    version: str | None = None
+    source: Provenance
+
+    @property
+    def plugin(self) -> str:
+        return self.source.plugin
 
     @property
     def origin(self) -> str:
-        return _plugin_label(self.plugin, self.distribution, self.version)
-
-
-def _plugin_label(plugin: str, distribution: str | None, version: str | None) -> str:
-    """``plugin 'activations' (layerkit-activations 0.1.0)``."""
-    dist = distribution or "no distribution"
-    return f"plugin {plugin!r} ({dist}{' ' + version if version else ''})"
+        return self.source.label
 
 
 @dataclass
@@ -97,9 +102,8 @@ class ConverterTable:
 
     def owner(self, layer_cls: type) -> str | None:
         """The plugin that registers ``layer_cls`` as a layer, if any."""
-        return next(
-            (e.plugin for e in self.registry.entries("layers") if e.component is layer_cls), None
-        )
+        entry = self.registry.entry_of("layers", layer_cls)
+        return entry.plugin if entry else None
 
 
 @dataclass(frozen=True)
@@ -143,90 +147,50 @@ def export_status(entry: Any, table: ConverterTable) -> ExportStatus | None:
 def layer_origin(layer_cls: type, registry: Registry | None = None) -> str:
     """``plugin 'activations' (layerkit-activations 0.1.0)``: where a layer class comes from."""
     registry = registry or get_registry()
-    entry = next((e for e in registry.entries("layers") if e.component is layer_cls), None)
+    entry = registry.entry_of("layers", layer_cls)
     if entry is not None:
-        return _plugin_label(entry.plugin, entry.distribution, entry.version)
+        return entry.provenance.label
     module = layer_cls.__module__
     dist, version = distribution_of(module)
     where = f"{dist} {version}" if dist and version else dist or "no distribution"
     return f"module {module} ({where}), not a registered plugin layer"
 
 
-_CACHE: dict[int, ConverterTable] = {}
-
-
 def converter_table(registry: Registry | None = None) -> ConverterTable:
-    """Every converter the loaded plugins register (collected once per registry)."""
+    """Every converter the loaded plugins register (their hooks are called once per registry)."""
     registry = registry or get_registry()
-    cached = _CACHE.get(id(registry))
-    if cached is not None and cached.registry is registry:
-        return cached
     table = ConverterTable(registry)
-    manager = registry.manager
-    if manager is not None:
-        for impl in getattr(manager.hook, HOOK).get_hookimpls():
-            try:
-                entries = _collect(registry, impl.plugin_name, impl.function)
-            except _Rejected as exc:
-                if impl.plugin_name == "builtins":  # layerkit's own: a bug, not a plugin to skip
-                    raise PluginError(f"layerkit's built-in converters are broken: {exc}") from None
-                info = registry.plugin(impl.plugin_name)
-                where = f" from {info.origin}" if info else ""
-                warnings.warn(
-                    f"plugin {impl.plugin_name!r}{where}: {exc}; its ONNX converters are unavailable",
-                    PluginWarning,
-                    stacklevel=2,
-                )
-                continue
-            for entry in entries:
-                table.by_layer.setdefault(entry.layer, []).append(entry)
-    _CACHE.clear()  # one registry is live at a time
-    _CACHE[id(registry)] = table
+    for entry in registry.extension(HOOK, partial(_read, registry), "ONNX converters"):
+        table.by_layer.setdefault(entry.layer, []).append(entry)
     return table
 
 
-class _Rejected(Exception):
-    """A plugin's converter hook answered with something unusable; the message says what."""
-
-
-def _collect(registry: Registry, plugin: str, hook: Callable[[], Any]) -> list[ConverterEntry]:
-    try:
-        result = hook()
-    except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
-        raise _Rejected(f"{HOOK}() raised {describe_exception(exc)}") from None
-    if result is None:
-        return []
-    if not isinstance(result, Mapping):
-        raise _Rejected(
+def _read(registry: Registry, answer: Any, source: Provenance) -> list[ConverterEntry]:
+    """One plugin's ``{layer class or name: converter}``; :class:`PluginRejected` if unusable."""
+    if not isinstance(answer, Mapping):
+        raise PluginRejected(
             f"{HOOK}() must return a mapping of layer class (or name) to converter "
-            f"(received {type(result).__name__})"
+            f"(received {type(answer).__name__})"
         )
-    info = registry.plugin(plugin)
     entries = []
-    for key, converter in result.items():
+    for key, converter in answer.items():
         layer_cls = _resolve_key(registry, key)
         if not callable(converter):
-            raise _Rejected(f"{HOOK}(): the converter for {key!r} is not callable ({converter!r})")
-        entries.append(
-            ConverterEntry(
-                layer_cls,
-                converter,
-                plugin,
-                info.distribution if info else None,
-                info.version if info else None,
+            raise PluginRejected(
+                f"{HOOK}(): the converter for {key!r} is not callable ({converter!r})"
             )
-        )
+        entries.append(ConverterEntry(layer_cls, converter, source))
     return entries
 
 
 def _resolve_key(registry: Registry, key: Any) -> type:
     if isinstance(key, type):
         if not issubclass(key, Layer):
-            raise _Rejected(f"{HOOK}(): key {key.__qualname__} is not a layerkit Layer class")
+            raise PluginRejected(f"{HOOK}(): key {key.__qualname__} is not a layerkit Layer class")
         return key
     if isinstance(key, str):
         try:
             return registry.layer(key)
         except PluginError as exc:
-            raise _Rejected(f"{HOOK}(): key {key!r}: {exc}") from None
-    raise _Rejected(f"{HOOK}(): keys must be layer classes or names (received {key!r})")
+            raise PluginRejected(f"{HOOK}(): key {key!r}: {exc}") from None
+    raise PluginRejected(f"{HOOK}(): keys must be layer classes or names (received {key!r})")
