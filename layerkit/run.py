@@ -70,7 +70,15 @@ from layerkit.training.checkpoint import (
 from layerkit.training.plots import MISSING_PLOT, write_curves
 from layerkit.training.trainer import Diverged, Trainer
 
-__all__ = ["train", "RunResult", "RUNS_DIR", "lock_info", "restore_network", "checkpoint_spec"]
+__all__ = [
+    "train",
+    "RunResult",
+    "RUNS_DIR",
+    "lock_info",
+    "new_run_dir",
+    "restore_network",
+    "checkpoint_spec",
+]
 
 #: Default parent of run folders (relative to the working directory).
 RUNS_DIR = Path("runs")
@@ -158,7 +166,8 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "run"
 
 
-def _new_run_dir(root: Path, name: str) -> Path:
+def new_run_dir(root: Path, name: str) -> Path:
+    """A new folder ``root/<name>/<YYYYmmdd-HHMMSS>[-N]`` (runs, sweeps and tunes alike)."""
     parent = make_dirs(root / _safe_name(name), "run folder")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for i in itertools.count():
@@ -235,7 +244,11 @@ def _versions() -> dict[str, str | None]:
 
 def _blas() -> list[dict[str, Any]]:
     keys = ("internal_api", "version", "num_threads", "threading_layer", "architecture")
-    return [{k: info.get(k) for k in keys} for info in threadpool_info()]
+    # the BLAS libraries only: they are what --threads limits (an OpenMP runtime another
+    # package loaded keeps its own setting)
+    return [
+        {k: info.get(k) for k in keys} for info in threadpool_info() if info["user_api"] == "blas"
+    ]
 
 
 def lock_info(
@@ -338,7 +351,7 @@ def train(
         _check_out_dir(out_dir)
         run_dir = make_dirs(out_dir, "--out")
     else:
-        run_dir = _new_run_dir(Path(runs_dir), spec.name)
+        run_dir = new_run_dir(Path(runs_dir), spec.name)
     with _claim(run_dir, "--out"):
         if out_dir is not None:
             # Checked again under the claim: a run that started and ended meanwhile is found

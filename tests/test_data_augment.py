@@ -135,7 +135,7 @@ def test_a_spec_runs_augmentations_on_training_batches_only() -> None:
         "RandomShift",
         "HorizontalFlip",
     ]
-    trainer = _prepare(spec)
+    trainer, _ = _prepare(spec)
     assert isinstance(trainer._train_batches.augment, Augmenter)
     assert all(it.augment is None for it in trainer._eval.values())
     trainer.fit()

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_support import layerkit
 from sweep_support import (
     SPIRAL,
     SPIRAL_SWEEP,
-    layerkit,
     maths,
     raw_records,
     serial_metrics,

@@ -9,10 +9,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from cli_support import layerkit
 from sweep_support import (
     SPIRAL,
     SPIRAL_SWEEP,
-    layerkit,
     maths,
     pid_alive,
     raw_records,

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sweep_support import SPIRAL, layerkit, pid_alive, raw_records, start_layerkit, wait_for
+from cli_support import layerkit
+from sweep_support import SPIRAL, pid_alive, raw_records, start_layerkit, wait_for
 from test_sweep_dask import scheduler  # noqa: F401,F811 - the fixture: a real scheduler and 2 workers
 
 optuna = pytest.importorskip("optuna", reason="the tune extra is not installed")

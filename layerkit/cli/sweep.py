@@ -130,12 +130,11 @@ def plan_or_resume(
     *,
     load: Callable[[str], PlanT],
     plan: Callable[..., PlanT],
-    given: Callable[[Any], bool] = _given,
 ) -> PlanT:
     """The plan ``layerkit sweep`` or ``layerkit tune`` (``kind``) runs.
 
     With ``--resume DIR`` it is the plan stored in DIR (``load``), continued as planned, so the
-    file or spec and every option of ``options`` that is ``given`` is refused, all named in one
+    file or spec and every option of ``options`` the user gave is refused, all named in one
     error. Otherwise ``plan(source, **{dest: value})`` makes it from the file or spec and the
     options, each passed as the keyword its ``dest`` names, except ``out`` (the folder, which
     :func:`output_dir` picks, not the plan).
@@ -147,7 +146,7 @@ def plan_or_resume(
         named = [
             flag
             for flag, value in ((source, args.source), *((f, getattr(args, d)) for d, f in options))
-            if given(value)
+            if _given(value)
         ]
         if named:
             raise LayerkitError(
@@ -165,18 +164,16 @@ def output_dir(args: argparse.Namespace, root: str, name: str) -> Path:
         return Path(args.resume)
     if args.out:
         return Path(args.out)
-    from layerkit.run import _new_run_dir
+    from layerkit.run import new_run_dir
 
-    return _new_run_dir(Path(root), name)
+    return new_run_dir(Path(root), name)
 
 
 def _plan(args: argparse.Namespace) -> Any:
     from layerkit.sweep.plan import plan_sweep
     from layerkit.sweep.runner import load_plan
 
-    # A sweep counts only true values as given: --seed 0 or --samples 0 pass unnoticed with
-    # --resume (tune refuses them).
-    return plan_or_resume(args, "sweep", OPTIONS, load=load_plan, plan=plan_sweep, given=bool)
+    return plan_or_resume(args, "sweep", OPTIONS, load=load_plan, plan=plan_sweep)
 
 
 def _trial_rows(plan: Any) -> tuple[list[str], list[list[Any]]]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from adversarial_support import SPEC, layerkit, one_line_error
+from adversarial_support import SPEC, one_line_error
+from cli_support import layerkit
 
 from layerkit.fileio import CLAIM_FILE, FolderClaim
 
