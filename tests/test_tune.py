@@ -325,3 +325,20 @@ def test_spiral_tune_runs_on_two_real_dask_workers(tmp_path: Path, scheduler: st
     assert len({r["worker"] for r in records}) == 2  # both workers trained trials
     assert len(_study(out).trials) == 4
     assert (out / "best.yaml").is_file()
+
+
+def test_a_tune_in_process_leaves_matplotlib_defaults_alone(tmp_path: Path) -> None:
+    """Optuna's plots switch to its ggplot style; later figures of the process keep theirs."""
+    import matplotlib
+
+    from layerkit.cli import main
+
+    def style() -> dict[str, object]:  # the backend is chosen for files (Agg) on purpose
+        return {k: v for k, v in matplotlib.rcParams.items() if not k.startswith("backend")}
+
+    before = style()
+    args = ["tune", str(SPIRAL), *FAST, "--param", "train.optimizer.lr=loguniform(0.01,0.1)"]
+    args += ["--trials", "3", "--workers", "1", "--pruner", "none"]
+    assert main([*args, "--out", str(tmp_path / "t")]) == 0
+    assert (tmp_path / "t" / "history.png").is_file()  # Optuna did draw
+    assert style() == before

@@ -65,20 +65,23 @@ def plot_study(plan: TunePlan, tune_dir: Path) -> dict[str, Path | None]:
         ),
         "intermediate": lambda: ovm.plot_intermediate_values(study),
     }
-    for name, draw in drawers.items():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # Optuna marks its matplotlib backend experimental
-            try:
-                axes = draw()
-            except (ValueError, RuntimeError, ZeroDivisionError):  # too few finished trials
-                continue
-        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-        figure.set_size_inches(7, 4.5)
-        figure.tight_layout()
-        target = tune_dir / f"{name}.png"
-        _save(figure, target)
-        plt.close(figure)
-        out[name] = target
+    # Optuna's plots call plt.style.use("ggplot"), which would change the defaults (colours,
+    # backgrounds) of every later figure of the process: rc_context restores them afterwards.
+    with matplotlib.rc_context():
+        for name, draw in drawers.items():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Optuna marks its matplotlib backend experimental
+                try:
+                    axes = draw()
+                except (ValueError, RuntimeError, ZeroDivisionError):  # too few finished trials
+                    continue
+            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+            figure.set_size_inches(7, 4.5)
+            figure.tight_layout()
+            target = tune_dir / f"{name}.png"
+            _save(figure, target)
+            plt.close(figure)
+            out[name] = target
     return out
 
 
