@@ -179,8 +179,10 @@ def test_graph_without_graphviz_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(4 * 3600)
 def test_resnet_fashion_reaches_093(tmp_path: Path) -> None:
-    """The shipped residual CNN: >= 0.93 Fashion-MNIST test accuracy (long: hours on 2 loaded cores)."""
+    """The shipped residual CNN, augmented, 20 epochs: >= 0.93 Fashion-MNIST test accuracy
+    (docs/graphs.md; about 30 minutes with one BLAS thread on a quiet 2-core machine)."""
     result = layerkit(
         "train",
         "model_specs/resnet_fashion.yaml",
@@ -190,6 +192,7 @@ def test_resnet_fashion_reaches_093(tmp_path: Path) -> None:
         "--threads",
         "1",
         "--no-plot",
+        timeout=4 * 3600,
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.splitlines()[-1])["metrics"]["test_accuracy"] >= 0.93
+    assert json.loads(result.stdout)["test_accuracy"] >= 0.93
