@@ -27,24 +27,14 @@ from typing import Any
 from pydantic import Field
 
 from layerkit.spec.overrides import flatten_paths
-from layerkit.training.callbacks import CallbackParams, RegisteredCallback
+from layerkit.training.callbacks import METRIC_COLUMNS, CallbackParams, RegisteredCallback
 
 __all__ = ["MLflowLogger", "MLflowParams", "flatten_spec", "DEFAULT_TRACKING_URI"]
 
 #: MLflow's default tracking store: a SQLite file in the working directory.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-#: metrics of a history row sent to MLflow (the others are the epoch and empty cells)
-_METRICS = (
-    "train_loss",
-    "train_accuracy",
-    "val_loss",
-    "val_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "lr",
-    "seconds",
-    "samples_per_s",
-)
+#: metrics of a history row sent to MLflow: every column of metrics.csv but the epoch (the step)
+_METRICS = tuple(column for column in METRIC_COLUMNS if column != "epoch")
 #: MLflow's limit on a param value (longer values are cut, with a marker)
 _PARAM_LIMIT = 6000
 
