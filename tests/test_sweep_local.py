@@ -173,6 +173,9 @@ def test_resume_and_out_misuse_are_clear_errors(tmp_path: Path) -> None:
         "--resume continues the sweep stored in" in done.stderr
         and "drop SWEEP_OR_SPEC" in done.stderr
     )
+    # a zero is an option given too (sweep and tune refuse alike)
+    done = layerkit("sweep", "--resume", str(tmp_path), "--seed", "0", "--samples", "0")
+    assert done.returncode == 2 and "drop --samples, --seed" in done.stderr
     done = layerkit("sweep", "--resume", str(tmp_path))
     assert done.returncode == 2 and f"{tmp_path}: not a sweep folder (no sweep.json)" in done.stderr
     done = layerkit("sweep", str(SPIRAL))
