@@ -42,14 +42,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--samples", type=int, metavar="N", help="random draws per grid point (default 1)"
     )
     what.add_argument("--seed", type=int, metavar="N", help="seed of the random search (default 0)")
-    what.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="fixed override applied to every trial, e.g. train.epochs=5",
-    )
+    add_override_option(what)
     what.add_argument("--metric", help="final metric that ranks trials (default test_accuracy)")
     what.add_argument(
         "--mode",
@@ -57,27 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="best is the highest or lowest (default: min for losses)",
     )
     what.add_argument("--name", help="name of the sweep (its folder sweeps/<name>/<timestamp>/)")
-    how = parser.add_argument_group("where trials run")
-    how.add_argument(
-        "--executor",
-        choices=("local", "dask"),
-        default="local",
-        help="local processes or a Dask cluster",
-    )
-    how.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="trials at once (default: the cores; Dask: local cluster size)",
-    )
-    how.add_argument(
-        "--scheduler",
-        metavar="ADDR",
-        help="Dask scheduler tcp://HOST:PORT or scheduler file (default: start a local cluster)",
-    )
-    how.add_argument(
-        "--threads", type=int, metavar="N", help="BLAS threads per trial (default: cores / workers)"
-    )
+    add_executor_options(parser.add_argument_group("where trials run"))
     out = parser.add_argument_group("output")
     out.add_argument(
         "--out", metavar="DIR", help="the sweep folder (default sweeps/<name>/<timestamp>/)"
@@ -101,6 +74,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--report",
         action="store_true",
         help="also write report.html into the sweep folder (see `layerkit report`)",
+    )
+
+
+def add_override_option(group: Any) -> None:
+    """``--set PATH=VALUE``, applied to every trial (sweep and tune)."""
+    group.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="fixed override applied to every trial, e.g. train.epochs=5",
+    )
+
+
+def add_executor_options(group: Any) -> None:
+    """``--executor``, ``--workers``, ``--scheduler`` and ``--threads`` (sweep and tune)."""
+    group.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local processes or a Dask cluster",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="trials at once (default: the cores; Dask: local cluster size)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="Dask scheduler tcp://HOST:PORT or scheduler file (default: start a local cluster)",
+    )
+    group.add_argument(
+        "--threads", type=int, metavar="N", help="BLAS threads per trial (default: cores / workers)"
     )
 
 

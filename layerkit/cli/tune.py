@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from layerkit.cli.sweep import add_executor_options, add_override_option
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.description = (
@@ -46,33 +48,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="seeds the sampler: one worker then gives the same trials",
     )
-    what.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="PATH=VALUE",
-        help="fixed override applied to every trial, e.g. train.epochs=5",
-    )
+    add_override_option(what)
     what.add_argument(
         "--name", help="name of the tune and its study (folder tunes/<name>/<timestamp>/)"
     )
     how = parser.add_argument_group("where trials run and the study is kept")
-    how.add_argument(
-        "--executor",
-        choices=("local", "dask"),
-        default="local",
-        help="local processes or a Dask cluster",
-    )
-    how.add_argument("--workers", type=int, metavar="N", help="trials at once (default: the cores)")
-    how.add_argument(
-        "--scheduler",
-        metavar="ADDR",
-        help="Dask scheduler tcp://HOST:PORT or scheduler file (implies --executor dask)",
-    )
-    how.add_argument(
-        "--threads", type=int, metavar="N", help="BLAS threads per trial (default: cores / workers)"
-    )
+    add_executor_options(how)
     how.add_argument(
         "--storage",
         metavar="URL",
