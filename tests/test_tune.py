@@ -17,6 +17,14 @@ optuna = pytest.importorskip("optuna", reason="the tune extra is not installed")
 
 pytestmark = pytest.mark.timeout(600)
 
+#: The search space of these tests: the learning rate and the hidden layer's width.
+PARAMS = [
+    "--param",
+    "train.optimizer.lr=loguniform(1e-3,1e-1)",
+    "--param",
+    "model.layers.fc1.units=int(4,32)",
+]
+
 #: Tiny trials: few epochs, small validation split, no per-epoch checkpoint files.
 FAST = [
     "--set",
@@ -121,10 +129,7 @@ def test_a_fixed_seed_with_one_worker_gives_the_same_trials_in_order_whatever_th
         done = layerkit(
             "tune",
             str(SPIRAL),
-            "--param",
-            "train.optimizer.lr=loguniform(1e-3,1e-1)",
-            "--param",
-            "model.layers.fc1.units=int(4,32)",
+            *PARAMS,
             *FAST,
             "--trials",
             "3",
@@ -153,10 +158,7 @@ def test_a_killed_driver_resumes_the_same_study_without_losing_or_repeating_a_tr
     args = [
         "tune",
         str(SPIRAL),
-        "--param",
-        "train.optimizer.lr=loguniform(1e-3,1e-1)",
-        "--param",
-        "model.layers.fc1.units=int(4,32)",
+        *PARAMS,
         *FAST,
         "--trials",
         "5",
@@ -303,10 +305,7 @@ def test_spiral_tune_runs_on_two_real_dask_workers(tmp_path: Path, scheduler: st
     done = layerkit(
         "tune",
         str(SPIRAL),
-        "--param",
-        "train.optimizer.lr=loguniform(1e-3,1e-1)",
-        "--param",
-        "model.layers.fc1.units=int(4,32)",
+        *PARAMS,
         *FAST,
         "--trials",
         "4",

@@ -23,24 +23,18 @@ def _seed(path: Path) -> int:
     return int(json.loads(path.read_text())["spec"]["seed"])
 
 
+def train_argv(spec_file: Path, out: Path, *extra: str) -> list[str]:
+    """``layerkit train SPEC --out OUT ... --no-plot -q`` as a child process's argv."""
+    argv = [sys.executable, "-m", "layerkit", "train", str(spec_file), "--out", str(out), *extra]
+    return [*argv, "--no-plot", "-q"]
+
+
 def test_two_trainings_into_the_same_out_never_interleave(spec_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "shared"
     # Three epochs each: long enough to overlap, short enough for the suite.
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "layerkit",
-                "train",
-                str(spec_file),
-                "--out",
-                str(out),
-                "--set",
-                f"seed={seed}",
-                "--no-plot",
-                "-q",
-            ],
+            train_argv(spec_file, out, "--set", f"seed={seed}"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -81,17 +75,7 @@ def test_a_killed_run_releases_its_folder(spec_file: Path, tmp_path: Path) -> No
     slow = spec_file.read_text().replace("epochs: 3", "epochs: 100000")
     spec_file.write_text(slow)
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "layerkit",
-            "train",
-            str(spec_file),
-            "--out",
-            str(out),
-            "--no-plot",
-            "-q",
-        ],
+        train_argv(spec_file, out),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -156,17 +140,7 @@ def test_a_full_disk_names_the_file_and_how_to_resume(spec_file: Path, tmp_path:
     spec_file.write_text(SPEC.replace("units: 8", "units: 400"))
     out = tmp_path / "full"
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "layerkit",
-            "train",
-            str(spec_file),
-            "--out",
-            str(out),
-            "--no-plot",
-            "-q",
-        ],
+        train_argv(spec_file, out),
         capture_output=True,
         text=True,
         timeout=300,
